@@ -1,0 +1,154 @@
+/**
+ * Supervised nact actors. nact 7.6.2 runs the mailbox; this bridge turns a
+ * thrown error into an exit reported to the supervisor (never nact's silent
+ * stop/resume), keeps the messages still queued at the crash for the next
+ * incarnation, and gives actors a normal exit and a graceful `terminate`.
+ */
+import { dispatch, spawn, stop, type Ref } from 'nact';
+import type { ChildHandle, ChildOptionsInput, ChildSpec, ExitReason, StartContext } from '../../lib/supervision/index.js';
+import { toErrorInfo } from '../../lib/supervision/index.js';
+import type { NactRef } from './host.js';
+
+/** What an actor's functions receive besides state and message. */
+export interface ActorContext {
+  /** The actor's id under its supervisor. */
+  id: string;
+  /** The actor's path, e.g. `/cluster/worker/runtime`. */
+  path: string;
+  /** The nact reference of this incarnation (set once `init` has returned). */
+  self: NactRef;
+  /**
+   * Ends the actor normally once the current message is handled (OTP's
+   * `normal` exit): `transient` and `temporary` actors stay stopped,
+   * `permanent` ones are restarted.
+   */
+  exit(): void;
+}
+
+/** An actor's behaviour: state, a message handler, and an optional clean-up. */
+export interface ActorBehaviour<S, M> {
+  /** Builds the initial state of each incarnation. Throwing counts as a crash at start. */
+  init: (ctx: ActorContext) => S | Promise<S>;
+  /** Handles one message and returns the next state. Throwing is a crash: the message is lost, later ones are kept. */
+  receive: (state: S, message: M, ctx: ActorContext) => S | Promise<S>;
+  /** Runs on a graceful stop and on a normal exit, with the last state; bounded by `shutdownMs`. */
+  terminate?: (state: S, ctx: ActorContext) => void | Promise<void>;
+}
+
+/** A supervised actor's spec: child options plus behaviour. */
+export type ActorChildInput<S, M> = ChildOptionsInput & ActorBehaviour<S, M>;
+
+const NORMAL_EXIT = Symbol('goat.normal_exit');
+const noop = (): void => undefined;
+
+interface MailboxEntry { message: unknown }
+
+/** A child spec that runs `behaviour` as a nact actor under the supervisor's actor. */
+export function actorChild<S, M>(input: ActorChildInput<S, M>): ChildSpec<NactRef> {
+  const { init, receive, terminate, ...options } = input;
+  return {
+    ...options,
+    kind: 'worker',
+    start: (ctx) => startActor(ctx, { init, receive, terminate }),
+  };
+}
+
+function startActor<S, M>(sctx: StartContext<NactRef>, behaviour: ActorBehaviour<S, M>): ChildHandle | Promise<ChildHandle> {
+  const actx = actorContext(sctx);
+  const initial = behaviour.init(actx.public);
+  // An actor whose init is synchronous can be reset in place by nact (the fast restart path).
+  return initial instanceof Promise ? initial.then((s) => spawnActor(sctx, behaviour, actx, s, false)) : spawnActor(sctx, behaviour, actx, initial, true);
+}
+
+interface PrivateContext {
+  public: ActorContext;
+  exitRequested: boolean;
+  ref: NactRef | undefined;
+}
+
+function actorContext(sctx: StartContext<NactRef>): PrivateContext {
+  const priv: PrivateContext = {
+    exitRequested: false,
+    ref: undefined, // set right after init(), before any message
+    public: {
+      id: sctx.id,
+      path: sctx.path,
+      get self(): NactRef {
+        return priv.ref as NactRef;
+      },
+      exit: () => {
+        priv.exitRequested = true;
+      },
+    },
+  };
+  return priv;
+}
+
+function spawnActor<S, M>(sctx: StartContext<NactRef>, behaviour: ActorBehaviour<S, M>, actx: PrivateContext, initial: S, resettable: boolean): ChildHandle {
+  let state = initial;
+  let first = true;
+  /** nact calls this at spawn and on every in-place reset. */
+  const initialStateFunc = (): S => {
+    if (first) {
+      first = false;
+      return initial;
+    }
+    actx.exitRequested = false;
+    const next = behaviour.init(actx.public);
+    if (next instanceof Promise) throw new Error(`${sctx.path}: init() became asynchronous; it cannot be reset in place`);
+    state = next;
+    return next;
+  };
+  let stopping = false;
+  let current: Promise<unknown> | null = null;
+  const after = (next: S): S => {
+    state = next;
+    if (actx.exitRequested) throw NORMAL_EXIT;
+    return next;
+  };
+  // Synchronous handlers stay synchronous: no extra promise per message.
+  const f = (prev: S, message: M): S | Promise<S> => {
+    if (stopping) return prev;
+    const out = behaviour.receive(prev, message, actx.public);
+    if (!(out instanceof Promise)) return after(out);
+    const run = out.then(after);
+    current = run.then(noop, noop);
+    return run;
+  };
+  const finish = async (last: S = state): Promise<void> => {
+    if (behaviour.terminate) await behaviour.terminate(last, actx.public);
+  };
+
+  const ref = spawn(sctx.host as Ref<never>, f, sctx.id, {
+    initialStateFunc,
+    onCrash: (_msg, err, nctx) => {
+      // nact 7.6.2 hands the queued entries as { message, sender }.
+      const unhandled = (nctx.mailbox as unknown as MailboxEntry[]).map((e) => e.message);
+      const normal = (err as unknown) === NORMAL_EXIT;
+      const last = state;
+      const reason: ExitReason = normal ? { type: 'normal' } : { type: 'error', error: toErrorInfo(err) };
+      // Report first, so new sends are stashed or dead-lettered from now on.
+      const inPlace = sctx.exit(reason, unhandled, resettable);
+      if (normal) finish(last).catch(noop);
+      if (inPlace) return nctx.reset; // state from init(), queue intact
+      // Stop now, not after nact's await: the supervisor may respawn this name at once.
+      stop(nctx.self);
+      return nctx.resume;
+    },
+  }) as NactRef;
+  actx.ref = ref;
+
+  return {
+    deliver: (message) => dispatch(ref as Ref<unknown>, message),
+    shutdown: async () => {
+      stopping = true;
+      if (current) await current;
+      stop(ref);
+      await finish();
+    },
+    kill: () => {
+      stopping = true;
+      stop(ref);
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: every benchmark, each printed as a ratio against a
+ * baseline measured side by side in the same run. `BENCH_SCALE=0.1` for a
+ * quick run. Targets come from the issues; the table says whether each is met.
+ */
+import { supervisionBenchmarks } from './supervision.js';
+
+interface Row { name: string; baseline: string; candidate: string; ratio: number; target: string; ok: boolean }
+
+const scale = Number(process.env['BENCH_SCALE'] ?? '1');
+const rows: Row[] = [];
+
+const [restart, throughput] = await supervisionBenchmarks(scale);
+if (restart && throughput) {
+  const slow = restart.candidateUs / restart.baselineUs;
+  rows.push({ name: restart.name, baseline: `${restart.baselineName} ${restart.baselineUs.toFixed(1)} µs`, candidate: `${restart.candidateName} ${restart.candidateUs.toFixed(1)} µs`, ratio: slow, target: '≤ 1.5× time', ok: slow <= 1.5 });
+  const speed = throughput.baselineUs / throughput.candidateUs;
+  const rate = (us: number): string => `${Math.round(1e6 / us).toLocaleString('en-US')} msg/s`;
+  rows.push({ name: throughput.name, baseline: `${throughput.baselineName} ${rate(throughput.baselineUs)}`, candidate: `${throughput.candidateName} ${rate(throughput.candidateUs)}`, ratio: speed, target: '≥ 0.8× rate', ok: speed >= 0.8 });
+}
+
+const table = rows.map((r) => [r.name, r.baseline, r.candidate, `${r.ratio.toFixed(2)}×`, r.target, r.ok ? 'met' : 'MISSED']);
+const header = ['benchmark', 'baseline', 'goat', 'ratio', 'target', ''];
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} cpus, scale ${scale}`);
+console.log(line(header));
+for (const row of table) console.log(line(row));

@@ -1,0 +1,63 @@
+/**
+ * Errors with stable codes. Every error Goat raises on purpose is a
+ * {@link GoatError} whose `code` is one of {@link ERROR_CODES}; codes never
+ * change meaning once released, so scripts and tools can match on them.
+ */
+
+/** Every error code Goat uses, with the one-line meaning shown in the README. */
+export const ERROR_CODES = {
+  GOAT_ERR_INVALID_SPEC: 'A child, supervisor, task or service spec failed validation; `details.field` names the field.',
+  GOAT_ERR_USAGE: 'The command line could not be understood (exit code 2).',
+  GOAT_ERR_NOT_IMPLEMENTED: 'The command exists in the CLI contract but is not built yet.',
+  GOAT_ERR_DUPLICATE_CHILD: 'A supervisor already has a child with this id.',
+  GOAT_ERR_NO_SUCH_CHILD: 'No child with this id or path exists under the supervisor.',
+  GOAT_ERR_BUDGET_EXCEEDED: 'A child restarted more than `maxRestarts` times within `windowMs`.',
+  GOAT_ERR_ESCALATED: 'A supervisor gave up and escalated; at the root this is final.',
+  GOAT_ERR_SUPERVISOR_STOPPED: 'The supervisor is stopped (or failed) and accepts no more work.',
+  GOAT_ERR_ASK_TIMEOUT: 'An ask got no reply within its timeout.',
+  GOAT_ERR_DEAD_LETTER: 'A message could not be delivered (the actor is stopped, failed, or its stash is full).',
+  GOAT_ERR_CHILD_START: 'A child failed to start (its start function threw or rejected).',
+  GOAT_ERR_RESOURCE: 'This node lacks something the task needs (`details.resource`: image, disk, cpu, memory, port or executable); a resource failure, not an application failure: place the task elsewhere.',
+  GOAT_ERR_RUNTIME_UNAVAILABLE: 'The container engine does not answer (Docker daemon down or restarting); temporary.',
+  GOAT_ERR_NO_SUCH_TASK: 'The runtime has no container or process for this task and generation.',
+  GOAT_ERR_TASK_START: 'The runtime could not start the task\'s program (e.g. its executable is missing inside the image); an application failure.',
+  GOAT_ERR_RUNTIME: 'The runtime failed an operation for another reason; `details` carries what the engine said.',
+} as const;
+
+/** A stable error code, e.g. `GOAT_ERR_ASK_TIMEOUT`. */
+export type GoatErrorCode = keyof typeof ERROR_CODES;
+
+/** Options of a {@link GoatError}. */
+export interface GoatErrorOptions {
+  /** Structured facts about the failure (a field name, a path, a limit). */
+  details?: Record<string, unknown>;
+  /** True when retrying the same operation later may succeed. @default false */
+  temporary?: boolean;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/** The one error class of Goat: a stable `code`, a message, details and a cause. */
+export class GoatError extends Error {
+  override readonly name = 'GoatError';
+  readonly code: GoatErrorCode;
+  readonly details: Record<string, unknown>;
+  readonly temporary: boolean;
+
+  constructor(code: GoatErrorCode, message: string, options: GoatErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+    this.temporary = options.temporary ?? false;
+  }
+
+  /** JSON form used by the HTTP API and events: `{ code, message, details }`. */
+  toJSON(): { code: GoatErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** True when `err` is a {@link GoatError}, optionally with the given code. */
+export function isGoatError(err: unknown, code?: GoatErrorCode): err is GoatError {
+  return err instanceof GoatError && (code === undefined || err.code === code);
+}

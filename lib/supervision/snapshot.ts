@@ -1,0 +1,24 @@
+/** The introspection shape of a supervision tree: what `/v1/tree`, the REPL and the inspector show. */
+import type { ErrorInfo, Strategy } from './types.js';
+
+/** Where a child stands. */
+export type ChildStatus = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
+
+/** One node of the tree. */
+export interface TreeNode {
+  id: string;
+  /** Actor path, e.g. `/cluster/worker/tasks/web.0.x1`. */
+  path: string;
+  kind: 'supervisor' | 'worker';
+  status: ChildStatus;
+  /** Restarts inside the current budget window. */
+  restarts: number;
+  /** When a scheduled restart fires (ms, the tree's clock), or null. */
+  nextRestartAt: number | null;
+  /** The last crash, or null. */
+  lastError: ErrorInfo | null;
+  /** For supervisors: their strategy. */
+  strategy?: Strategy;
+  /** For supervisors: their children, in start order. */
+  children?: TreeNode[];
+}

@@ -1,0 +1,44 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../lib/cli/main.js', import.meta.url));
+
+function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('--help prints the command contract and exits 0', async (t) => {
+  const r = await run('--help');
+  t.is(r.code, 0);
+  t.regex(r.stdout, /usage: goat-cluster <command>/);
+  t.regex(r.stdout, /worker\s+--join ws:\/\/H:P --token T/);
+});
+
+test('no command prints usage and exits 2', async (t) => {
+  const r = await run();
+  t.is(r.code, 2);
+  t.regex(r.stdout, /usage:/);
+});
+
+test('an unknown command is a usage error (exit 2)', async (t) => {
+  const r = await run('frobnicate');
+  t.is(r.code, 2);
+  t.regex(r.stderr, /unknown command 'frobnicate' \(GOAT_ERR_USAGE\)/);
+});
+
+test('a contract command not built yet says so and exits 1', async (t) => {
+  const r = await run('ps');
+  t.is(r.code, 1);
+  t.regex(r.stderr, /GOAT_ERR_NOT_IMPLEMENTED/);
+});
+
+test('--version prints the package version', async (t) => {
+  const r = await run('--version');
+  t.is(r.code, 0);
+  t.regex(r.stdout, /^\d+\.\d+\.\d+\n$/);
+});
