@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { GoatError } from '../errors.js';
+import { validate } from '../validate.js';
 import { DEFAULTS } from './defaults.js';
 import type { BackoffOptions, ChildOptions, RestartBudget, SupervisorFlags } from './types.js';
 
@@ -52,18 +53,6 @@ export interface ChildOptionsInput {
 
 /** Supervisor flags as users write them: all optional. */
 export type SupervisorFlagsInput = Partial<SupervisorFlags>;
-
-/** Validates `input` against `schema`, or throws GOAT_ERR_INVALID_SPEC naming the first bad field. */
-export function validate<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-  const message = issue?.message ?? 'invalid';
-  throw new GoatError('GOAT_ERR_INVALID_SPEC', `invalid ${what}: ${field}: ${message}`, {
-    details: { field, problem: message },
-  });
-}
 
 /** Validates a child's options once and applies {@link DEFAULTS}. */
 export function normalizeChildOptions(input: ChildOptionsInput): ChildOptions {

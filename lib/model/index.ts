@@ -1,0 +1,9 @@
+/**
+ * lib/model — the nouns of the cluster as data: service and task specs with
+ * their defaults and validation, the task state machine, and how a restart
+ * policy maps onto supervision.
+ */
+export { TASK_DEFAULTS } from './defaults.js';
+export { normalizeTaskSpec, taskSpecSchema, RESTART_POLICIES, type RestartPolicy, type TaskSpec, type TaskSpecInput, type HealthSpec } from './spec.js';
+export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, canTransition, transition, isTerminal, type TaskState } from './state.js';
+export { restartTypeOf, childOptionsFor } from './policy.js';
