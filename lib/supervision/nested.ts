@@ -5,7 +5,8 @@ import { Supervisor } from './supervisor.js';
 
 /** A nested supervisor's spec: child options, its own flags and its children. */
 export interface SupervisorChildInput<H> extends ChildOptionsInput, SupervisorFlagsInput {
-  children?: ChildSpec<H>[];
+  /** The children, or a function giving them afresh at every (re)start. */
+  children?: ChildSpec<H>[] | (() => ChildSpec<H>[]);
 }
 
 /** Makes the host a nested supervisor hands to its children, and releases it. */
@@ -33,7 +34,7 @@ export function supervisorChild<H>(input: SupervisorChildInput<H>, hosts: HostFa
       const host = hosts.create(ctx);
       const parentPath = ctx.path.slice(0, ctx.path.lastIndexOf('/'));
       const sup = new Supervisor<H>({
-        id: ctx.id, path: ctx.path, host, children, clock: ctx.clock, random: ctx.random, bus: ctx.bus,
+        id: ctx.id, path: ctx.path, host, children: typeof children === 'function' ? children() : children, clock: ctx.clock, random: ctx.random, bus: ctx.bus,
         strategy, maxRestarts, windowMs, parentPath,
         onExit: (reason) => ctx.exit(reason),
         dispose: () => hosts.dispose(host),

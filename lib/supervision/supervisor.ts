@@ -348,12 +348,12 @@ export class Supervisor<H = unknown> {
       case 'ignore':
         this.#retire(rec, 'stopped', reason.type === 'error' ? 'failed' : 'normal');
         if (rec.opts.restart === 'temporary') this.#forget(rec);
-        return;
+        return this.#resumeStalled();
       case 'give_up':
         this.bus.emit({ type: 'budget_exceeded', path: rec.path, scope: 'child', why: decision.why });
         rec.lastError = { name: 'GoatError', code: 'GOAT_ERR_BUDGET_EXCEEDED', message: decision.why };
         this.#retire(rec, 'failed', 'failed');
-        return;
+        return this.#resumeStalled();
       case 'escalate':
         this.bus.emit({ type: 'budget_exceeded', path: this.path, scope: 'supervisor', why: decision.why });
         await this.#escalate(decision.why);
@@ -382,14 +382,26 @@ export class Supervisor<H = unknown> {
       this.bus.emit({ type: 'restart_scheduled', path: member.path, delayMs, restartAt, attempt, why: member === rec ? why : `${why} (${this.flags.strategy})` });
     }
     const restart = async (): Promise<void> => {
+      for (const member of group) if (member.pending === token) member.timer = null; // it fired
       for (const member of group) {
         if (this.#state !== 'running') return;
-        if (member.status === 'restarting' && member.pending === token) await this.#startChild(member, true);
+        if (member.status !== 'restarting' || member.pending !== token) continue;
+        await this.#startChild(member, true);
+        // OTP: a member that fails to start stops the group; the rest wait for its next restart.
+        if ((member.status as ChildStatus) !== 'running') return;
       }
     };
     if (delayMs === 0) return restart();
     const timer = this.clock.setTimeout(() => void this.#enqueue(restart), delayMs);
     for (const member of group) member.timer = timer;
+  }
+
+  /** Starts group members left waiting when the member before them will not restart any more. */
+  async #resumeStalled(): Promise<void> {
+    for (const rec of [...this.#children]) {
+      if (this.#state !== 'running') return;
+      if (rec.status === 'restarting' && rec.pending !== null && rec.timer === null) await this.#startChild(rec, true);
+    }
   }
 
   /** True when the strategy restarts `rec` and nobody else. */

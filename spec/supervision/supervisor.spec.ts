@@ -316,3 +316,25 @@ test('lookup finds children by absolute path, through nested supervisors', async
   t.is(sup.lookup('/root/nope'), undefined);
   t.is(sup.lookup('/other/mid'), undefined);
 });
+
+test('rest_for_one: when the crashed child cannot start, the later ones wait for it', async (t) => {
+  const { clock, world } = await setup(ids('a', 'b', 'c'), { strategy: 'rest_for_one', maxRestarts: 10 });
+  world.log.length = 0;
+  world.failStart.add('b');
+  world.crash('b');
+  await clock.advance(100);
+  t.deepEqual(world.log, ['shutdown:c', 'failstart:b'], 'c is not started while b cannot start');
+  world.failStart.delete('b');
+  await clock.advance(200);
+  t.deepEqual(world.log, ['shutdown:c', 'failstart:b', 'start:b', 'start:c']);
+});
+
+test('rest_for_one: when the crashed child gives up, the later ones start anyway', async (t) => {
+  const { clock, world, sup } = await setup([{ id: 'a' }, { id: 'b', budget: { maxRestarts: 1, windowMs: 60_000 } }, { id: 'c' }], { strategy: 'rest_for_one', maxRestarts: 10 });
+  world.log.length = 0;
+  world.failStart.add('b');
+  world.crash('b');
+  await clock.advance(1000);
+  t.deepEqual(world.log, ['shutdown:c', 'failstart:b', 'start:c']);
+  t.deepEqual(sup.snapshot().children?.map((c) => c.status), ['running', 'failed', 'running']);
+});
