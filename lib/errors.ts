@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   GOAT_ERR_ASK_TIMEOUT: 'An ask got no reply within its timeout.',
   GOAT_ERR_DEAD_LETTER: 'A message could not be delivered (the actor is stopped, failed, or its stash is full).',
   GOAT_ERR_INVALID_TRANSITION: 'A task state change that the state machine does not allow.',
+  GOAT_ERR_TASK_UNHEALTHY: 'A task failed its health check `retries` times in a row and was stopped (a crash).',
   GOAT_ERR_CHILD_START: 'A child failed to start (its start function threw or rejected).',
   GOAT_ERR_RESOURCE: 'This node lacks something the task needs (`details.resource`: image, disk, cpu, memory, port or executable); a resource failure, not an application failure: place the task elsewhere.',
   GOAT_ERR_RUNTIME_UNAVAILABLE: 'The container engine does not answer (Docker daemon down or restarting); temporary.',
