@@ -7,6 +7,8 @@ import { Supervisor } from './supervisor.js';
 export interface SupervisorChildInput<H> extends ChildOptionsInput, SupervisorFlagsInput {
   /** The children, or a function giving them afresh at every (re)start. */
   children?: ChildSpec<H>[] | (() => ChildSpec<H>[]);
+  /** Called with each new incarnation of the nested supervisor once its children started. */
+  onStarted?: (supervisor: Supervisor<H>) => void;
 }
 
 /** Makes the host a nested supervisor hands to its children, and releases it. */
@@ -24,7 +26,7 @@ export const sameHost: HostFactory<unknown> = { create: (ctx) => ctx.host, dispo
  * parent, that is this child crashing. `restart` defaults to `permanent`.
  */
 export function supervisorChild<H>(input: SupervisorChildInput<H>, hosts: HostFactory<H>): ChildSpec<H> {
-  const { children = [], strategy, maxRestarts, windowMs, ...childOptions } = input;
+  const { children = [], strategy, maxRestarts, windowMs, onStarted, ...childOptions } = input;
   return {
     ...childOptions,
     // A nested supervisor stops its own children first; give it time for theirs.
@@ -40,6 +42,7 @@ export function supervisorChild<H>(input: SupervisorChildInput<H>, hosts: HostFa
         dispose: () => hosts.dispose(host),
       });
       await sup.start();
+      onStarted?.(sup);
       return {
         deliver: (message) => void ctx.bus.emit({ type: 'dead_letter', path: ctx.path, reason: 'not_an_actor', message }),
         shutdown: () => sup.stop(),

@@ -1,0 +1,282 @@
+/**
+ * The worker: runs the tasks assigned to its node and keeps them running.
+ *
+ *   worker      rest_for_one: when the runtime restarts, the tasks re-attach after it
+ *   ├─ runtime  health gate of the engine; crashes when it goes away, restarts with backoff
+ *   └─ tasks    one_for_one, one actor per task, each with its restart policy
+ *
+ * It can run on its own, driven in-process (tests, a small script) before a
+ * manager exists: `assign`, `stopTask`, `tasks`, `status`, `shutdown`.
+ */
+import { dispatch, start as startSystem, stop as stopNact } from 'nact';
+import { GoatError } from '../../lib/errors.js';
+import { canTransition, normalizeTaskSpec, type TaskState } from '../../lib/model/index.js';
+import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
+import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
+import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
+import { taskChild, type TaskReport } from './task.js';
+
+/** How a worker is started. */
+export interface WorkerOptions {
+  /** Where its node id, assignments and process-runtime files live. */
+  dataDir: string;
+  /** A human name for the node. @default its node id */
+  name?: string;
+  /** The cluster name, a label on everything it starts. @default 'goat' */
+  cluster?: string;
+  /** `auto` picks Docker when its engine answers, else processes. @default 'auto' */
+  runtime?: 'auto' | RuntimeKind;
+  /** Backoff of the runtime actor while the engine is away. */
+  runtimeBackoff?: { initialMs?: number; maxMs?: number };
+}
+
+/** A task as the worker reports it. */
+export interface TaskView {
+  id: string;
+  service: string;
+  slot: number;
+  generation: number;
+  node: string;
+  state: TaskState;
+  /** Local restarts of this task. */
+  restarts: number;
+  lastExit: ExitInfo | null;
+  /** True when this worker found it running and re-attached to it. */
+  adopted: boolean;
+  /** Why it failed, when it did. */
+  error: { code?: string; message: string } | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What a worker emits: task state changes and its supervision events. */
+export type WorkerEvent =
+  | { type: 'task'; task: TaskView }
+  | { type: 'node'; status: 'ready' | 'degraded' }
+  | { type: 'supervision'; event: SupervisorEvent };
+
+/** An assignment as given to {@link Worker.assign}. */
+export interface AssignInput {
+  /** A command id; a retried command with the same id is applied once. */
+  cmdId?: string;
+  taskId: string;
+  service: string;
+  slot: number;
+  generation: number;
+  spec: unknown;
+}
+
+/** A running worker. */
+export class Worker {
+  readonly #listeners = new Set<(e: WorkerEvent) => void>();
+  readonly #tasks = new Map<string, TaskView>();
+  #tasksSup: Supervisor<NactRef> | null = null;
+  #root!: Supervisor<NactRef>;
+  #system: NactRef | null = null;
+  #status: 'ready' | 'degraded' = 'degraded';
+
+  private constructor(
+    readonly state: WorkerState,
+    readonly runtime: Runtime,
+    /** Which runtime it chose, and why. */
+    readonly runtimeChoice: { kind: RuntimeKind; reason: string },
+    readonly cluster: string,
+  ) {}
+
+  /** Starts a worker: its node id, its runtime, and every task assigned to it (adopting those already running). */
+  static async start(options: WorkerOptions): Promise<Worker> {
+    const state = await WorkerState.open(options.dataDir, options.name);
+    const cluster = options.cluster ?? 'goat';
+    const choice = await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
+    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason }, cluster);
+    for (const a of state.assignments()) worker.#track(a);
+    await worker.#boot(options);
+    return worker;
+  }
+
+  get nodeId(): string {
+    return this.state.nodeId;
+  }
+
+  /** `ready` while the runtime answers, else `degraded`. */
+  get status(): 'ready' | 'degraded' {
+    return this.#status;
+  }
+
+  /** Listens to task changes, node status and supervision events; returns the unsubscribe function. */
+  subscribe(listener: (e: WorkerEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Every task this worker knows, in assignment order. */
+  tasks(): TaskView[] {
+    return [...this.#tasks.values()].map((t) => ({ ...t }));
+  }
+
+  /** One task, or undefined. */
+  task(id: string): TaskView | undefined {
+    const t = this.#tasks.get(id);
+    return t ? { ...t } : undefined;
+  }
+
+  /** The supervision tree below this worker. */
+  tree(): TreeNode {
+    return this.#root.snapshot();
+  }
+
+  /** CPUs, memory and free disk of this node. */
+  capacity(): Promise<Capacity> {
+    return this.runtime.capacity();
+  }
+
+  /**
+   * Runs a task here. Each (task, generation) — and each command id — is
+   * applied at most once: a retried command answers `{ applied: false }`.
+   */
+  async assign(input: AssignInput): Promise<{ applied: boolean }> {
+    const keys = [`${input.taskId}@${input.generation}`, ...(input.cmdId ? [`cmd:${input.cmdId}`] : [])];
+    if (keys.some((k) => this.state.wasApplied(k))) return { applied: false };
+    const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
+    await this.state.assign(a, keys);
+    this.#track(a);
+    if (this.#tasksSup?.state === 'running') await this.#tasksSup.startChild(this.#taskSpec(a));
+    return { applied: true };
+  }
+
+  /** Stops a task on purpose (its container or process too) and forgets it. */
+  async stopTask(taskId: string, cmdId?: string): Promise<void> {
+    const view = this.#tasks.get(taskId);
+    if (!view) throw new GoatError('GOAT_ERR_NO_SUCH_TASK', `no task ${taskId} on node ${this.nodeId}`, { details: { taskId } });
+    const timeout = this.state.assignments().find((a) => a.taskId === taskId)?.spec.stopTimeoutMs ?? 10_000;
+    await this.state.unassign(taskId, cmdId ? [`cmd:${cmdId}`] : []);
+    if (this.#tasksSup?.childIds().includes(taskId)) await this.#tasksSup.stopChild(taskId);
+    await this.runtime.stop(taskId, view.generation, timeout);
+    this.#move(taskId, 'stopped');
+  }
+
+  /** Stops the worker's actors; its tasks keep running, to be adopted by the next worker on this data dir. */
+  async shutdown(): Promise<void> {
+    await this.#root.stop();
+    await this.runtime.close();
+    if (this.#system) stopNact(this.#system);
+  }
+
+  // --- internals -------------------------------------------------------------
+
+  async #boot(options: WorkerOptions): Promise<void> {
+    const system = startSystem() as unknown as NactRef;
+    this.#system = system;
+    const bus = new EventBus(systemClock);
+    bus.subscribe((event) => this.#onSupervision(event));
+    this.#root = await startSupervisor(system as never, {
+      id: 'worker', bus, strategy: 'rest_for_one', maxRestarts: 50, windowMs: 60_000,
+      children: [
+        this.#runtimeGate(options),
+        nactSupervisorChild({
+          id: 'tasks', maxRestarts: 1_000_000, windowMs: 1_000,
+          children: () => this.state.assignments().map((a) => this.#taskSpec(a)),
+          onStarted: (sup) => (this.#tasksSup = sup),
+        }),
+      ],
+    });
+  }
+
+  /** The runtime actor: running while the engine answers; its crash takes the tasks down with it (rest_for_one). */
+  #runtimeGate(options: WorkerOptions) {
+    let off: (() => void) | null = null;
+    return actorChild<null, { type: 'lost'; detail: string }>({
+      id: 'runtime',
+      backoff: { initialMs: options.runtimeBackoff?.initialMs ?? 500, maxMs: options.runtimeBackoff?.maxMs ?? 8_000, factor: 2, jitter: 0.2, resetAfterMs: 30_000 },
+      init: async (ctx) => {
+        const health = await this.runtime.health();
+        if (!health.ok) throw new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `${this.runtime.kind} runtime unavailable: ${health.detail}`, { temporary: true });
+        this.#setStatus('ready');
+        off = this.runtime.onHealth((h) => {
+          if (!h.ok) dispatch(ctx.self, { type: 'lost', detail: h.detail });
+        });
+        return null;
+      },
+      receive: (_state, msg) => {
+        throw new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `${this.runtime.kind} runtime went away: ${msg.detail}`, { temporary: true });
+      },
+      terminate: () => off?.(),
+    });
+  }
+
+  #taskSpec(a: Assignment) {
+    return taskChild(a, { runtime: () => this.runtime, cluster: this.cluster, nodeId: this.nodeId, report: (r) => this.#onReport(r) });
+  }
+
+  #track(a: Assignment): void {
+    const now = Date.now();
+    this.#tasks.set(a.taskId, {
+      id: a.taskId, service: a.service, slot: a.slot, generation: a.generation, node: this.nodeId, state: 'assigned',
+      restarts: 0, lastExit: null, adopted: false, error: null, createdAt: now, updatedAt: now,
+    });
+  }
+
+  #onReport(r: TaskReport): void {
+    switch (r.type) {
+      case 'starting':
+        return this.#move(r.taskId, 'starting');
+      case 'running':
+        return this.#move(r.taskId, 'running', { adopted: r.run.adopted });
+      case 'exited':
+        return this.#move(r.taskId, 'exited', { lastExit: r.exit });
+      case 'unhealthy':
+        return this.#move(r.taskId, 'exited', { error: { code: 'GOAT_ERR_TASK_UNHEALTHY', message: r.detail } });
+      case 'refused':
+        this.#move(r.taskId, 'failed', { error: r.error.toJSON() });
+        // Not retried here: a resource failure is for the manager to place elsewhere.
+        void this.state.unassign(r.taskId).then(() => this.#tasksSup?.stopChild(r.taskId)).catch(() => undefined);
+        return;
+    }
+  }
+
+  #onSupervision(event: SupervisorEvent): void {
+    this.#emit({ type: 'supervision', event });
+    if (event.path === '/worker/runtime') {
+      if (event.type === 'child_crashed' || event.type === 'restart_scheduled') this.#setStatus('degraded');
+      return;
+    }
+    const prefix = '/worker/tasks/';
+    if (!event.path.startsWith(prefix)) return;
+    const id = event.path.slice(prefix.length);
+    const view = this.#tasks.get(id);
+    if (!view) return;
+    switch (event.type) {
+      case 'restart_scheduled':
+        view.restarts += 1;
+        return this.#move(id, 'restarting');
+      case 'budget_exceeded':
+        return this.#move(id, 'failed', { error: { code: 'GOAT_ERR_BUDGET_EXCEEDED', message: event.why } });
+      case 'child_stopped':
+        if (event.reason === 'normal') return this.#move(id, 'completed');
+        if (event.reason === 'failed' && view.state === 'exited') return this.#move(id, 'failed');
+        return;
+      default:
+        return;
+    }
+  }
+
+  #move(id: string, to: TaskState, extra: Partial<TaskView> = {}): void {
+    const view = this.#tasks.get(id);
+    if (!view) return;
+    Object.assign(view, extra);
+    if (view.state !== to && canTransition(view.state, to)) view.state = to;
+    view.updatedAt = Date.now();
+    this.#emit({ type: 'task', task: { ...view } });
+  }
+
+  #setStatus(status: 'ready' | 'degraded'): void {
+    if (this.#status === status) return;
+    this.#status = status;
+    this.#emit({ type: 'node', status });
+  }
+
+  #emit(e: WorkerEvent): void {
+    for (const l of this.#listeners) l(e);
+  }
+}

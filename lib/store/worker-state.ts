@@ -1,0 +1,101 @@
+/**
+ * The worker's own durable state, one JSON file in its data dir: a stable
+ * node id, the tasks assigned to it (so a restarted worker re-adopts them
+ * with their restart policy and health check), and the command ids it has
+ * applied (so a retried command is applied at most once). Written atomically
+ * (temp file, fsync, rename).
+ */
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { nanoid } from 'nanoid';
+import type { TaskSpec } from '../model/index.js';
+
+/** One task this worker must run. */
+export interface Assignment {
+  taskId: string;
+  service: string;
+  slot: number;
+  generation: number;
+  spec: TaskSpec;
+}
+
+interface FileShape {
+  version: 1;
+  nodeId: string;
+  name: string;
+  assignments: Assignment[];
+  applied: string[];
+}
+
+/** How many applied command ids are remembered (oldest forgotten first). */
+export const APPLIED_LIMIT = 10_000;
+
+/** The worker state file. */
+export class WorkerState {
+  private constructor(
+    private readonly file: string,
+    private data: FileShape,
+  ) {}
+
+  /** Opens (or creates) `<dataDir>/worker.json`; a new file gets a fresh node id. */
+  static async open(dataDir: string, name?: string): Promise<WorkerState> {
+    await mkdir(dataDir, { recursive: true });
+    const file = join(dataDir, 'worker.json');
+    let data: FileShape;
+    try {
+      data = JSON.parse(await readFile(file, 'utf8')) as FileShape;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const nodeId = `node-${nanoid(10)}`;
+      data = { version: 1, nodeId, name: name ?? nodeId, assignments: [], applied: [] };
+    }
+    if (name && name !== data.name) data.name = name;
+    const state = new WorkerState(file, data);
+    await state.save();
+    return state;
+  }
+
+  get nodeId(): string {
+    return this.data.nodeId;
+  }
+
+  get name(): string {
+    return this.data.name;
+  }
+
+  /** The tasks to run, in assignment order. */
+  assignments(): Assignment[] {
+    return [...this.data.assignments];
+  }
+
+  /** True when this (task, generation) or command id was applied already. */
+  wasApplied(key: string): boolean {
+    return this.data.applied.includes(key);
+  }
+
+  /** Records an assignment and the keys that identify its command; durable when this resolves. */
+  async assign(a: Assignment, keys: string[]): Promise<void> {
+    this.data.assignments = [...this.data.assignments.filter((x) => x.taskId !== a.taskId), a];
+    this.data.applied = [...this.data.applied, ...keys].slice(-APPLIED_LIMIT);
+    await this.save();
+  }
+
+  /** Forgets an assignment (the task was stopped on purpose); durable when this resolves. */
+  async unassign(taskId: string, keys: string[] = []): Promise<void> {
+    this.data.assignments = this.data.assignments.filter((x) => x.taskId !== taskId);
+    this.data.applied = [...this.data.applied, ...keys].slice(-APPLIED_LIMIT);
+    await this.save();
+  }
+
+  private async save(): Promise<void> {
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(this.data, null, 2));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.file);
+  }
+}

@@ -1,0 +1,136 @@
+/** The worker with real processes (process runtime): tasks start, crash, restart, complete, fail, and are adopted after a worker restart. */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker, type WorkerEvent } from '../../actors/worker/index.js';
+import { freePort, post } from '../runtime/helpers/net.js';
+import { ECHO_SERVER } from '../runtime/helpers/repo.js';
+import { eventually, pidExists } from '../runtime/helpers/wait.js';
+
+const FAST = { initialMs: 100, factor: 2, maxMs: 2000, jitter: 0, resetAfterMs: 60_000 };
+
+async function worker(t: { teardown(fn: () => Promise<void> | void): void }, dataDir?: string) {
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'goat-worker-')));
+  const w = await Worker.start({ dataDir: dir, runtime: 'process', cluster: `goat-test-${process.pid}` });
+  const events: WorkerEvent[] = [];
+  w.subscribe((e) => events.push(e));
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    for (const task of w.tasks()) await w.runtime.remove(task.id, task.generation).catch(() => undefined);
+    await w.shutdown();
+  };
+  t.teardown(async () => {
+    await close().catch(() => undefined);
+    if (!dataDir) await rm(dir, { recursive: true, force: true });
+  });
+  return { w, dir, events, close };
+}
+
+const delays = (events: WorkerEvent[], id: string): number[] =>
+  events.flatMap((e) => (e.type === 'supervision' && e.event.type === 'restart_scheduled' && e.event.path.endsWith(id) ? [e.event.delayMs] : []));
+
+test('an echo task runs and answers with the same body', async (t) => {
+  const { w } = await worker(t);
+  t.is(w.runtimeChoice.kind, 'process');
+  const port = await freePort();
+  t.deepEqual(await w.assign({ taskId: 'echo.0.a1', service: 'echo', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], ports: [{ host: port, container: 7777 }] } }), { applied: true });
+  await eventually('running', () => w.task('echo.0.a1')?.state === 'running');
+  const body = '{"Msg":"Hello, world!"}';
+  const answer = await eventually('echo answers', () => post(port, body).catch(() => undefined));
+  t.is(answer.text, body);
+  t.is(w.status, 'ready');
+  t.is(w.tree().children?.[1]?.children?.[0]?.path, '/worker/tasks/echo.0.a1');
+});
+
+test('a retried assignment is applied once', async (t) => {
+  const { w } = await worker(t);
+  const port = await freePort();
+  const cmd = { cmdId: 'c-1', taskId: 'echo.0.b1', service: 'echo', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], ports: [{ host: port, container: 7777 }] } };
+  t.true((await w.assign(cmd)).applied);
+  t.false((await w.assign(cmd)).applied);
+  t.false((await w.assign({ ...cmd, cmdId: 'c-2' })).applied, 'same task and generation, another command id');
+  await eventually('running', () => w.task('echo.0.b1')?.state === 'running');
+  t.is(w.tasks().length, 1);
+});
+
+test('a killed task is restarted with growing delays', async (t) => {
+  const { w, events } = await worker(t);
+  const port = await freePort();
+  await w.assign({ taskId: 'echo.0.k1', service: 'echo', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], ports: [{ host: port, container: 7777 }], restart: { policy: 'always', backoff: FAST } } });
+  for (let i = 1; i <= 2; i++) {
+    await eventually('running', () => w.task('echo.0.k1')?.state === 'running');
+    const pid = await eventually('pid', async () => {
+      const s = await w.runtime.inspect('echo.0.k1', 1);
+      return s?.running ? Number(s.runtimeId) : undefined;
+    });
+    process.kill(pid, 'SIGKILL');
+    await eventually(`restart ${i}`, () => w.task('echo.0.k1')?.restarts === i);
+  }
+  await eventually('running again', () => w.task('echo.0.k1')?.state === 'running');
+  t.deepEqual(delays(events, 'echo.0.k1'), [100, 200]);
+  t.is(w.task('echo.0.k1')?.lastExit?.signal, 'SIGKILL');
+});
+
+test('exit 0 under on-failure completes without a restart', async (t) => {
+  const { w, events } = await worker(t);
+  await w.assign({ taskId: 'job.0.c1', service: 'job', slot: 0, generation: 1, spec: { command: ['node', '-e', 'setTimeout(() => process.exit(0), 100)'], restart: { policy: 'on-failure', backoff: FAST } } });
+  await eventually('completed', () => w.task('job.0.c1')?.state === 'completed');
+  t.is(w.task('job.0.c1')?.restarts, 0);
+  t.is(w.task('job.0.c1')?.lastExit?.code, 0);
+  t.deepEqual(delays(events, 'job.0.c1'), []);
+});
+
+test('a task that crashes at start spends its budget and is failed and reported', async (t) => {
+  const { w, events } = await worker(t);
+  await w.assign({ taskId: 'bad.0.f1', service: 'bad', slot: 0, generation: 1, spec: { command: ['node', '-e', 'process.exit(3)'], restart: { policy: 'always', maxRestarts: 2, windowMs: 60_000, backoff: FAST } } });
+  await eventually('failed', () => w.task('bad.0.f1')?.state === 'failed');
+  const task = w.task('bad.0.f1');
+  t.is(task?.restarts, 2);
+  t.is(task?.lastExit?.code, 3);
+  t.is(task?.error?.code, 'GOAT_ERR_BUDGET_EXCEEDED');
+  t.deepEqual(delays(events, 'bad.0.f1'), [100, 200]);
+  t.true(events.some((e) => e.type === 'task' && e.task.id === 'bad.0.f1' && e.task.state === 'failed'));
+});
+
+test('a task asking for more memory than the node has is refused with a resource error, not retried', async (t) => {
+  const { w, events } = await worker(t);
+  await w.assign({ taskId: 'big.0.r1', service: 'big', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], resources: { memoryMb: 10_000_000 } } });
+  await eventually('failed', () => w.task('big.0.r1')?.state === 'failed');
+  t.is(w.task('big.0.r1')?.error?.code, 'GOAT_ERR_RESOURCE');
+  t.deepEqual(delays(events, 'big.0.r1'), []);
+});
+
+test('a failing health check restarts the task', async (t) => {
+  const { w } = await worker(t);
+  const port = await freePort();
+  await w.assign({ taskId: 'sick.0.h1', service: 'sick', slot: 0, generation: 1, spec: {
+    command: ['node', ECHO_SERVER.replace('echo', 'faulty'), '--unhealthy-after', '0.2'],
+    ports: [{ host: port, container: 7777 }],
+    restart: { policy: 'always', backoff: FAST },
+    health: { http: { path: '/health', port: 7777 }, intervalMs: 100, timeoutMs: 500, retries: 2 },
+  } });
+  await eventually('restarted after failing its health check', () => (w.task('sick.0.h1')?.restarts ?? 0) >= 1, 15_000);
+  t.is(w.task('sick.0.h1')?.error?.code, 'GOAT_ERR_TASK_UNHEALTHY');
+});
+
+test('a restarted worker re-adopts its running task: same process, zero restarts, no duplicate', async (t) => {
+  const first = await worker(t);
+  const port = await freePort();
+  await first.w.assign({ taskId: 'echo.0.d1', service: 'echo', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], ports: [{ host: port, container: 7777 }] } });
+  await eventually('running', () => first.w.task('echo.0.d1')?.state === 'running');
+  const pid = Number((await first.w.runtime.inspect('echo.0.d1', 1))?.runtimeId);
+  await first.w.shutdown(); // the worker goes; its task stays
+  t.true(pidExists(pid));
+  const second = await worker(t, first.dir);
+  t.is(second.w.nodeId, first.w.nodeId, 'the node id is stable');
+  await eventually('adopted', () => second.w.task('echo.0.d1')?.state === 'running');
+  const task = second.w.task('echo.0.d1');
+  t.true(task?.adopted);
+  t.is(task?.restarts, 0);
+  t.is(Number((await second.w.runtime.inspect('echo.0.d1', 1))?.runtimeId), pid);
+  t.is((await second.w.runtime.list()).filter((s) => s.running).length, 1);
+  t.is((await post(port, 'same')).text, 'same');
+});
