@@ -16,3 +16,6 @@ export {
   type NactRef,
   type RootSupervisorOptions,
 } from '../actors/supervision/index.js';
+/** The worker, runnable on its own in-process until the manager and `joinCluster` arrive. */
+export { Worker, type WorkerOptions, type TaskView, type WorkerEvent, type AssignInput } from '../actors/worker/index.js';
+export { TASK_DEFAULTS, normalizeTaskSpec, type TaskSpec, type TaskSpecInput, type TaskState, type RestartPolicy } from './model/index.js';

@@ -1,0 +1,115 @@
+/**
+ * The worker with the Docker runtime against the local engine: an echo task
+ * runs and answers, a killed container is restarted with growing delays, and a
+ * new worker on the same data dir adopts the running container. Skipped with a
+ * message when no engine answers; in CI (CI=true) it fails instead.
+ */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker, type WorkerEvent } from '../../actors/worker/index.js';
+import { docker, imageBuilder, removeClusterContainers, requireEngine, runDockerTests } from '../runtime/helpers/docker.js';
+import { freePort, post } from '../runtime/helpers/net.js';
+import { eventually } from '../runtime/helpers/wait.js';
+
+const ECHO = 'goat/echo:latest';
+const FAST = { initialMs: 100, factor: 2, maxMs: 2000, jitter: 0, resetAfterMs: 60_000 };
+const CLUSTER = `goat-wd-${process.pid}-${Date.now().toString(36)}`;
+
+/** `test.serial` when the docker tests run (see `dockerTest`), else skipped. */
+const serial = runDockerTests ? test.serial : test.serial.skip;
+
+if (runDockerTests) {
+  test.before(async () => {
+    requireEngine();
+    const builder = await imageBuilder();
+    await builder.buildImages({ docker });
+  });
+  test.after.always(async () => {
+    await removeClusterContainers(CLUSTER);
+  });
+}
+
+async function worker(t: { teardown(fn: () => Promise<void> | void): void }, dataDir?: string) {
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'goat-worker-docker-')));
+  const w = await Worker.start({ dataDir: dir, runtime: 'docker', cluster: CLUSTER });
+  const events: WorkerEvent[] = [];
+  w.subscribe((e) => events.push(e));
+  let closed = false;
+  /** Stops the worker's actors; its containers keep running. */
+  const shutdown = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await w.shutdown();
+  };
+  t.teardown(async () => {
+    if (!closed) {
+      for (const task of w.tasks()) await w.runtime.remove(task.id, task.generation).catch(() => undefined);
+      await shutdown().catch(() => undefined);
+    }
+    if (!dataDir) await rm(dir, { recursive: true, force: true });
+  });
+  return { w, dir, events, shutdown };
+}
+
+const delays = (events: WorkerEvent[], id: string): number[] =>
+  events.flatMap((e) => (e.type === 'supervision' && e.event.type === 'restart_scheduled' && e.event.path.endsWith(id) ? [e.event.delayMs] : []));
+
+const containersOf = (taskId: string) =>
+  docker.listContainers({ all: true, filters: { label: [`goat.task=${taskId}`, `goat.cluster=${CLUSTER}`] } });
+
+serial('an echo task in a container runs and answers with the same body', async (t) => {
+  const { w } = await worker(t);
+  t.is(w.runtimeChoice.kind, 'docker');
+  const port = await freePort();
+  t.deepEqual(await w.assign({ taskId: 'echo.0.a1', service: 'echo', slot: 0, generation: 1, spec: { image: ECHO, ports: [{ host: port, container: 7777 }] } }), { applied: true });
+  await eventually('running', () => w.task('echo.0.a1')?.state === 'running', 30_000);
+  const body = '{"Msg":"Hello, world!"}';
+  const answer = await post(port, body);
+  t.deepEqual(answer, { status: 200, text: body });
+  t.is(w.status, 'ready');
+  t.is((await containersOf('echo.0.a1')).length, 1);
+});
+
+serial('a killed container is restarted with growing delays, in one container', async (t) => {
+  const { w, events } = await worker(t);
+  const port = await freePort();
+  const id = 'echo.0.k1';
+  await w.assign({ taskId: id, service: 'echo', slot: 0, generation: 1, spec: { image: ECHO, ports: [{ host: port, container: 7777 }], restart: { policy: 'always', backoff: FAST } } });
+  for (let i = 1; i <= 2; i++) {
+    await eventually('running', () => w.task(id)?.state === 'running', 30_000);
+    await eventually('container running', async () => (await docker.getContainer(`goat-${id}-g1`).inspect()).State.Running);
+    await docker.getContainer(`goat-${id}-g1`).kill();
+    await eventually(`restart ${i}`, () => w.task(id)?.restarts === i, 15_000);
+  }
+  await eventually('running again', () => w.task(id)?.state === 'running', 15_000);
+  t.deepEqual(delays(events, id), [100, 200]);
+  t.is((await post(port, 'again')).text, 'again');
+  const containers = await containersOf(id);
+  t.is(containers.length, 1, JSON.stringify(containers.map((c) => c.Names)));
+  t.is(containers[0]?.State, 'running');
+});
+
+serial('a restarted worker re-adopts its running container: same container, zero restarts, no duplicate', async (t) => {
+  const first = await worker(t);
+  const port = await freePort();
+  const id = 'echo.0.d1';
+  await first.w.assign({ taskId: id, service: 'echo', slot: 0, generation: 1, spec: { image: ECHO, ports: [{ host: port, container: 7777 }] } });
+  await eventually('running', () => first.w.task(id)?.state === 'running', 30_000);
+  const before = (await first.w.runtime.inspect(id, 1))?.runtimeId;
+  t.truthy(before);
+  await first.shutdown(); // the worker goes; its container stays
+  t.true((await docker.getContainer(`goat-${id}-g1`).inspect()).State.Running);
+  const second = await worker(t, first.dir);
+  t.is(second.w.nodeId, first.w.nodeId, 'the node id is stable');
+  await eventually('adopted', () => second.w.task(id)?.state === 'running', 30_000);
+  const task = second.w.task(id);
+  t.true(task?.adopted);
+  t.is(task?.restarts, 0);
+  t.is((await second.w.runtime.inspect(id, 1))?.runtimeId, before);
+  const containers = await containersOf(id);
+  t.is(containers.length, 1);
+  t.is(containers[0]?.Id, before);
+  t.is((await post(port, 'same')).text, 'same');
+});
