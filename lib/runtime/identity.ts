@@ -4,7 +4,7 @@
  * and one state folder. Adoption after a restart relies on these alone.
  */
 import { GoatError } from '../errors.js';
-import type { RuntimeTask } from './types.js';
+import type { RuntimeTask, TaskIdentity } from './types.js';
 
 /** The Docker labels on every container Goat creates (DESIGN.md, "Docker objects"). */
 export const LABELS = {
@@ -16,8 +16,7 @@ export const LABELS = {
   node: 'goat.node',
 } as const;
 
-/** Who a task instance is: everything in a {@link RuntimeTask} but its spec. */
-export type TaskIdentity = Omit<RuntimeTask, 'spec'>;
+export type { TaskIdentity } from './types.js';
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 

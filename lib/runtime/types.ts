@@ -44,8 +44,8 @@ export interface RuntimeTaskSpec {
   resources?: TaskResources;
 }
 
-/** One task instance to run: identity, placement and spec. */
-export interface RuntimeTask {
+/** Who a task instance is and where it belongs: what its labels (docker) or record (process) carry. */
+export interface TaskIdentity {
   /** Task id, `<service>.<slot>.<nanoid>`; letters, digits, `_`, `.` and `-` only. */
   taskId: string;
   /** Placement generation; bumped by the manager every time it re-places the slot. */
@@ -54,10 +54,14 @@ export interface RuntimeTask {
   service: string;
   /** Slot index within the service. */
   slot: number;
-  /** The node (worker) running it. */
+  /** The node (worker) it was started for. */
   nodeId: string;
   /** The cluster it belongs to; containers and records are labelled with it. */
   cluster: string;
+}
+
+/** One task instance to run: identity, placement and spec. */
+export interface RuntimeTask extends TaskIdentity {
   /** What to run. */
   spec: RuntimeTaskSpec;
 }
@@ -108,19 +112,7 @@ export interface RunningTask {
 }
 
 /** What the runtime knows about one task instance (`inspect`, `list`). */
-export interface TaskStatus {
-  /** Task id. */
-  taskId: string;
-  /** Generation. */
-  generation: number;
-  /** Service name. */
-  service: string;
-  /** Slot index. */
-  slot: number;
-  /** Node id it was started for. */
-  nodeId: string;
-  /** Cluster it belongs to. */
-  cluster: string;
+export interface TaskStatus extends TaskIdentity {
   /** Container id (docker) or pid as a string (process). */
   runtimeId: string;
   /** True while the program runs. */

@@ -1,36 +1,15 @@
 /** The worker with real processes (process runtime): tasks start, crash, restart, complete, fail, and are adopted after a worker restart. */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Worker, type WorkerEvent } from '../../actors/worker/index.js';
+import { restartDelays, startTestWorker } from '../helpers/worker.js';
 import { freePort, post } from '../runtime/helpers/net.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually, pidExists } from '../runtime/helpers/wait.js';
 
 const FAST = { initialMs: 100, factor: 2, maxMs: 2000, jitter: 0, resetAfterMs: 60_000 };
 
-async function worker(t: { teardown(fn: () => Promise<void> | void): void }, dataDir?: string) {
-  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'goat-worker-')));
-  const w = await Worker.start({ dataDir: dir, runtime: 'process', cluster: `goat-test-${process.pid}` });
-  const events: WorkerEvent[] = [];
-  w.subscribe((e) => events.push(e));
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    for (const task of w.tasks()) await w.runtime.remove(task.id, task.generation).catch(() => undefined);
-    await w.shutdown();
-  };
-  t.teardown(async () => {
-    await close().catch(() => undefined);
-    if (!dataDir) await rm(dir, { recursive: true, force: true });
-  });
-  return { w, dir, events, close };
-}
-
-const delays = (events: WorkerEvent[], id: string): number[] =>
-  events.flatMap((e) => (e.type === 'supervision' && e.event.type === 'restart_scheduled' && e.event.path.endsWith(id) ? [e.event.delayMs] : []));
+const CLUSTER = `goat-test-${process.pid}`;
+const worker = (t: Parameters<typeof startTestWorker>[0], dataDir?: string) =>
+  startTestWorker(t, { runtime: 'process', cluster: CLUSTER, ...(dataDir ? { dataDir } : {}) });
 
 test('an echo task runs and answers with the same body', async (t) => {
   const { w } = await worker(t);
@@ -70,7 +49,7 @@ test('a killed task is restarted with growing delays', async (t) => {
     await eventually(`restart ${i}`, () => w.task('echo.0.k1')?.restarts === i);
   }
   await eventually('running again', () => w.task('echo.0.k1')?.state === 'running');
-  t.deepEqual(delays(events, 'echo.0.k1'), [100, 200]);
+  t.deepEqual(restartDelays(events, 'echo.0.k1'), [100, 200]);
   t.is(w.task('echo.0.k1')?.lastExit?.signal, 'SIGKILL');
 });
 
@@ -80,7 +59,7 @@ test('exit 0 under on-failure completes without a restart', async (t) => {
   await eventually('completed', () => w.task('job.0.c1')?.state === 'completed');
   t.is(w.task('job.0.c1')?.restarts, 0);
   t.is(w.task('job.0.c1')?.lastExit?.code, 0);
-  t.deepEqual(delays(events, 'job.0.c1'), []);
+  t.deepEqual(restartDelays(events, 'job.0.c1'), []);
 });
 
 test('a task that crashes at start spends its budget and is failed and reported', async (t) => {
@@ -91,7 +70,7 @@ test('a task that crashes at start spends its budget and is failed and reported'
   t.is(task?.restarts, 2);
   t.is(task?.lastExit?.code, 3);
   t.is(task?.error?.code, 'GOAT_ERR_BUDGET_EXCEEDED');
-  t.deepEqual(delays(events, 'bad.0.f1'), [100, 200]);
+  t.deepEqual(restartDelays(events, 'bad.0.f1'), [100, 200]);
   t.true(events.some((e) => e.type === 'task' && e.task.id === 'bad.0.f1' && e.task.state === 'failed'));
 });
 
@@ -100,7 +79,7 @@ test('a task asking for more memory than the node has is refused with a resource
   await w.assign({ taskId: 'big.0.r1', service: 'big', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], resources: { memoryMb: 10_000_000 } } });
   await eventually('failed', () => w.task('big.0.r1')?.state === 'failed');
   t.is(w.task('big.0.r1')?.error?.code, 'GOAT_ERR_RESOURCE');
-  t.deepEqual(delays(events, 'big.0.r1'), []);
+  t.deepEqual(restartDelays(events, 'big.0.r1'), []);
 });
 
 test('a failing health check restarts the task', async (t) => {
@@ -122,7 +101,7 @@ test('a restarted worker re-adopts its running task: same process, zero restarts
   await first.w.assign({ taskId: 'echo.0.d1', service: 'echo', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], ports: [{ host: port, container: 7777 }] } });
   await eventually('running', () => first.w.task('echo.0.d1')?.state === 'running');
   const pid = Number((await first.w.runtime.inspect('echo.0.d1', 1))?.runtimeId);
-  await first.w.shutdown(); // the worker goes; its task stays
+  await first.shutdown(); // the worker goes; its task stays
   t.true(pidExists(pid));
   const second = await worker(t, first.dir);
   t.is(second.w.nodeId, first.w.nodeId, 'the node id is stable');

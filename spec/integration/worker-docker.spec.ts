@@ -5,10 +5,7 @@
  * message when no engine answers; in CI (CI=true) it fails instead.
  */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Worker, type WorkerEvent } from '../../actors/worker/index.js';
+import { restartDelays, startTestWorker } from '../helpers/worker.js';
 import { docker, imageBuilder, removeClusterContainers, requireEngine, runDockerTests } from '../runtime/helpers/docker.js';
 import { freePort, post } from '../runtime/helpers/net.js';
 import { eventually } from '../runtime/helpers/wait.js';
@@ -31,30 +28,8 @@ if (runDockerTests) {
   });
 }
 
-async function worker(t: { teardown(fn: () => Promise<void> | void): void }, dataDir?: string) {
-  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'goat-worker-docker-')));
-  const w = await Worker.start({ dataDir: dir, runtime: 'docker', cluster: CLUSTER });
-  const events: WorkerEvent[] = [];
-  w.subscribe((e) => events.push(e));
-  let closed = false;
-  /** Stops the worker's actors; its containers keep running. */
-  const shutdown = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await w.shutdown();
-  };
-  t.teardown(async () => {
-    if (!closed) {
-      for (const task of w.tasks()) await w.runtime.remove(task.id, task.generation).catch(() => undefined);
-      await shutdown().catch(() => undefined);
-    }
-    if (!dataDir) await rm(dir, { recursive: true, force: true });
-  });
-  return { w, dir, events, shutdown };
-}
-
-const delays = (events: WorkerEvent[], id: string): number[] =>
-  events.flatMap((e) => (e.type === 'supervision' && e.event.type === 'restart_scheduled' && e.event.path.endsWith(id) ? [e.event.delayMs] : []));
+const worker = (t: Parameters<typeof startTestWorker>[0], dataDir?: string) =>
+  startTestWorker(t, { runtime: 'docker', cluster: CLUSTER, ...(dataDir ? { dataDir } : {}) });
 
 const containersOf = (taskId: string) =>
   docker.listContainers({ all: true, filters: { label: [`goat.task=${taskId}`, `goat.cluster=${CLUSTER}`] } });
@@ -84,7 +59,7 @@ serial('a killed container is restarted with growing delays, in one container', 
     await eventually(`restart ${i}`, () => w.task(id)?.restarts === i, 15_000);
   }
   await eventually('running again', () => w.task(id)?.state === 'running', 15_000);
-  t.deepEqual(delays(events, id), [100, 200]);
+  t.deepEqual(restartDelays(events, id), [100, 200]);
   t.is((await post(port, 'again')).text, 'again');
   const containers = await containersOf(id);
   t.is(containers.length, 1, JSON.stringify(containers.map((c) => c.Names)));

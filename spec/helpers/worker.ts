@@ -1,0 +1,46 @@
+/** A worker for tests: a temp data dir, its events recorded, and clean-up of its tasks afterwards. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker, type WorkerEvent } from '../../actors/worker/index.js';
+
+export interface TestWorker {
+  w: Worker;
+  dir: string;
+  events: WorkerEvent[];
+  /** Stops the worker's actors; its tasks keep running (as when the worker process dies). */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts a worker; at teardown, unless `shutdown()` was called, its tasks are
+ * removed and it stops. A temp data dir it made is deleted.
+ */
+export async function startTestWorker(
+  t: { teardown(fn: () => Promise<void> | void): void },
+  options: { runtime: 'docker' | 'process'; cluster: string; dataDir?: string },
+): Promise<TestWorker> {
+  const dir = options.dataDir ?? (await mkdtemp(join(tmpdir(), `goat-worker-${options.runtime}-`)));
+  const w = await Worker.start({ dataDir: dir, runtime: options.runtime, cluster: options.cluster });
+  const events: WorkerEvent[] = [];
+  w.subscribe((e) => events.push(e));
+  let closed = false;
+  const shutdown = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await w.shutdown();
+  };
+  t.teardown(async () => {
+    if (!closed) {
+      for (const task of w.tasks()) await w.runtime.remove(task.id, task.generation).catch(() => undefined);
+      await shutdown().catch(() => undefined);
+    }
+    if (!options.dataDir) await rm(dir, { recursive: true, force: true });
+  });
+  return { w, dir, events, shutdown };
+}
+
+/** The delays of the restarts scheduled for task `id`, in order. */
+export function restartDelays(events: WorkerEvent[], id: string): number[] {
+  return events.flatMap((e) => (e.type === 'supervision' && e.event.type === 'restart_scheduled' && e.event.path.endsWith(`/${id}`) ? [e.event.delayMs] : []));
+}
