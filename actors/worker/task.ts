@@ -97,8 +97,12 @@ export function taskChild(a: Assignment, deps: TaskDeps): ChildSpec<NactRef> {
       let checker: HealthChecker | null = null;
       if (a.spec.health) {
         const health = a.spec.health;
-        const portOf = (p: number): number => started.ports.find((m) => m.container === p)?.host ?? p;
-        checker = new HealthChecker(health, () => probeOnce(health, '127.0.0.1', portOf), (detail) => send({ type: 'unhealthy', run, detail }));
+        const target = {
+          host: '127.0.0.1',
+          portOf: (p: number): number => started.ports.find((m) => m.container === p)?.host ?? p,
+          exec: (argv: string[], timeoutMs: number) => rt.exec(a.taskId, a.generation, argv, timeoutMs),
+        };
+        checker = new HealthChecker(health, () => probeOnce(health, target), (detail) => send({ type: 'unhealthy', run, detail }));
         checker.start();
       }
       return { run, checker, refused: false };

@@ -8,6 +8,7 @@
  * It can run on its own, driven in-process (tests, a small script) before a
  * manager exists: `assign`, `stopTask`, `tasks`, `status`, `shutdown`.
  */
+import { consola, type ConsolaInstance } from 'consola';
 import { dispatch, start as startSystem, stop as stopNact } from 'nact';
 import { GoatError } from '../../lib/errors.js';
 import { canTransition, normalizeTaskSpec, type TaskState } from '../../lib/model/index.js';
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   cluster?: string;
   /** `auto` picks Docker when its engine answers, else processes. @default 'auto' */
   runtime?: 'auto' | RuntimeKind;
+  /** Where it logs. @default consola tagged `goat:worker` */
+  logger?: Pick<ConsolaInstance, 'info'>;
   /** Backoff of the runtime actor while the engine is away. */
   runtimeBackoff?: { initialMs?: number; maxMs?: number };
 }
@@ -90,6 +93,7 @@ export class Worker {
     const cluster = options.cluster ?? 'goat';
     const choice = await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
     const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason }, cluster);
+    (options.logger ?? consola.withTag('goat:worker')).info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
     for (const a of state.assignments()) worker.#track(a);
     await worker.#boot(options);
     return worker;
@@ -129,6 +133,18 @@ export class Worker {
   /** CPUs, memory and free disk of this node. */
   capacity(): Promise<Capacity> {
     return this.runtime.capacity();
+  }
+
+  /** What its running tasks use now: how many, resident memory (MiB) and CPU time (s) summed. */
+  async usage(): Promise<{ tasks: number; memoryMb: number; cpuSeconds: number }> {
+    const running = [...this.#tasks.values()].filter((t) => t.state === 'running');
+    const stats = await Promise.all(running.map((t) => this.runtime.stats(t.id, t.generation).catch(() => undefined)));
+    const live = stats.filter((s) => s !== undefined);
+    return {
+      tasks: live.length,
+      memoryMb: live.reduce((sum, s) => sum + s.memoryMb, 0),
+      cpuSeconds: live.reduce((sum, s) => sum + s.cpuSeconds, 0),
+    };
   }
 
   /**

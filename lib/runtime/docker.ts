@@ -32,6 +32,8 @@ import type {
   TaskStats,
   TaskStatus,
 } from './types.js';
+import type { ExecResult } from './types.js';
+import { dockerExec } from './exec.js';
 
 const MIB = 1024 * 1024;
 
@@ -244,6 +246,12 @@ export class DockerRuntime implements Runtime {
   async logs(taskId: string, generation: number, lines = 50): Promise<LogTail | undefined> {
     checkInstanceId(taskId, generation);
     return this.tail(containerName(taskId, generation), lines);
+  }
+
+  /** {@inheritDoc Runtime.exec} */
+  async exec(taskId: string, generation: number, argv: string[], timeoutMs: number): Promise<ExecResult> {
+    checkInstanceId(taskId, generation);
+    return dockerExec(this.docker.getContainer(containerName(taskId, generation)), argv, timeoutMs);
   }
 
   /** {@inheritDoc Runtime.stats} */

@@ -12,6 +12,7 @@
 export type {
   Capacity,
   ExitInfo,
+  ExecResult,
   ExitReason,
   ListFilter,
   LogTail,

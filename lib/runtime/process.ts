@@ -35,6 +35,8 @@ import type {
   TaskStats,
   TaskStatus,
 } from './types.js';
+import type { ExecResult } from './types.js';
+import { localExec } from './exec.js';
 
 /** Options of a {@link ProcessRuntime}. */
 export interface ProcessRuntimeOptions {
@@ -201,6 +203,12 @@ export class ProcessRuntime implements Runtime {
       stdout: await tailFile(this.files.stdout(taskId, generation), lines),
       stderr: await tailFile(this.files.stderr(taskId, generation), lines),
     };
+  }
+
+  /** {@inheritDoc Runtime.exec} */
+  async exec(taskId: string, generation: number, argv: string[], timeoutMs: number): Promise<ExecResult> {
+    checkInstanceId(taskId, generation);
+    return localExec(argv, timeoutMs, this.files.dir(taskId, generation), taskEnv({}, this.baseEnv));
   }
 
   /** {@inheritDoc Runtime.stats} */

@@ -1,22 +1,29 @@
 /**
- * Task health checks (http, tcp, exec) run by the worker against a running
+ * Task health checks (http, tcp, exec inside the task) run by the worker against a running
  * task: a probe every `intervalMs` after `startPeriodMs`; `retries` failures
  * in a row make the task unhealthy, which its actor treats as a crash.
  */
-import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { HealthSpec } from '../model/index.js';
+import type { ExecResult } from './types.js';
 import { systemClock, type Clock, type TimerId } from '../supervision/index.js';
 
 /** One probe's verdict. */
 export interface ProbeResult { ok: boolean; detail: string }
 
-/** Runs one probe of `spec` against a task reachable on `host`, with `portOf` mapping task ports to node ports. */
-export function probeOnce(spec: HealthSpec, host: string, portOf: (p: number) => number): Promise<ProbeResult> {
-  if (spec.http) return probeHttp(host, portOf(spec.http.port), spec.http.path, spec.timeoutMs);
-  if (spec.tcp) return probeTcp(host, portOf(spec.tcp.port), spec.timeoutMs);
-  if (spec.exec) return probeExec(spec.exec, spec.timeoutMs);
+/** Where a probe reaches the task: its node address, its ports on the node, and a way to run a command inside it. */
+export interface ProbeTarget {
+  host: string;
+  portOf(taskPort: number): number;
+  exec(argv: string[], timeoutMs: number): Promise<ExecResult>;
+}
+
+/** Runs one probe of `spec` against `target`. */
+export function probeOnce(spec: HealthSpec, target: ProbeTarget): Promise<ProbeResult> {
+  if (spec.http) return probeHttp(target.host, target.portOf(spec.http.port), spec.http.path, spec.timeoutMs);
+  if (spec.tcp) return probeTcp(target.host, target.portOf(spec.tcp.port), spec.timeoutMs);
+  if (spec.exec) return probeExec(target, spec.exec, spec.timeoutMs);
   return Promise.resolve({ ok: true, detail: 'no probe' });
 }
 
@@ -45,13 +52,10 @@ function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeR
   });
 }
 
-function probeExec(argv: string[], timeoutMs: number): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    const [cmd, ...args] = argv;
-    execFile(cmd!, args, { timeout: timeoutMs }, (err) => {
-      resolve(err ? { ok: false, detail: `${argv.join(' ')}: ${err.message}` } : { ok: true, detail: `${argv.join(' ')} exited 0` });
-    });
-  });
+async function probeExec(target: ProbeTarget, argv: string[], timeoutMs: number): Promise<ProbeResult> {
+  const r = await target.exec(argv, timeoutMs);
+  const what = `${argv.join(' ')} ${r.code === null ? 'did not finish' : `exited ${r.code}`}`;
+  return r.code === 0 ? { ok: true, detail: what } : { ok: false, detail: `${what}${r.output ? `: ${r.output.trim().slice(-200)}` : ''}` };
 }
 
 /** Probes a task periodically and calls `onUnhealthy` once when `retries` probes in a row failed. */

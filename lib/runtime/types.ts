@@ -169,6 +169,14 @@ export interface RuntimeHealth {
   at: number;
 }
 
+/** How a command run by {@link Runtime.exec} ended. */
+export interface ExecResult {
+  /** Its exit code; null when it could not run or timed out. */
+  code: number | null;
+  /** Its output (stdout then stderr), at most a few KiB, or why it could not run. */
+  output: string;
+}
+
 /** The last lines a task wrote. */
 export interface LogTail {
   /** Last lines of stdout, oldest first. */
@@ -223,6 +231,9 @@ export interface Runtime {
 
   /** Current memory and CPU use of a running instance; undefined when it is not running. */
   stats(taskId: string, generation: number): Promise<TaskStats | undefined>;
+
+  /** Runs `argv` inside the instance (docker: `docker exec`; process: on the node, in the task's folder), for exec health checks; never throws for a failing command. */
+  exec(taskId: string, generation: number, argv: string[], timeoutMs: number): Promise<ExecResult>;
 
   /** What this node offers: CPUs, memory, free disk where tasks' data lives. */
   capacity(): Promise<Capacity>;

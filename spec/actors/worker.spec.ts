@@ -22,6 +22,12 @@ test('an echo task runs and answers with the same body', async (t) => {
   t.is(answer.text, body);
   t.is(w.status, 'ready');
   t.is(w.tree().children?.[1]?.children?.[0]?.path, '/worker/tasks/echo.0.a1');
+  const capacity = await w.capacity();
+  t.true(capacity.cpus >= 1 && capacity.memoryMb > 0);
+  t.true((capacity.diskFreeMb ?? 0) > 0);
+  const usage = await w.usage();
+  t.is(usage.tasks, 1);
+  t.true(usage.memoryMb > 5, `a node process uses some memory: ${usage.memoryMb} MiB`);
 });
 
 test('a retried assignment is applied once', async (t) => {
