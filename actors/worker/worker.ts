@@ -11,7 +11,7 @@
 import { consola, type ConsolaInstance } from 'consola';
 import { dispatch, start as startSystem, stop as stopNact } from 'nact';
 import { GoatError } from '../../lib/errors.js';
-import { canTransition, normalizeTaskSpec, type TaskState } from '../../lib/model/index.js';
+import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
 import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
@@ -47,8 +47,10 @@ export interface TaskView {
   lastExit: ExitInfo | null;
   /** True when this worker found it running and re-attached to it. */
   adopted: boolean;
-  /** Why it failed, when it did. */
+  /** The latest error about it (a failed health check, a refusal, a spent budget), or null. */
   error: { code?: string; message: string } | null;
+  /** The latest failure, classified: app, health, resource or runtime; null while none. */
+  failure: TaskFailure | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -229,7 +231,7 @@ export class Worker {
     const now = Date.now();
     this.#tasks.set(a.taskId, {
       id: a.taskId, service: a.service, slot: a.slot, generation: a.generation, node: this.nodeId, state: 'assigned',
-      restarts: 0, lastExit: null, adopted: false, error: null, createdAt: now, updatedAt: now,
+      restarts: 0, lastExit: null, adopted: false, error: null, failure: null, createdAt: now, updatedAt: now,
     });
   }
 
@@ -240,11 +242,13 @@ export class Worker {
       case 'running':
         return this.#move(r.taskId, 'running', { adopted: r.run.adopted });
       case 'exited':
-        return this.#move(r.taskId, 'exited', { lastExit: r.exit });
-      case 'unhealthy':
-        return this.#move(r.taskId, 'exited', { error: { code: 'GOAT_ERR_TASK_UNHEALTHY', message: r.detail } });
+        return this.#move(r.taskId, 'exited', { lastExit: r.exit, ...(r.exit.code === 0 && !r.exit.oomKilled ? {} : { failure: classifyExit(r.exit) }) });
+      case 'unhealthy': {
+        const error = { code: 'GOAT_ERR_TASK_UNHEALTHY', message: r.detail };
+        return this.#move(r.taskId, 'exited', { error, failure: classifyError(error) });
+      }
       case 'refused':
-        this.#move(r.taskId, 'failed', { error: r.error.toJSON() });
+        this.#move(r.taskId, 'failed', { error: r.error.toJSON(), failure: classifyError(r.error) });
         // Not retried here: a resource failure is for the manager to place elsewhere.
         void this.state.unassign(r.taskId).then(() => this.#tasksSup?.stopChild(r.taskId)).catch(() => undefined);
         return;
@@ -254,7 +258,13 @@ export class Worker {
   #onSupervision(event: SupervisorEvent): void {
     this.#emit({ type: 'supervision', event });
     if (event.path === '/worker/runtime') {
-      if (event.type === 'child_crashed' || event.type === 'restart_scheduled') this.#setStatus('degraded');
+      if (event.type === 'child_crashed') {
+        this.#setStatus('degraded');
+        // The engine is gone: what runs there is unknown until the tasks re-attach after it.
+        const failure = classifyError({ code: 'GOAT_ERR_RUNTIME_UNAVAILABLE', message: event.error.message });
+        for (const t of this.#tasks.values()) if (t.state === 'running' || t.state === 'starting') this.#move(t.id, 'unknown', { failure });
+      }
+      if (event.type === 'restart_scheduled') this.#setStatus('degraded');
       return;
     }
     const prefix = '/worker/tasks/';

@@ -7,3 +7,4 @@ export { TASK_DEFAULTS } from './defaults.js';
 export { normalizeTaskSpec, taskSpecSchema, RESTART_POLICIES, type RestartPolicy, type TaskSpec, type TaskSpecInput, type HealthSpec } from './spec.js';
 export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, canTransition, transition, isTerminal, type TaskState } from './state.js';
 export { restartTypeOf, childOptionsFor } from './policy.js';
+export { classifyExit, classifyError, type FailureKind, type TaskFailure, type ExitFacts } from './failure.js';

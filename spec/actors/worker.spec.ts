@@ -65,6 +65,7 @@ test('exit 0 under on-failure completes without a restart', async (t) => {
   await eventually('completed', () => w.task('job.0.c1')?.state === 'completed');
   t.is(w.task('job.0.c1')?.restarts, 0);
   t.is(w.task('job.0.c1')?.lastExit?.code, 0);
+  t.is(w.task('job.0.c1')?.failure, null);
   t.deepEqual(restartDelays(events, 'job.0.c1'), []);
 });
 
@@ -76,6 +77,7 @@ test('a task that crashes at start spends its budget and is failed and reported'
   t.is(task?.restarts, 2);
   t.is(task?.lastExit?.code, 3);
   t.is(task?.error?.code, 'GOAT_ERR_BUDGET_EXCEEDED');
+  t.is(task?.failure?.kind, 'app');
   t.deepEqual(restartDelays(events, 'bad.0.f1'), [100, 200]);
   t.true(events.some((e) => e.type === 'task' && e.task.id === 'bad.0.f1' && e.task.state === 'failed'));
 });
@@ -85,6 +87,7 @@ test('a task asking for more memory than the node has is refused with a resource
   await w.assign({ taskId: 'big.0.r1', service: 'big', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], resources: { memoryMb: 10_000_000 } } });
   await eventually('failed', () => w.task('big.0.r1')?.state === 'failed');
   t.is(w.task('big.0.r1')?.error?.code, 'GOAT_ERR_RESOURCE');
+  t.is(w.task('big.0.r1')?.failure?.kind, 'resource');
   t.deepEqual(restartDelays(events, 'big.0.r1'), []);
 });
 
@@ -99,6 +102,7 @@ test('a failing health check restarts the task', async (t) => {
   } });
   await eventually('restarted after failing its health check', () => (w.task('sick.0.h1')?.restarts ?? 0) >= 1, 15_000);
   t.is(w.task('sick.0.h1')?.error?.code, 'GOAT_ERR_TASK_UNHEALTHY');
+  t.is(w.task('sick.0.h1')?.failure?.kind, 'health');
 });
 
 test('a restarted worker re-adopts its running task: same process, zero restarts, no duplicate', async (t) => {
