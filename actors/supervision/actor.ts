@@ -18,6 +18,12 @@ export interface ActorContext {
   /** The nact reference of this incarnation (set once `init` has returned). */
   self: NactRef;
   /**
+   * Sends a message to this actor's own mailbox. Safe from `init` (callbacks
+   * set up there may fire before the actor exists): such messages wait and
+   * are delivered first once it does.
+   */
+  tell(message: unknown): void;
+  /**
    * Ends the actor normally once the current message is handled (OTP's
    * `normal` exit): `transient` and `temporary` actors stay stopped,
    * `permanent` ones are restarted.
@@ -31,7 +37,11 @@ export interface ActorBehaviour<S, M> {
   init: (ctx: ActorContext) => S | Promise<S>;
   /** Handles one message and returns the next state. Throwing is a crash: the message is lost, later ones are kept. */
   receive: (state: S, message: M, ctx: ActorContext) => S | Promise<S>;
-  /** Runs on a graceful stop and on a normal exit, with the last state; bounded by `shutdownMs`. */
+  /**
+   * Releases what the incarnation holds (timers, listeners), with its last
+   * state: on a graceful stop (bounded by `shutdownMs`), a normal exit, and a
+   * crash (OTP's `terminate`), so nothing leaks into the next incarnation.
+   */
   terminate?: (state: S, ctx: ActorContext) => void | Promise<void>;
 }
 
@@ -64,17 +74,24 @@ interface PrivateContext {
   public: ActorContext;
   exitRequested: boolean;
   ref: NactRef | undefined;
+  /** Messages told before the actor existed. */
+  early: unknown[];
 }
 
 function actorContext(sctx: StartContext<NactRef>): PrivateContext {
   const priv: PrivateContext = {
     exitRequested: false,
     ref: undefined, // set right after init(), before any message
+    early: [],
     public: {
       id: sctx.id,
       path: sctx.path,
       get self(): NactRef {
         return priv.ref as NactRef;
+      },
+      tell: (message) => {
+        if (priv.ref) dispatch(priv.ref as Ref<unknown>, message);
+        else priv.early.push(message);
       },
       exit: () => {
         priv.exitRequested = true;
@@ -129,7 +146,7 @@ function spawnActor<S, M>(sctx: StartContext<NactRef>, behaviour: ActorBehaviour
       const reason: ExitReason = normal ? { type: 'normal' } : { type: 'error', error: toErrorInfo(err) };
       // Report first, so new sends are stashed or dead-lettered from now on.
       const inPlace = sctx.exit(reason, unhandled, resettable);
-      if (normal) finish(last).catch(noop);
+      finish(last).catch(noop);
       if (inPlace) return nctx.reset; // state from init(), queue intact
       // Stop now, not after nact's await: the supervisor may respawn this name at once.
       stop(nctx.self);
@@ -137,6 +154,7 @@ function spawnActor<S, M>(sctx: StartContext<NactRef>, behaviour: ActorBehaviour
     },
   }) as NactRef;
   actx.ref = ref;
+  for (const message of actx.early.splice(0)) dispatch(ref as Ref<unknown>, message);
 
   return {
     deliver: (message) => dispatch(ref as Ref<unknown>, message),

@@ -12,8 +12,7 @@ import type { ExitInfo, Runtime, RunningTask, RuntimeTask } from '../../lib/runt
 import { HealthChecker, probeOnce } from '../../lib/runtime/task-health.js';
 import type { Assignment } from '../../lib/store/worker-state.js';
 import type { ChildSpec } from '../../lib/supervision/index.js';
-import { actorChild, type ActorContext, type NactRef } from '../supervision/index.js';
-import { dispatch } from 'nact';
+import { actorChild, type NactRef } from '../supervision/index.js';
 
 /** What a task actor tells the worker. */
 export type TaskReport =
@@ -69,15 +68,10 @@ export function runtimeTask(a: Assignment, deps: Pick<TaskDeps, 'cluster' | 'nod
 /** The child spec of one task's actor under the `tasks` supervisor. */
 export function taskChild(a: Assignment, deps: TaskDeps): ChildSpec<NactRef> {
   const task = runtimeTask(a, deps);
-  // The actor's reference exists once init() has returned; messages come later.
-  let actor: ActorContext | undefined;
-  const send = (m: Msg): void => {
-    if (actor?.self) dispatch(actor.self, m);
-  };
   return actorChild<State, Msg>({
     ...childOptionsFor(a.taskId, a.spec),
     init: async (ctx) => {
-      actor = ctx;
+      const send = (m: Msg): void => ctx.tell(m);
       const run = ++runs;
       const rt = deps.runtime();
       deps.report({ type: 'starting', taskId: a.taskId });
@@ -85,7 +79,7 @@ export function taskChild(a: Assignment, deps: TaskDeps): ChildSpec<NactRef> {
         await rt.prepare(task);
       } catch (err) {
         if (!isGoatError(err, 'GOAT_ERR_RESOURCE')) throw err;
-        setImmediate(() => send({ type: 'refused', error: err }));
+        send({ type: 'refused', error: err });
         return { run, checker: null, refused: true };
       }
       const started = await rt.start(task);

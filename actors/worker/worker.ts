@@ -9,7 +9,7 @@
  * manager exists: `assign`, `stopTask`, `tasks`, `status`, `shutdown`.
  */
 import { consola, type ConsolaInstance } from 'consola';
-import { dispatch, start as startSystem, stop as stopNact } from 'nact';
+import { start as startSystem, stop as stopNact } from 'nact';
 import { GoatError } from '../../lib/errors.js';
 import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
@@ -211,15 +211,20 @@ export class Worker {
         const health = await this.runtime.health();
         if (!health.ok) throw new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `${this.runtime.kind} runtime unavailable: ${health.detail}`, { temporary: true });
         this.#setStatus('ready');
+        off?.();
         off = this.runtime.onHealth((h) => {
-          if (!h.ok) dispatch(ctx.self, { type: 'lost', detail: h.detail });
+          if (!h.ok) ctx.tell({ type: 'lost', detail: h.detail });
         });
         return null;
       },
       receive: (_state, msg) => {
         throw new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `${this.runtime.kind} runtime went away: ${msg.detail}`, { temporary: true });
       },
-      terminate: () => off?.(),
+      // Runs on crashes too: the next incarnation subscribes afresh.
+      terminate: () => {
+        off?.();
+        off = null;
+      },
     });
   }
 

@@ -294,8 +294,9 @@ export class DockerRuntime implements Runtime {
 
   /** {@inheritDoc Runtime.health} */
   async health(): Promise<RuntimeHealth> {
-    const modem = this.docker.modem as unknown as { socketPath?: string; host?: string };
-    const where = modem.socketPath ?? modem.host ?? 'the default socket';
+    // docker-modem 5 may hold socketPath as a function: name only a string.
+    const modem = this.docker.modem as unknown as { socketPath?: unknown; host?: unknown };
+    const where = typeof modem.socketPath === 'string' ? modem.socketPath : typeof modem.host === 'string' ? modem.host : '/var/run/docker.sock';
     try {
       // dockerode accepts an abortSignal here; its typings do not say so.
       await (this.docker as unknown as PingWithSignal).ping({ abortSignal: AbortSignal.timeout(this.options.pingTimeoutMs ?? 1000) });

@@ -214,3 +214,35 @@ test('stop() runs terminate; one that hangs is abandoned after shutdownMs', asyn
     [['/cluster/hangs', 'killed'], ['/cluster/first', 'shutdown']],
   );
 });
+
+test('terminate also runs on a crash, and tell() from init waits for the actor to exist', async (t) => {
+  const h = harness();
+  t.teardown(h.close);
+  const terminated: string[] = [];
+  let incarnation = 0;
+  const sup = await startSupervisor(h.system, {
+    id: 'cluster', bus: h.bus,
+    children: [actorChild<number, Msg>({
+      id: 'gate', backoff: FAST,
+      init: async (ctx) => {
+        incarnation += 1;
+        ctx.tell({ type: 'add', n: incarnation * 10 }); // before the actor exists
+        return 0;
+      },
+      receive: (state, msg) => {
+        if (msg.type === 'crash') throw new Error('gone');
+        if (msg.type === 'get') msg.reply([state]);
+        return msg.type === 'add' ? state + msg.n : state;
+      },
+      terminate: (state) => void terminated.push(`state ${state}`),
+    })],
+  });
+  const ref = sup.ref('gate');
+  t.deepEqual(await get(ref), [10], 'the message told in init arrived');
+  ref.send({ type: 'crash' });
+  await h.waitFor((e) => e.type === 'child_restarted');
+  t.deepEqual(await get(ref), [20]);
+  t.deepEqual(terminated, ['state 10'], 'the crashed incarnation released what it held');
+  await sup.stop();
+  t.deepEqual(terminated, ['state 10', 'state 20']);
+});
