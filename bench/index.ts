@@ -4,6 +4,7 @@
  * quick run. Targets come from the issues; the table says whether each is met.
  */
 import { supervisionBenchmarks } from './supervision.js';
+import { dockerEngineProblem, workerBenchmarks } from './worker.js';
 
 interface Row { name: string; baseline: string; candidate: string; ratio: number; target: string; ok: boolean }
 
@@ -19,6 +20,18 @@ if (restart && throughput) {
   rows.push({ name: throughput.name, baseline: `${throughput.baselineName} ${rate(throughput.baselineUs)}`, candidate: `${throughput.candidateName} ${rate(throughput.candidateUs)}`, ratio: speed, target: '≥ 0.8× rate', ok: speed >= 0.8 });
 }
 
+const notes: string[] = [];
+const engineProblem = await dockerEngineProblem();
+if (engineProblem === undefined) {
+  const ms = (us: number): string => `${(us / 1000).toFixed(1)} ms`;
+  for (const c of await workerBenchmarks(scale)) {
+    const slow = c.candidateUs / c.baselineUs;
+    rows.push({ name: c.name, baseline: `${c.baselineName} ${ms(c.baselineUs)}`, candidate: `${c.candidateName} ${ms(c.candidateUs)}`, ratio: slow, target: '≤ 1.2× time', ok: slow <= 1.2 });
+  }
+} else {
+  notes.push(`docker benchmarks skipped: the Docker engine does not answer (${engineProblem}); start dockerd to run them`);
+}
+
 const table = rows.map((r) => [r.name, r.baseline, r.candidate, `${r.ratio.toFixed(2)}×`, r.target, r.ok ? 'met' : 'MISSED']);
 const header = ['benchmark', 'baseline', 'goat', 'ratio', 'target', ''];
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
@@ -26,3 +39,4 @@ const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]
 console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} cpus, scale ${scale}`);
 console.log(line(header));
 for (const row of table) console.log(line(row));
+for (const note of notes) console.log(note);
