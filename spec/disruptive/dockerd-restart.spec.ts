@@ -11,8 +11,8 @@
  * again: in the teardown, and — should this test process itself die — by a
  * small detached watchdog that restarts it once this process is gone.
  *
- * Skipped with a message when no engine answers or no local dockerd runs;
- * in CI (CI=true) it fails instead.
+ * Opt-in outside CI (GOAT_TEST_DISRUPTIVE=1). Skipped with a message when no
+ * engine answers or no local dockerd runs; in CI (CI=true) it fails instead.
  */
 import test, { type ExecutionContext } from 'ava';
 import { execFile, spawn } from 'node:child_process';
@@ -82,7 +82,11 @@ const local = await (async () => {
   return { pid, argv: argv.length > 0 ? argv : ['dockerd'] };
 })();
 
-if (runDockerTests && !local && !inCI) {
+/** Stopping a developer's dockerd is opt-in: CI=true, or GOAT_TEST_DISRUPTIVE=1. */
+const allowed = inCI || process.env['GOAT_TEST_DISRUPTIVE'] === '1';
+if (!allowed) {
+  console.warn('dockerd restart test skipped: it stops and restarts this machine\'s dockerd; set GOAT_TEST_DISRUPTIVE=1 to run it (CI always does)');
+} else if (runDockerTests && !local && !inCI) {
   console.warn('dockerd restart test skipped: no local dockerd process to stop (pidof dockerd found none)');
 }
 
@@ -154,9 +158,9 @@ async function removeLeftovers(): Promise<void> {
 }
 
 /** `test.serial` when this test can run (or must, in CI), else skipped. */
-const serial = runDockerTests && (local || inCI) ? test.serial : test.serial.skip;
+const serial = allowed && runDockerTests && (local || inCI) ? test.serial : test.serial.skip;
 
-if (runDockerTests && (local || inCI)) {
+if (allowed && runDockerTests && (local || inCI)) {
   test.before(async () => {
     if (!dockerUp) throw new Error('CI=true but the Docker engine does not answer; the dockerd restart test cannot run');
     if (!local) throw new Error('CI=true but no local dockerd process runs (pidof dockerd found none); the dockerd restart test cannot run');
