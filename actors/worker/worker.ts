@@ -278,6 +278,10 @@ export class Worker {
     const view = this.#tasks.get(id);
     if (!view) return;
     switch (event.type) {
+      case 'child_crashed':
+        // A crash while starting (the runtime refused to start it): classify it; exits report themselves.
+        if (view.state === 'starting') return this.#move(id, 'exited', { error: event.error, failure: classifyError(event.error) });
+        return;
       case 'restart_scheduled':
         view.restarts += 1;
         return this.#move(id, 'restarting');

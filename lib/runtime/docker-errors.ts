@@ -15,6 +15,9 @@ interface DockerodeError {
   reason?: string;
 }
 
+/** Engine messages that mean the task's own program could not be started. */
+const PROGRAM_START = /OCI runtime|exec format error|executable file not found|no such file or directory|permission denied|exec:/i;
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES', 'ENOTCONN']);
 
 function fields(err: unknown): DockerodeError {
@@ -96,9 +99,18 @@ export function startError(err: unknown, action: 'create' | 'start', details: Re
       cause: err,
     });
   }
-  if (action === 'start') {
+  if (action === 'start' && PROGRAM_START.test(message)) {
     return new GoatError('GOAT_ERR_TASK_START', `the task's program could not start: ${message}`, {
       details: { ...details, engine: message },
+      cause: err,
+    });
+  }
+  if (action === 'start') {
+    // Not about the program (e.g. a daemon shutting down: "failed to update store for object type
+    // *libnetwork.endpoint"): the engine's trouble, temporary, not the application's.
+    return new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `the docker engine could not start the container: ${message}`, {
+      details: { ...details, engine: message },
+      temporary: true,
       cause: err,
     });
   }

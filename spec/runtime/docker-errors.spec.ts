@@ -24,3 +24,8 @@ test('no answer from the engine is temporary unavailability', (t) => {
   t.like(startError(refused, 'create', {}), { code: 'GOAT_ERR_RUNTIME_UNAVAILABLE' });
   t.like(toGoatError(engineError(500, 'boom'), 'list'), { code: 'GOAT_ERR_RUNTIME', temporary: false, details: { statusCode: 500 } });
 });
+
+test('a start error that is not about the program is the engine\'s, temporary', (t) => {
+  const err = startError(engineError(500, 'failed to update store for object type *libnetwork.endpoint: open /var/lib/docker/network/files/local-kv.db: no such container'), 'start', {});
+  t.like(err, { code: 'GOAT_ERR_RUNTIME_UNAVAILABLE', temporary: true });
+});
