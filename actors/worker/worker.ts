@@ -47,9 +47,9 @@ export interface TaskView {
   lastExit: ExitInfo | null;
   /** True when this worker found it running and re-attached to it. */
   adopted: boolean;
-  /** The latest error about it (a failed health check, a refusal, a spent budget), or null. */
+  /** Why it is not running now (a failed health check, a refusal, a spent budget); cleared once it runs. */
   error: { code?: string; message: string } | null;
-  /** The latest failure, classified: app, health, resource or runtime; null while none. */
+  /** Its latest failure, classified (app, health, resource or runtime) and kept after it runs again; null if none yet. */
   failure: TaskFailure | null;
   createdAt: number;
   updatedAt: number;
@@ -245,7 +245,7 @@ export class Worker {
       case 'starting':
         return this.#move(r.taskId, 'starting');
       case 'running':
-        return this.#move(r.taskId, 'running', { adopted: r.run.adopted });
+        return this.#move(r.taskId, 'running', { adopted: r.run.adopted, error: null });
       case 'exited':
         return this.#move(r.taskId, 'exited', { lastExit: r.exit, ...(r.exit.code === 0 && !r.exit.oomKilled ? {} : { failure: classifyExit(r.exit) }) });
       case 'unhealthy': {

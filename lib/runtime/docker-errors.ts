@@ -16,7 +16,7 @@ interface DockerodeError {
 }
 
 /** Engine messages that mean the task's own program could not be started. */
-const PROGRAM_START = /OCI runtime|exec format error|executable file not found|no such file or directory|permission denied|exec:/i;
+const PROGRAM_START = /OCI runtime|exec format error|executable file not found|exec: "/i;
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EACCES', 'ENOTCONN']);
 

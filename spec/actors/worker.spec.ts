@@ -101,7 +101,7 @@ test('a failing health check restarts the task', async (t) => {
     health: { http: { path: '/health', port: 7777 }, intervalMs: 100, timeoutMs: 500, retries: 2 },
   } });
   await eventually('restarted after failing its health check', () => (w.task('sick.0.h1')?.restarts ?? 0) >= 1, 15_000);
-  t.is(w.task('sick.0.h1')?.error?.code, 'GOAT_ERR_TASK_UNHEALTHY');
+  t.is(w.task('sick.0.h1')?.failure?.code, 'GOAT_ERR_TASK_UNHEALTHY');
   t.is(w.task('sick.0.h1')?.failure?.kind, 'health');
 });
 

@@ -124,7 +124,7 @@ serial('a container failing its http health check is restarted', async (t) => {
     health: { http: { path: '/health', port: 7777 }, intervalMs: 200, timeoutMs: 1000, retries: 2 },
   } });
   await eventually('restarted', () => (w.task(id)?.restarts ?? 0) >= 1, 30_000);
-  t.is(w.task(id)?.error?.code, 'GOAT_ERR_TASK_UNHEALTHY');
+  t.is(w.task(id)?.failure?.code, 'GOAT_ERR_TASK_UNHEALTHY');
   await eventually('running again', () => w.task(id)?.state === 'running', 30_000);
 });
 
@@ -144,7 +144,7 @@ serial('an exec health check runs inside the container', async (t) => {
     health: { exec: [node!, '-e', 'process.exit(require("fs").existsSync("/app/missing.js") ? 0 : 1)'], intervalMs: 200, timeoutMs: 2000, retries: 2 },
   } });
   await eventually('the twin is restarted', () => (w.task('exec.0.e2')?.restarts ?? 0) >= 1, 30_000);
-  t.regex(w.task('exec.0.e2')?.error?.message ?? '', /exited 1/);
+  t.regex(w.task('exec.0.e2')?.failure?.message ?? '', /exited 1/);
   t.is(w.task(id)?.restarts, 0, 'healthy inside the container');
   t.is(w.task(id)?.state, 'running');
 });

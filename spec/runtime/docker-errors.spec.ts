@@ -26,6 +26,6 @@ test('no answer from the engine is temporary unavailability', (t) => {
 });
 
 test('a start error that is not about the program is the engine\'s, temporary', (t) => {
-  const err = startError(engineError(500, 'failed to update store for object type *libnetwork.endpoint: open /var/lib/docker/network/files/local-kv.db: no such container'), 'start', {});
+  const err = startError(engineError(500, 'failed to update store for object type *libnetwork.endpoint: open : no such file or directory'), 'start', {});
   t.like(err, { code: 'GOAT_ERR_RUNTIME_UNAVAILABLE', temporary: true });
 });
