@@ -8,3 +8,5 @@ export { normalizeTaskSpec, taskSpecSchema, RESTART_POLICIES, type RestartPolicy
 export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, canTransition, transition, isTerminal, type TaskState } from './state.js';
 export { restartTypeOf, childOptionsFor } from './policy.js';
 export { classifyExit, classifyError, type FailureKind, type TaskFailure, type ExitFacts } from './failure.js';
+export { normalizeServiceSpec, serviceSpecSchema, SERVICE_NAME, type ServiceSpec, type ServiceSpecInput } from './service.js';
+export type { ServiceRecord, TaskRecord, NodeRecord, NodeStatus, NodeCapacity, NodeUsage, LastExit, ClusterEvent } from './records.js';

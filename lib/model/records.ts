@@ -1,0 +1,99 @@
+/**
+ * What the manager keeps (the Store's rows) and shows (the API's JSON):
+ * services, tasks and nodes. Plain data.
+ */
+import type { FailureKind, TaskFailure } from './failure.js';
+import type { ServiceSpec } from './service.js';
+import type { TaskSpec } from './spec.js';
+import type { TaskState } from './state.js';
+
+/** A service as stored: its spec and a version bumped at every change. */
+export interface ServiceRecord {
+  name: string;
+  spec: ServiceSpec;
+  /** 1 at creation, +1 at every update. */
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** How a task's program ended (the runtime's ExitInfo, without its log tail). */
+export interface LastExit {
+  code: number | null;
+  signal: string | null;
+  oomKilled: boolean;
+  message: string;
+  finishedAt: number;
+}
+
+/** One attempt at filling a slot on one node. */
+export interface TaskRecord {
+  /** `<service>.<slot>.<nanoid>`. */
+  id: string;
+  service: string;
+  slot: number;
+  /** Bumped every time the manager re-places the slot. */
+  generation: number;
+  /** The node it is placed on, or null while pending. */
+  node: string | null;
+  state: TaskState;
+  /** What the manager wants of it: `running`, or `stopped` (being stopped, or replaced). */
+  desired: 'running' | 'stopped';
+  /** Local restarts on its node. */
+  restarts: number;
+  lastExit: LastExit | null;
+  failure: TaskFailure | null;
+  /** Why it is not running (e.g. why it cannot be placed: the scheduler's explanation). */
+  error: { code?: string; message: string } | null;
+  /** The spec it runs (the service's task template when it was created). */
+  spec: TaskSpec;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Node status (DESIGN.md). */
+export type NodeStatus = 'ready' | 'degraded' | 'suspect' | 'down' | 'draining';
+
+/** What a node offers. */
+export interface NodeCapacity {
+  cpus: number;
+  memoryMb: number;
+  diskFreeMb?: number;
+}
+
+/** What a node's tasks use now. */
+export interface NodeUsage {
+  tasks: number;
+  memoryMb: number;
+  cpuSeconds: number;
+}
+
+/** A worker node as the manager knows it. */
+export interface NodeRecord {
+  id: string;
+  name: string;
+  status: NodeStatus;
+  labels: Record<string, string>;
+  capacity: NodeCapacity;
+  usage: NodeUsage;
+  /** Runtime kind it runs tasks with. */
+  runtime: 'docker' | 'process';
+  /** When its last heartbeat arrived (ms since the epoch). */
+  lastSeenAt: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** An event of the cluster's log (task, node, service and supervision changes), numbered. */
+export interface ClusterEvent {
+  seq: number;
+  at: number;
+  /** e.g. `task.state`, `node.status`, `service.updated`, `supervision.child_crashed`. */
+  type: string;
+  /** What it is about: a task id, node id, service name or actor path. */
+  subject: string;
+  /** Details, JSON-safe. */
+  data: Record<string, unknown>;
+}
+
+export type { FailureKind };
