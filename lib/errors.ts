@@ -18,12 +18,22 @@ export const ERROR_CODES = {
   GOAT_ERR_DEAD_LETTER: 'A message could not be delivered (the actor is stopped, failed, or its stash is full).',
   GOAT_ERR_INVALID_TRANSITION: 'A task state change that the state machine does not allow.',
   GOAT_ERR_TASK_UNHEALTHY: 'A task failed its health check `retries` times in a row and was stopped (a crash).',
+  GOAT_ERR_UNAUTHORIZED: 'The request has no valid cluster token (HTTP 401).',
+  GOAT_ERR_NOT_FOUND: 'No such service, task, node or route (HTTP 404).',
+  GOAT_ERR_CONFLICT: 'The request conflicts with what exists, e.g. an Idempotency-Key reused with another body (HTTP 409).',
+  GOAT_ERR_TOO_LARGE: 'The request body is larger than the limit (HTTP 413).',
+  GOAT_ERR_BAD_REQUEST: 'The request body is not valid JSON (HTTP 400).',
+  GOAT_ERR_NOT_READY: 'The manager is not ready: its store is not loaded or it is not the leader (HTTP 503).',
+  GOAT_ERR_NODE_DOWN: 'The node a task ran on is down; the task is lost and its slot re-placed.',
+  GOAT_ERR_INTERNAL: 'An unexpected error inside Goat (HTTP 500); please report it.',
   GOAT_ERR_CHILD_START: 'A child failed to start (its start function threw or rejected).',
   GOAT_ERR_RESOURCE: 'This node lacks something the task needs (`details.resource`: image, disk, cpu, memory, port or executable); a resource failure, not an application failure: place the task elsewhere.',
   GOAT_ERR_RUNTIME_UNAVAILABLE: 'The container engine does not answer (Docker daemon down or restarting); temporary.',
   GOAT_ERR_NO_SUCH_TASK: 'The runtime has no container or process for this task and generation.',
   GOAT_ERR_TASK_START: 'The runtime could not start the task\'s program (e.g. its executable is missing inside the image); an application failure.',
   GOAT_ERR_RUNTIME: 'The runtime failed an operation for another reason; `details` carries what the engine said.',
+  GOAT_ERR_BAD_FRAME: 'A link frame could not be decoded or failed its schema; the message names what is wrong (`details.field`, `details.problem`).',
+  GOAT_ERR_LINK_CLOSED: 'The link to the worker or manager closed before the command was acknowledged; temporary.',
 } as const;
 
 /** A stable error code, e.g. `GOAT_ERR_ASK_TIMEOUT`. */
