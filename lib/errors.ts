@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   GOAT_ERR_NO_SUCH_TASK: 'The runtime has no container or process for this task and generation.',
   GOAT_ERR_TASK_START: 'The runtime could not start the task\'s program (e.g. its executable is missing inside the image); an application failure.',
   GOAT_ERR_RUNTIME: 'The runtime failed an operation for another reason; `details` carries what the engine said.',
+  GOAT_ERR_STORE_CORRUPT: 'The store file failed its integrity check or is not a Goat store; Goat refuses to start on it (`details.file`); restore a backup with `goat-cluster restore FILE`.',
+  GOAT_ERR_STORE_VERSION: 'The store file was written by a newer Goat (its schema version is above the one this Goat knows); upgrade Goat or restore an older backup.',
   GOAT_ERR_BAD_FRAME: 'A link frame could not be decoded or failed its schema; the message names what is wrong (`details.field`, `details.problem`).',
   GOAT_ERR_LINK_CLOSED: 'The link to the worker or manager closed before the command was acknowledged; temporary.',
 } as const;

@@ -1,0 +1,97 @@
+/**
+ * The manager's durable state as an interface: services, tasks, nodes, the
+ * bounded event log, Idempotency-Key results and a few metadata strings.
+ * Synchronous on purpose: a write method returns only once its write is
+ * committed (durable), so the caller may acknowledge right after it.
+ */
+import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, TaskRecord } from '../model/index.js';
+
+/** Which tasks {@link Store.listTasks} returns; every given field must match. */
+export interface TaskFilter {
+  service?: string;
+  state?: string;
+  node?: string;
+}
+
+/** The result remembered for an Idempotency-Key. */
+export interface IdempotencyRecord {
+  /** Hash of the request body the key was first used with. */
+  bodyHash: string;
+  /** HTTP status of the original answer. */
+  status: number;
+  /** The original answer's body (JSON-safe; `undefined` is kept as `null`). */
+  response: unknown;
+}
+
+/** The manager's durable state. Every write is committed when the method returns. */
+export interface Store {
+  /** The file the store lives in. */
+  readonly file: string;
+  /** Closes the store; later calls throw. Idempotent. */
+  close(): void;
+  /**
+   * Runs `fn` (synchronous) in one transaction: every write inside commits
+   * together when `fn` returns, and none does when it throws (the error is
+   * re-thrown). Transactions nest (savepoints).
+   */
+  transaction<T>(fn: () => T): T;
+
+  /** The service called `name`, if any. */
+  getService(name: string): ServiceRecord | undefined;
+  /** All services, by name. */
+  listServices(): ServiceRecord[];
+  /**
+   * Creates the service (version 1) or updates it: its version goes up by one
+   * only when the spec changed; an identical spec returns the stored record
+   * unchanged.
+   */
+  putService(spec: ServiceSpec, now: number): ServiceRecord;
+  /** Deletes the service (not its tasks); false when there was none. */
+  deleteService(name: string): boolean;
+
+  /** The task with this id, if any. */
+  getTask(id: string): TaskRecord | undefined;
+  /** Tasks matching `filter`, ordered by service, slot, generation, id. */
+  listTasks(filter?: TaskFilter): TaskRecord[];
+  /** Inserts or replaces these tasks (by id), all in one transaction. */
+  putTasks(tasks: TaskRecord[]): void;
+  /** Deletes these tasks; unknown ids are ignored. */
+  deleteTasks(ids: string[]): void;
+
+  /** The node with this id, if any. */
+  getNode(id: string): NodeRecord | undefined;
+  /** All nodes, by id. */
+  listNodes(): NodeRecord[];
+  /** Inserts or replaces the node (by id). */
+  putNode(node: NodeRecord): void;
+
+  /**
+   * Appends events, assigning each the next sequence number (increasing,
+   * never reused, even after old events were dropped), and drops the oldest
+   * beyond `maxEvents`. Returns the events with their `seq`.
+   */
+  appendEvents(events: Omit<ClusterEvent, 'seq'>[]): ClusterEvent[];
+  /** Events with `seq` greater than `seq`, oldest first, at most `limit` of them (all when omitted). */
+  eventsSince(seq: number, limit?: number): ClusterEvent[];
+  /** The last sequence number given out (0 before the first event). */
+  lastEventSeq(): number;
+
+  /** The result stored for this key, unless missing or expired at `now`. */
+  getIdempotency(key: string, now: number): IdempotencyRecord | undefined;
+  /** Stores (or replaces) the result for this key until `expiresAt` (ms since the epoch). */
+  putIdempotency(key: string, rec: IdempotencyRecord, expiresAt: number): void;
+  /** Deletes the keys expired at `now`; returns how many. */
+  pruneIdempotency(now: number): number;
+
+  /** A metadata string (e.g. the cluster id), if set. */
+  getMeta(key: string): string | undefined;
+  /** Sets a metadata string. */
+  setMeta(key: string, value: string): void;
+
+  /**
+   * Writes a consistent copy of the store to `file` while it stays in use
+   * (online backup). The copy appears atomically (written beside, then
+   * renamed); an existing `file` is replaced.
+   */
+  backup(file: string): Promise<void>;
+}

@@ -1,0 +1,64 @@
+/** Fixtures for the store specs: temp dirs and records. */
+import type { ExecutionContext } from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { normalizeServiceSpec, normalizeTaskSpec, type NodeRecord, type ServiceSpec, type TaskRecord } from '../../lib/model/index.js';
+import { openSqliteStore, type SqliteStoreOptions, type Store } from '../../lib/store/index.js';
+
+/** A temp dir removed after the test. */
+export function tempDir(t: ExecutionContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'goat-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A store in a fresh temp dir, closed after the test. */
+export function tempStore(t: ExecutionContext, options?: SqliteStoreOptions): Store {
+  const store = openSqliteStore(join(tempDir(t), 'goat.db'), options);
+  t.teardown(() => store.close());
+  return store;
+}
+
+/** A valid service spec. */
+export function service(name = 'web', replicas = 2, image = 'goat/echo:1'): ServiceSpec {
+  return normalizeServiceSpec({ name, replicas, task: { image, ports: [{ container: 8080 }], env: { MODE: 'x' } } });
+}
+
+/** A task record. */
+export function task(service: string, slot: number, extra: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    id: `${service}.${slot}.abc${slot}`,
+    service,
+    slot,
+    generation: 1,
+    node: null,
+    state: 'pending',
+    desired: 'running',
+    restarts: 0,
+    lastExit: null,
+    failure: null,
+    error: null,
+    spec: normalizeTaskSpec({ image: 'goat/echo:1' }),
+    createdAt: 1000,
+    updatedAt: 1000,
+    ...extra,
+  };
+}
+
+/** A node record. */
+export function node(id: string, extra: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    id,
+    name: `name-${id}`,
+    status: 'ready',
+    labels: { zone: 'a' },
+    capacity: { cpus: 4, memoryMb: 8192, diskFreeMb: 1000 },
+    usage: { tasks: 0, memoryMb: 0, cpuSeconds: 0 },
+    runtime: 'process',
+    lastSeenAt: 5,
+    createdAt: 1,
+    updatedAt: 2,
+    ...extra,
+  };
+}
