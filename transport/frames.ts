@@ -1,0 +1,208 @@
+/**
+ * Link frames (DESIGN.md "Link frames"): a versioned envelope
+ * `{ v: 1, id, type, re?, body }` encoded with superjson, and one zod schema
+ * per frame type. Every incoming frame is decoded by {@link decodeFrame},
+ * which validates the envelope and the body and never throws: the
+ * connection's peer is trusted no further than its token.
+ */
+import { nanoid } from 'nanoid';
+import superjson from 'superjson';
+import { z } from 'zod';
+import { GoatError } from '../lib/errors.js';
+import { normalizeTaskSpec, TASK_STATES, type TaskSpec, type TaskSpecInput } from '../lib/model/index.js';
+
+/** The envelope version this build speaks. */
+export const FRAME_VERSION = 1;
+
+const id = z.string().min(1).max(256);
+const count = z.number().int().min(0);
+const amount = z.number().finite().min(0);
+
+/** A task as a worker reports it (in `hello` and `report`). */
+const taskReportSchema = z.strictObject({
+  taskId: id,
+  service: id,
+  slot: count,
+  generation: count,
+  state: z.enum(TASK_STATES),
+  restarts: count,
+  lastExit: z.strictObject({
+    code: z.number().int().nullable(),
+    signal: z.string().max(64).nullable(),
+    oomKilled: z.boolean(),
+    message: z.string().max(4096),
+    finishedAt: amount,
+  }).nullable().optional(),
+});
+
+/**
+ * A task spec on the wire: the model's own validation (`normalizeTaskSpec`,
+ * i.e. `taskSpecSchema` plus its cross-field checks), so a decoded `assign`
+ * carries a normalized {@link TaskSpec}. Accepts a spec as users write it or
+ * an already normalized one (whose `health` may be `null`).
+ */
+const wireTaskSpec = z.custom<TaskSpecInput | TaskSpec>(() => true).transform((input, ctx): TaskSpec => {
+  const raw = input !== null && typeof input === 'object' && 'health' in input && input.health === null
+    ? Object.fromEntries(Object.entries(input).filter(([k]) => k !== 'health'))
+    : input;
+  try {
+    return normalizeTaskSpec(raw, 'task spec');
+  } catch (err) {
+    const field = err instanceof GoatError && typeof err.details.field === 'string' ? err.details.field : '(root)';
+    const problem = err instanceof GoatError && typeof err.details.problem === 'string' ? err.details.problem : String(err);
+    ctx.addIssue({ code: 'custom', message: problem, path: field === '(root)' ? [] : field.split('.') });
+    return z.NEVER;
+  }
+});
+
+const errorBody = z.strictObject({ code: z.string().min(1).max(128), message: z.string().max(4096) });
+const ackBody = z.strictObject({ cmdId: id, applied: z.boolean() });
+
+/** The body schema of every frame type. */
+export const BODY_SCHEMAS = {
+  // worker → manager
+  hello: z.strictObject({
+    nodeId: id,
+    name: z.string().min(1).max(256),
+    runtime: z.enum(['docker', 'process']),
+    capacity: z.strictObject({ cpus: amount, memoryMb: amount, diskFreeMb: amount.optional() }),
+    labels: z.record(z.string().max(256), z.string().max(1024)),
+    tasks: z.array(taskReportSchema).max(100_000),
+  }),
+  heartbeat: z.strictObject({
+    seq: count,
+    usage: z.strictObject({ tasks: count, memoryMb: amount, cpuSeconds: amount }),
+  }),
+  report: z.strictObject({ tasks: z.array(taskReportSchema).max(100_000) }),
+  // manager → worker
+  welcome: z.strictObject({ nodeId: id, heartbeatMs: z.number().int().positive(), epoch: count }),
+  heartbeat_ack: z.strictObject({ seq: count }),
+  assign: z.strictObject({
+    cmdId: id,
+    task: z.strictObject({ taskId: id, service: id, slot: count, generation: count, spec: wireTaskSpec }),
+  }),
+  stop: z.strictObject({ cmdId: id, taskId: id, generation: count }),
+  // both ways
+  ack: ackBody,
+  error: errorBody,
+} as const;
+
+/** Every frame type. */
+export type FrameType = keyof typeof BODY_SCHEMAS;
+/** A frame body as decoded (validated; an `assign` carries a normalized spec). */
+export type FrameBody<T extends FrameType> = z.output<(typeof BODY_SCHEMAS)[T]>;
+/** A frame body as given to a sender. */
+export type FrameBodyInput<T extends FrameType> = z.input<(typeof BODY_SCHEMAS)[T]>;
+
+/** Which frame types each side accepts. */
+export const FRAME_TYPES = {
+  /** Frames a manager accepts from a worker. */
+  toManager: ['hello', 'heartbeat', 'report', 'ack', 'error'],
+  /** Frames a worker accepts from a manager. */
+  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'ack', 'error'],
+} as const satisfies Record<string, readonly FrameType[]>;
+
+/** A direction of travel: who receives. */
+export type Direction = keyof typeof FRAME_TYPES;
+/** The frame types a direction carries. */
+export type TypesOf<D extends Direction> = (typeof FRAME_TYPES)[D][number];
+
+/** A decoded frame of type `T`. `re` is the `id` of the frame it answers. */
+export type Frame<T extends FrameType = FrameType> = {
+  [K in T]: { v: typeof FRAME_VERSION; id: string; type: K; re?: string; body: FrameBody<K> };
+}[T];
+
+/** A task as a worker reports it. */
+export type TaskReport = z.output<typeof taskReportSchema>;
+/** The body of `hello`. */
+export type HelloBody = FrameBody<'hello'>;
+/** The body of `heartbeat`. */
+export type HeartbeatBody = FrameBody<'heartbeat'>;
+/** The body of `report`. */
+export type ReportBody = FrameBody<'report'>;
+/** The body of `welcome`. */
+export type WelcomeBody = FrameBody<'welcome'>;
+/** The body of `assign`, as decoded (normalized spec). */
+export type AssignBody = FrameBody<'assign'>;
+/** The body of `stop`. */
+export type StopBody = FrameBody<'stop'>;
+/** The body of `ack`. */
+export type AckBody = FrameBody<'ack'>;
+/** The body of `error`. */
+export type ErrorBody = FrameBody<'error'>;
+
+const envelopeSchema = z.strictObject({
+  v: z.number(),
+  id,
+  type: z.string().min(1).max(64),
+  re: id.optional(),
+  body: z.unknown(),
+});
+
+/** A fresh frame or command id (a nanoid: unique across processes and restarts, as command ids must be). */
+export function newId(): string {
+  return nanoid(16);
+}
+
+/**
+ * Encodes a frame. The body is validated first: sending a frame that its
+ * receiver would reject is a bug of the caller, reported as a thrown
+ * GOAT_ERR_BAD_FRAME.
+ */
+export function encodeFrame<T extends FrameType>(type: T, body: FrameBodyInput<T>, options: { id?: string; re?: string } = {}): string {
+  const result = BODY_SCHEMAS[type].safeParse(body);
+  if (!result.success) throw badFrame(`${type} body`, result.error.issues, { type });
+  const envelope = { v: FRAME_VERSION, id: options.id ?? newId(), type, ...(options.re === undefined ? {} : { re: options.re }), body };
+  return superjson.stringify(envelope);
+}
+
+/**
+ * Decodes and validates one frame. Returns the typed frame, or a GoatError
+ * GOAT_ERR_BAD_FRAME naming what is wrong (`details.field`, `details.problem`,
+ * and `details.re`: the bad frame's id when it could be read). Never throws.
+ * With `direction`, a type the receiver does not accept is a bad frame too.
+ */
+export function decodeFrame(text: string): Frame | GoatError;
+export function decodeFrame<D extends Direction>(text: string, direction: D): Frame<TypesOf<D>> | GoatError;
+export function decodeFrame(text: string, direction?: Direction): Frame | GoatError {
+  let parsed: unknown;
+  try {
+    parsed = superjson.parse(text);
+  } catch (err) {
+    return new GoatError('GOAT_ERR_BAD_FRAME', `bad frame: not superjson: ${err instanceof Error ? err.message : String(err)}`, {
+      details: { field: '(root)', problem: 'not superjson' },
+    });
+  }
+  const env = envelopeSchema.safeParse(parsed);
+  if (!env.success) return badFrame('envelope', env.error.issues, reId(parsed));
+  const { v, type, id: frameId, re, body } = env.data;
+  if (v !== FRAME_VERSION) {
+    return new GoatError('GOAT_ERR_BAD_FRAME', `bad frame: v: unsupported version ${v} (this side speaks ${FRAME_VERSION})`, {
+      details: { field: 'v', problem: 'unsupported version', re: frameId },
+    });
+  }
+  const accepted: readonly string[] = direction ? FRAME_TYPES[direction] : Object.keys(BODY_SCHEMAS);
+  if (!accepted.includes(type)) {
+    return new GoatError('GOAT_ERR_BAD_FRAME', `bad frame: type: unknown frame type "${type}"`, {
+      details: { field: 'type', problem: 'unknown frame type', type, re: frameId },
+    });
+  }
+  const schema: z.ZodType<unknown> = BODY_SCHEMAS[type as FrameType];
+  const result = schema.safeParse(body);
+  if (!result.success) return badFrame(`${type} body`, result.error.issues, { type, re: frameId }, 'body');
+  return { v: FRAME_VERSION, id: frameId, type, ...(re === undefined ? {} : { re }), body: result.data } as Frame;
+}
+
+/** The frame's id, when the envelope at least has a usable one (so an error frame can answer it). */
+function reId(parsed: unknown): Record<string, unknown> {
+  if (parsed === null || typeof parsed !== 'object' || !('id' in parsed)) return {};
+  return id.safeParse(parsed.id).success ? { re: parsed.id } : {};
+}
+
+function badFrame(what: string, issues: z.core.$ZodIssue[], details: Record<string, unknown>, root?: string): GoatError {
+  const issue = issues[0];
+  const path = [...(root ? [root] : []), ...(issue?.path ?? []).map(String)];
+  const field = path.length > 0 ? path.join('.') : '(root)';
+  const problem = issue?.message ?? 'invalid';
+  return new GoatError('GOAT_ERR_BAD_FRAME', `bad frame: ${what}: ${field}: ${problem}`, { details: { ...details, field, problem } });
+}

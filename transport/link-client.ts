@@ -1,0 +1,304 @@
+/**
+ * The worker's end of the link: connects to one of the managers' URLs with
+ * the cluster token, says `hello` with its full actual state on every
+ * (re)connect, heartbeats (±10 % jitter), notices a silent manager, runs the
+ * manager's commands through its handlers and acknowledges them, and
+ * reconnects with capped exponential backoff and full jitter, rotating
+ * through the URLs.
+ */
+import WebSocket from 'ws';
+import { GoatError } from '../lib/errors.js';
+import type { NodeUsage } from '../lib/model/index.js';
+import { systemClock, type Clock, type Random, type TimerId } from '../lib/supervision/index.js';
+import { LINK_CLOSE } from './close-codes.js';
+import { Emitter } from './emitter.js';
+import { decodeFrame, type AssignBody, type ErrorBody, type Frame, type FrameBodyInput, type StopBody, type TaskReport, type WelcomeBody } from './frames.js';
+import { LINK_PATH } from './link-server.js';
+import type { CommandResult } from './manager-link.js';
+import { jittered, reconnectDelay, RECONNECT_DEFAULTS, type ReconnectBackoff } from './reconnect.js';
+import { closeSocket, messageText, sendError, sendFrame } from './socket.js';
+
+/** Settings of a {@link LinkClient}. */
+export interface LinkClientOptions {
+  /** Manager URLs (`ws://host:port`; `/v1/link` is added when no path is given), tried in turn. */
+  urls: string[];
+  /** The cluster token. */
+  token: string;
+  /** This node's full actual state, asked for on every (re)connect and sent as `hello`. */
+  hello: () => FrameBodyInput<'hello'> | Promise<FrameBodyInput<'hello'>>;
+  /** Applies an `assign`; the ack carries what it returns. A rejection is answered with an `error` frame (no ack). */
+  onAssign: (body: AssignBody) => Promise<CommandResult>;
+  /** Applies a `stop`; as {@link onAssign}. */
+  onStop: (body: StopBody) => Promise<CommandResult>;
+  /** What the node's tasks use now, sent in every heartbeat. @default zeros */
+  usage?: () => NodeUsage;
+  /** Heartbeat interval, in ms. @default the manager's, from `welcome` */
+  heartbeatMs?: number;
+  /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
+  backoff?: Partial<ReconnectBackoff>;
+  /** Time allowed for the HTTP upgrade, and again for the `welcome` after `hello`, in ms. @default 10000 */
+  handshakeTimeoutMs?: number;
+  /** Largest frame accepted from the manager, in bytes. @default 1048576 */
+  maxPayload?: number;
+  /** Random source for jitter. @default Math.random */
+  random?: Random;
+  /** Where time comes from. @default systemClock */
+  clock?: Clock;
+}
+
+/** Where the link stands. */
+export type LinkStatus = 'connecting' | 'connected' | 'disconnected';
+
+/** Events of a {@link LinkClient}. */
+export interface LinkClientEvents {
+  /** The manager welcomed this node. */
+  welcome: WelcomeBody;
+  /** The link is up (after `welcome`). */
+  connected: { url: string; welcome: WelcomeBody };
+  /** A connection ended or failed; `retryInMs` is the backoff before the next attempt, null when stopped. */
+  disconnected: { url: string; code: number; reason: string; retryInMs: number | null; wasConnected: boolean };
+  /** The manager answered a frame with an error. */
+  remoteError: ErrorBody & { re?: string };
+}
+
+interface Session {
+  ws: WebSocket;
+  url: string;
+  welcomed: boolean;
+  heartbeatMs: number;
+  seq: number;
+  lastHeardAt: number;
+  timer: TimerId | null;
+  lastError: string;
+}
+
+const NO_USAGE: NodeUsage = { tasks: 0, memoryMb: 0, cpuSeconds: 0 };
+
+/** A worker's link to the manager. */
+export class LinkClient extends Emitter<LinkClientEvents> {
+  readonly #o: LinkClientOptions;
+  readonly #backoff: ReconnectBackoff;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #inflight = new Map<string, Promise<CommandResult>>();
+  #session: Session | null = null;
+  #status: LinkStatus = 'disconnected';
+  #running = false;
+  #attempt = 0;
+  #urlIndex = 0;
+  #reconnectTimer: TimerId | null = null;
+  #disconnectedSince: number | null = null;
+
+  constructor(options: LinkClientOptions) {
+    super();
+    if (options.urls.length === 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid link client options: urls: give at least one', { details: { field: 'urls' } });
+    for (const url of options.urls) {
+      try {
+        linkUrl(url);
+      } catch {
+        throw new GoatError('GOAT_ERR_INVALID_SPEC', `invalid link client options: urls: not a URL: ${url}`, { details: { field: 'urls', problem: 'not a URL' } });
+      }
+    }
+    this.#o = options;
+    this.#backoff = { ...RECONNECT_DEFAULTS, ...options.backoff };
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Where the link stands. */
+  get status(): LinkStatus {
+    return this.#status;
+  }
+
+  /** Since when (clock ms) the node has had no welcomed link — since `start()` before the first one; null while connected. */
+  get disconnectedSince(): number | null {
+    return this.#disconnectedSince;
+  }
+
+  /** The URL of the current connection or attempt. */
+  get url(): string | null {
+    return this.#session?.url ?? null;
+  }
+
+  /** Starts connecting (no-op when started). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#disconnectedSince ??= this.#clock.now();
+    this.#connect();
+  }
+
+  /** Closes the link (1000) and stops reconnecting; resolves once the socket is closed. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#reconnectTimer !== null) this.#clock.clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    const session = this.#session;
+    if (!session) {
+      this.#status = 'disconnected';
+      return;
+    }
+    const closed = new Promise<void>((resolve) => session.ws.once('close', () => resolve()));
+    closeSocket(session.ws, LINK_CLOSE.NORMAL.code, 'worker stopping');
+    const force = setTimeout(() => session.ws.terminate(), 2_000);
+    await closed;
+    clearTimeout(force);
+  }
+
+  /** Sends task changes to the manager; false when not connected (the next hello carries the full state anyway). */
+  report(tasks: TaskReport[]): boolean {
+    const s = this.#session;
+    if (!s || this.#status !== 'connected') return false;
+    return sendFrame(s.ws, 'report', { tasks });
+  }
+
+  #connect(): void {
+    this.#reconnectTimer = null;
+    const url = linkUrl(this.#o.urls[this.#urlIndex++ % this.#o.urls.length] as string);
+    this.#status = 'connecting';
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, {
+        headers: { Authorization: `Bearer ${this.#o.token}` },
+        handshakeTimeout: this.#o.handshakeTimeoutMs ?? 10_000,
+        maxPayload: this.#o.maxPayload ?? 1024 * 1024,
+        perMessageDeflate: false,
+      });
+    } catch (err) {
+      this.#session = null;
+      this.#scheduleReconnect(url, 1006, errorMessage(err), false);
+      return;
+    }
+    const session: Session = { ws, url, welcomed: false, heartbeatMs: 0, seq: 0, lastHeardAt: this.#clock.now(), timer: null, lastError: '' };
+    this.#session = session;
+    ws.on('error', (err) => (session.lastError = err.message));
+    ws.on('open', () => void this.#sayHello(session));
+    ws.on('message', (data, isBinary) => this.#onMessage(session, messageText(data, isBinary)));
+    ws.on('close', (code, reason) => this.#onClose(session, code, reason.toString() || session.lastError));
+  }
+
+  async #sayHello(session: Session): Promise<void> {
+    session.timer = this.#clock.setTimeout(() => session.ws.terminate(), this.#o.handshakeTimeoutMs ?? 10_000);
+    try {
+      const hello = await this.#o.hello();
+      sendFrame(session.ws, 'hello', hello);
+    } catch (err) {
+      session.lastError = `hello failed: ${errorMessage(err)}`;
+      closeSocket(session.ws, 1011, session.lastError);
+    }
+  }
+
+  #onMessage(session: Session, text: string | GoatError): void {
+    if (session !== this.#session) return;
+    const frame = typeof text === 'string' ? decodeFrame(text, 'toWorker') : text;
+    if (frame instanceof GoatError) {
+      sendError(session.ws, frame, frame.details.re);
+      return;
+    }
+    session.lastHeardAt = this.#clock.now();
+    switch (frame.type) {
+      case 'welcome':
+        return this.#onWelcome(session, frame.body);
+      case 'assign':
+        return this.#command(session, frame, () => this.#o.onAssign(frame.body));
+      case 'stop':
+        return this.#command(session, frame, () => this.#o.onStop(frame.body));
+      case 'error':
+        this.emit('remoteError', { ...frame.body, ...(frame.re === undefined ? {} : { re: frame.re }) });
+        return;
+      case 'heartbeat_ack':
+      case 'ack':
+        return; // heard from: that is all they say
+    }
+  }
+
+  #onWelcome(session: Session, welcome: WelcomeBody): void {
+    if (session.welcomed) return;
+    if (session.timer !== null) this.#clock.clearTimeout(session.timer);
+    session.welcomed = true;
+    session.heartbeatMs = this.#o.heartbeatMs ?? welcome.heartbeatMs;
+    this.#status = 'connected';
+    this.#attempt = 0;
+    this.#disconnectedSince = null;
+    this.#scheduleHeartbeat(session);
+    this.emit('welcome', welcome);
+    this.emit('connected', { url: session.url, welcome });
+  }
+
+  #scheduleHeartbeat(session: Session): void {
+    session.timer = this.#clock.setTimeout(() => {
+      if (session !== this.#session) return;
+      if (this.#clock.now() - session.lastHeardAt >= 3 * session.heartbeatMs) {
+        session.lastError = `manager silent for ${this.#clock.now() - session.lastHeardAt} ms`;
+        session.ws.terminate();
+        return;
+      }
+      this.#heartbeat(session);
+      this.#scheduleHeartbeat(session);
+    }, jittered(session.heartbeatMs, 0.1, this.#random));
+  }
+
+  /** Sends one heartbeat; a failing or invalid `usage()` costs the usage figures, never the heartbeat. */
+  #heartbeat(session: Session): void {
+    const seq = session.seq++;
+    try {
+      sendFrame(session.ws, 'heartbeat', { seq, usage: (this.#o.usage ?? (() => NO_USAGE))() });
+    } catch {
+      sendFrame(session.ws, 'heartbeat', { seq, usage: NO_USAGE });
+    }
+  }
+
+  /** Runs a command's handler (once at a time per cmdId: a re-send joins the running one) and acks what it returns. */
+  #command(session: Session, frame: Frame<'assign' | 'stop'>, run: () => Promise<CommandResult>): void {
+    const { cmdId } = frame.body;
+    let result = this.#inflight.get(cmdId);
+    if (!result) {
+      result = Promise.resolve().then(run);
+      this.#inflight.set(cmdId, result);
+      const forget = (): void => void this.#inflight.delete(cmdId);
+      result.then(forget, forget);
+    }
+    result.then(
+      (r: CommandResult | undefined) => sendFrame(session.ws, 'ack', { cmdId, applied: r?.applied === true }, { re: frame.id }),
+      (err: unknown) => sendFrame(session.ws, 'error', { code: codeOf(err), message: errorMessage(err).slice(0, 4096) }, { re: frame.id }),
+    );
+  }
+
+  #onClose(session: Session, code: number, reason: string): void {
+    if (session !== this.#session) return;
+    if (session.timer !== null) this.#clock.clearTimeout(session.timer);
+    this.#session = null;
+    if (session.welcomed) this.#disconnectedSince = this.#clock.now();
+    this.#scheduleReconnect(session.url, code, reason, session.welcomed);
+  }
+
+  #scheduleReconnect(url: string, code: number, reason: string, wasConnected: boolean): void {
+    this.#status = 'disconnected';
+    if (!this.#running) {
+      this.emit('disconnected', { url, code, reason, retryInMs: null, wasConnected });
+      return;
+    }
+    const retryInMs = reconnectDelay(this.#attempt++, this.#backoff, this.#random);
+    this.#reconnectTimer = this.#clock.setTimeout(() => this.#connect(), retryInMs);
+    this.emit('disconnected', { url, code, reason, retryInMs, wasConnected });
+  }
+}
+
+/** The link URL for a manager address: `http(s)` becomes `ws(s)`, and `/v1/link` is added when no path is given. */
+export function linkUrl(address: string): string {
+  const url = new URL(address);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.pathname === '/' || url.pathname === '') url.pathname = LINK_PATH;
+  return url.toString();
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function codeOf(err: unknown): string {
+  if (err instanceof GoatError) return err.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length > 0 && code.length <= 128 ? code : 'GOAT_ERR_RUNTIME';
+}
