@@ -4,3 +4,4 @@
  */
 export { Worker, type WorkerOptions, type TaskView, type WorkerEvent, type AssignInput } from './worker.js';
 export { taskChild, runtimeTask, TaskExit, type TaskReport, type TaskDeps } from './task.js';
+export { joinCluster, toReport, type JoinOptions, type JoinedWorker } from './join.js';

@@ -8,7 +8,8 @@
  * It can run on its own, driven in-process (tests, a small script) before a
  * manager exists: `assign`, `stopTask`, `tasks`, `status`, `shutdown`.
  */
-import { consola, type ConsolaInstance } from 'consola';
+import { consola } from 'consola';
+import type { Logger } from '../../lib/log.js';
 import { start as startSystem, stop as stopNact } from 'nact';
 import { GoatError } from '../../lib/errors.js';
 import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
@@ -29,7 +30,7 @@ export interface WorkerOptions {
   /** `auto` picks Docker when its engine answers, else processes. @default 'auto' */
   runtime?: 'auto' | RuntimeKind;
   /** Where it logs. @default consola tagged `goat:worker` */
-  logger?: Pick<ConsolaInstance, 'info'>;
+  logger?: Logger;
   /** Backoff of the runtime actor while the engine is away. */
   runtimeBackoff?: { initialMs?: number; maxMs?: number };
 }

@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 /**
- * The `goat-cluster` command. The contract (DESIGN.md) lists every command;
- * those not built yet say so and exit 1. Exit codes: 0 ok, 1 error, 2 usage.
+ * The `goat-cluster` command (DESIGN.md "CLI"). Server commands (`start`,
+ * `manager`, `worker`) run until SIGINT/SIGTERM; the others talk to a
+ * manager's HTTP API. Human tables by default, `--json` for scripts.
+ * Exit codes: 0 ok, 1 error, 2 usage.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { GoatError, isGoatError } from '../errors.js';
+import { commands, type CommandContext } from './commands.js';
 
 const USAGE = `goat-cluster — a fault-tolerant container orchestrator
 
@@ -13,45 +19,116 @@ usage: goat-cluster <command> [options]
 
 commands:
   start    [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process]
+           manager + one local worker in one process
   manager  [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...]
   worker   --join ws://H:P --token T [--name N] [--runtime R] [--data-dir D]
   run NAME (--image I | --command "CMD ...") [--replicas N] [-p HOST:CONTAINER]...
-  ps | services | nodes | stop NAME | scale NAME N | drain NODE
-  events [--follow] | tree [--watch] | repl | backup FILE | restore FILE
+           [-e K=V]... [--restart no|on-failure|always|unless-stopped]
+           [--health-http PATH] [--cpu N] [--memory MB] [--idempotency-key K]
+  ps [--service S] | services | nodes | stop NAME | scale NAME N | drain NODE
+  events [--follow] | tree | backup FILE | restore FILE
 
 global options:
-  --manager http://H:P (env GOAT_MANAGER)  --token T (env GOAT_TOKEN)  --json
+  --manager http://H:P (env GOAT_MANAGER, default http://127.0.0.1:7070)
+  --token T (env GOAT_TOKEN, else <data-dir>/token)   --data-dir D (default .goat)
+  --json     machine-readable output
   -h, --help     this text
   -v, --version  the version
 `;
 
-const COMMANDS = new Set(['start', 'manager', 'worker', 'run', 'ps', 'services', 'nodes', 'stop', 'scale', 'drain', 'events', 'tree', 'repl', 'backup', 'restore']);
+/** Options every command accepts. */
+const GLOBAL: NonNullable<ParseArgsConfig['options']> = {
+  manager: { type: 'string' },
+  token: { type: 'string' },
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
 
 function version(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const pkg = JSON.parse(readFileSync(join(here, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  return (JSON.parse(readFileSync(join(here, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** Runs the CLI with `argv` (without node and script); returns the exit code. */
-export function main(argv: string[], out = process.stdout, err = process.stderr): number {
-  const [command] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+/** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const at = commandIndex(argv);
+  const name = at < 0 ? argv[0] : argv[at];
+  const rest = at < 0 ? argv.slice(1) : [...argv.slice(0, at), ...argv.slice(at + 1)];
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     out.write(USAGE);
-    return command === undefined ? 2 : 0;
+    return name === undefined ? 2 : 0;
   }
-  if (command === '-v' || command === '--version') {
+  if (name === '-v' || name === '--version') {
     out.write(`${version()}\n`);
     return 0;
   }
-  if (!COMMANDS.has(command)) {
-    err.write(`goat-cluster: unknown command '${command}' (GOAT_ERR_USAGE)\n\n${USAGE}`);
+  const command = commands[name];
+  if (!command) {
+    err.write(`goat-cluster: unknown command '${name}' (GOAT_ERR_USAGE)\n\n${USAGE}`);
     return 2;
   }
-  err.write(`goat-cluster: '${command}' is not built yet (GOAT_ERR_NOT_IMPLEMENTED)\n`);
-  return 1;
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...GLOBAL, ...command.options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    err.write(`goat-cluster ${name}: ${(e as Error).message} (GOAT_ERR_USAGE)\nsee: goat-cluster --help\n`);
+    return 2;
+  }
+  if (parsed.values['help']) {
+    out.write(USAGE);
+    return 0;
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const dataDir = resolve((values['data-dir'] as string | undefined) ?? env['GOAT_DATA_DIR'] ?? '.goat');
+  const ctx: CommandContext = {
+    args: parsed.positionals,
+    values,
+    json: values['json'] === true,
+    dataDir,
+    manager: (values['manager'] as string | undefined) ?? env['GOAT_MANAGER'] ?? 'http://127.0.0.1:7070',
+    token: (values['token'] as string | undefined) ?? env['GOAT_TOKEN'] ?? readToken(dataDir),
+    out,
+    err,
+    env,
+  };
+  try {
+    await command.run(ctx);
+    return 0;
+  } catch (e) {
+    if (isGoatError(e, 'GOAT_ERR_USAGE')) {
+      err.write(`goat-cluster ${name}: ${e.message} (GOAT_ERR_USAGE)\nsee: goat-cluster --help\n`);
+      return 2;
+    }
+    if (ctx.json) err.write(`${JSON.stringify({ error: isGoatError(e) ? e.toJSON() : { code: 'GOAT_ERR_INTERNAL', message: String(e), details: {} } })}\n`);
+    else err.write(`goat-cluster ${name}: ${isGoatError(e) ? `${e.message} (${e.code})` : (e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1])) {
-  process.exitCode = main(process.argv.slice(2));
+/** Where the command name is: global options with values may come first (`--manager URL ps`). */
+function commandIndex(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--manager' || a === '--token' || a === '--data-dir') i++;
+    else if (!a.startsWith('-')) return i;
+  }
+  return -1;
+}
+
+function readToken(dataDir: string): string | undefined {
+  try {
+    return readFileSync(join(dataDir, 'token'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A usage error (exit code 2). */
+export function usage(message: string): GoatError {
+  return new GoatError('GOAT_ERR_USAGE', message);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
+  process.exitCode = await main(process.argv.slice(2));
 }

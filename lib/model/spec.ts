@@ -37,7 +37,7 @@ export const taskSpecSchema = z.strictObject({
     timeoutMs: z.number().int().positive().optional(),
     retries: z.number().int().min(1).optional(),
     startPeriodMs: ms.optional(),
-  }).optional(),
+  }).nullable().optional(),
   disconnect: z.strictObject({ lostAfterMs: ms.optional(), replace: z.boolean().optional(), stopAfterMs: ms.optional() }).optional(),
   constraints: z.strictObject({ node: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).optional(),
   stopTimeoutMs: ms.optional(),

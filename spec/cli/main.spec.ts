@@ -32,9 +32,21 @@ test('an unknown command is a usage error (exit 2)', async (t) => {
 });
 
 test('a contract command not built yet says so and exits 1', async (t) => {
-  const r = await run('ps');
+  const r = await run('repl');
   t.is(r.code, 1);
   t.regex(r.stderr, /GOAT_ERR_NOT_IMPLEMENTED/);
+});
+
+test('a client command with no manager to reach is an error (exit 1) that says where it looked', async (t) => {
+  const r = await run('--manager', 'http://127.0.0.1:1', 'ps');
+  t.is(r.code, 1);
+  t.regex(r.stderr, /cannot reach the manager at http:\/\/127\.0\.0\.1:1/);
+});
+
+test('bad arguments are usage errors (exit 2)', async (t) => {
+  t.is((await run('ps', '--frobnicate')).code, 2);
+  t.is((await run('scale', 'web', 'many')).code, 2);
+  t.is((await run('run', 'web')).code, 2, 'neither --image nor --command');
 });
 
 test('--version prints the package version', async (t) => {

@@ -1,0 +1,354 @@
+/**
+ * The manager's state and its one reconcile loop, shared by its actors.
+ *
+ * Event → mark → tick → reconcile (SwarmKit): API calls and link frames only
+ * record what changed and mark the services concerned; one tick, soon after,
+ * does the work — reconcile each marked service (how many tasks), place the
+ * pending ones (where), and send what each node must run or stop. Writes are
+ * committed to the store before anything is acknowledged or sent.
+ */
+import { nanoid } from 'nanoid';
+import { GoatError } from '../../lib/errors.js';
+import {
+  canTransition, classifyExit, isLive, isTerminal, normalizeServiceSpec, reconcileService,
+  type ClusterEvent, type NodeRecord, type ServiceRecord, type TaskRecord, type TaskState,
+} from '../../lib/model/index.js';
+import { buildNodeTable, place } from '../../lib/scheduler/index.js';
+import type { Store } from '../../lib/store/index.js';
+
+/** A task as a worker reports it (hello and report frames). */
+export interface ReportedTask {
+  taskId: string;
+  service: string;
+  slot: number;
+  generation: number;
+  state: TaskState;
+  restarts: number;
+  lastExit?: { code: number | null; signal: string | null; oomKilled: boolean; message: string; finishedAt: number } | null | undefined;
+}
+
+/** What the core needs of a worker's link: send commands, acknowledged. */
+export interface NodeChannel {
+  assign(task: TaskRecord): Promise<unknown>;
+  stop(task: { id: string; generation: number }): Promise<unknown>;
+}
+
+/** Options of the core. */
+export interface CoreOptions {
+  store: Store;
+  /** A node silent (unlinked) this long is `down` and its tasks are re-placed. @default 4000 */
+  downAfterMs?: number;
+  /** After a (re)start, no node is declared down during this grace. @default 2 × downAfterMs */
+  recoveryGraceMs?: number;
+  scorer?: 'spread' | 'binpack';
+  /** Observes how long each placement round took (ms). */
+  onPlacement?: (ms: number, placed: number) => void;
+}
+
+/** The manager's state and loop. */
+export class ManagerCore {
+  readonly store: Store;
+  readonly #links = new Map<string, NodeChannel>();
+  readonly #downTimers = new Map<string, NodeJS.Timeout>();
+  readonly #listeners = new Set<(e: ClusterEvent) => void>();
+  readonly #dirty = new Set<string>();
+  /** Stop commands sent and not yet acknowledged, by `taskId@generation`. */
+  readonly #stopping = new Set<string>();
+  #tickScheduled = false;
+  #placeAll = true;
+  #closed = false;
+  readonly #downAfterMs: number;
+  readonly #startedAt = Date.now();
+  readonly #graceMs: number;
+
+  constructor(private readonly options: CoreOptions) {
+    this.store = options.store;
+    this.#downAfterMs = options.downAfterMs ?? 4_000;
+    this.#graceMs = options.recoveryGraceMs ?? 2 * this.#downAfterMs;
+    // Nodes known from before a restart: give their workers the grace to come back.
+    for (const node of this.store.listNodes()) {
+      if (node.status !== 'down') this.#scheduleDown(node.id, this.#graceMs);
+    }
+    for (const s of this.store.listServices()) this.#dirty.add(s.name);
+    this.#scheduleTick();
+  }
+
+  // --- desired state (API) ---------------------------------------------------
+
+  /** Creates or updates a service; committed before it returns. */
+  putService(body: unknown, name?: string): { record: ServiceRecord; created: boolean } {
+    const spec = normalizeServiceSpec(name !== undefined && body && typeof body === 'object' && !('name' in body) ? { ...body, name } : body);
+    if (name !== undefined && spec.name !== name) {
+      throw new GoatError('GOAT_ERR_INVALID_SPEC', `invalid service spec: name: '${spec.name}' does not match the URL's '${name}'`, { details: { field: 'name' } });
+    }
+    const now = Date.now();
+    const before = this.store.getService(spec.name);
+    const record = this.store.transaction(() => {
+      const r = this.store.putService(spec, now);
+      if (!before || r.version !== before.version) this.#event('service.updated', spec.name, { version: r.version, replicas: spec.replicas });
+      return r;
+    });
+    this.mark(spec.name);
+    return { record, created: !before };
+  }
+
+  /** Changes a service's replica count. */
+  scaleService(name: string, replicas: number): ServiceRecord {
+    const s = this.#service(name);
+    return this.putService({ ...s.spec, replicas }).record;
+  }
+
+  /** Deletes a service; its tasks are stopped. */
+  deleteService(name: string): boolean {
+    const deleted = this.store.transaction(() => {
+      const ok = this.store.deleteService(name);
+      if (ok) this.#event('service.deleted', name, {});
+      return ok;
+    });
+    if (deleted) this.mark(name);
+    return deleted;
+  }
+
+  /** Drains a node: no new tasks; its tasks are stopped and re-placed elsewhere. */
+  drainNode(id: string): NodeRecord {
+    const node = this.store.getNode(id);
+    if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${id}'`, { details: { node: id } });
+    const drained = { ...node, status: 'draining' as const, updatedAt: Date.now() };
+    this.store.transaction(() => {
+      this.store.putNode(drained);
+      this.#event('node.status', id, { status: 'draining' });
+      const stop = this.store.listTasks({ node: id }).filter(isLive).map((t) => ({ ...t, desired: 'stopped' as const, updatedAt: Date.now() }));
+      this.store.putTasks(stop);
+      for (const t of stop) this.#dirty.add(t.service);
+    });
+    this.#scheduleTick();
+    return drained;
+  }
+
+  /** Subscribes to the event log as it grows. */
+  subscribe(listener: (e: ClusterEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // --- actual state (links) ----------------------------------------------------
+
+  /** A worker linked (or re-linked): record the node, reconcile what it runs with what it should. */
+  nodeLinked(hello: { nodeId: string; name: string; runtime: 'docker' | 'process'; capacity: NodeRecord['capacity']; labels: Record<string, string>; tasks: ReportedTask[] }, channel: NodeChannel): void {
+    const now = Date.now();
+    clearTimeout(this.#downTimers.get(hello.nodeId));
+    this.#downTimers.delete(hello.nodeId);
+    this.#links.set(hello.nodeId, channel);
+    const old = this.store.getNode(hello.nodeId);
+    const node: NodeRecord = {
+      id: hello.nodeId, name: hello.name, runtime: hello.runtime, labels: hello.labels, capacity: hello.capacity,
+      status: old?.status === 'draining' ? 'draining' : 'ready',
+      usage: old?.usage ?? { tasks: 0, memoryMb: 0, cpuSeconds: 0 },
+      lastSeenAt: now, createdAt: old?.createdAt ?? now, updatedAt: now,
+    };
+    const reported = new Set(hello.tasks.map((t) => `${t.taskId}@${t.generation}`));
+    this.store.transaction(() => {
+      this.store.putNode(node);
+      if (old?.status !== node.status) this.#event('node.status', node.id, { status: node.status });
+      this.#applyReports(node.id, hello.tasks);
+    });
+    // Seed 002: re-send the last desired state on every (re)connect.
+    for (const t of this.store.listTasks({ node: node.id })) {
+      if (t.desired === 'running' && !isTerminal(t.state) && !reported.has(`${t.id}@${t.generation}`)) void channel.assign(t).catch(() => undefined);
+    }
+    this.#placeAll = true;
+    this.#scheduleTick();
+  }
+
+  /** A worker's heartbeat: it is alive; usage for `nodes`. */
+  heartbeat(nodeId: string, usage: NodeRecord['usage']): void {
+    const node = this.store.getNode(nodeId);
+    if (!node) return;
+    this.store.putNode({ ...node, usage, lastSeenAt: Date.now() });
+  }
+
+  /** Task state changes a worker reports. */
+  report(nodeId: string, tasks: ReportedTask[]): void {
+    this.store.transaction(() => this.#applyReports(nodeId, tasks));
+    this.#scheduleTick();
+  }
+
+  /** A worker's link closed: after `downAfterMs` without it coming back, the node is down. */
+  nodeUnlinked(nodeId: string, channel: NodeChannel): void {
+    if (this.#links.get(nodeId) !== channel) return;
+    this.#links.delete(nodeId);
+    this.#scheduleDown(nodeId, this.#downAfterMs);
+  }
+
+  /** Marks a service for the next tick. */
+  mark(service: string): void {
+    this.#dirty.add(service);
+    this.#scheduleTick();
+  }
+
+  /** Stops timers. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#downTimers.values()) clearTimeout(t);
+  }
+
+  /** Is node `id` linked right now? */
+  isLinked(id: string): boolean {
+    return this.#links.has(id);
+  }
+
+  /** When this manager started (ms since the epoch). */
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+
+  // --- the loop ----------------------------------------------------------------
+
+  #scheduleTick(): void {
+    if (this.#tickScheduled || this.#closed) return;
+    this.#tickScheduled = true;
+    setImmediate(() => {
+      this.#tickScheduled = false;
+      if (!this.#closed) this.tick();
+    });
+  }
+
+  /** One round: reconcile marked services, place pending tasks, send starts and stops. */
+  tick(): void {
+    const now = Date.now();
+    const dirty = [...this.#dirty];
+    this.#dirty.clear();
+    if (dirty.length > 0) {
+      this.store.transaction(() => {
+        for (const name of dirty) {
+          const r = reconcileService(name, this.store.getService(name), this.store.listTasks({ service: name }), now, (s, slot) => `${s}.${slot}.${nanoid(10).replace(/[^A-Za-z0-9]/g, 'x')}`);
+          const stops = r.stop.map((id) => this.store.getTask(id)).filter((t): t is TaskRecord => t !== undefined)
+            .map((t) => (t.node === null ? { ...t, desired: 'stopped' as const, state: 'stopped' as const, updatedAt: now } : { ...t, desired: 'stopped' as const, updatedAt: now }));
+          this.store.putTasks([...r.create, ...stops]);
+          for (const t of r.create) this.#event('task.state', t.id, { service: t.service, slot: t.slot, generation: t.generation, state: t.state });
+          if (r.create.length > 0) this.#placeAll = true;
+        }
+      });
+    }
+    if (this.#placeAll) {
+      this.#placeAll = false;
+      this.#placePending(now);
+    }
+    this.#sendStops();
+  }
+
+  #placePending(now: number): void {
+    const pending = this.store.listTasks({ state: 'pending' }).filter((t) => t.desired === 'running');
+    if (pending.length === 0) return;
+    const started = performance.now();
+    const nodes = this.store.listNodes().filter((n) => this.#links.has(n.id));
+    const all = this.store.listTasks().filter((t) => t.node !== null && isLive(t));
+    const result = place(pending.map((t) => ({ taskId: t.id, service: t.service, slot: t.slot, spec: t.spec })), buildNodeTable(nodes, all), { scorer: this.options.scorer ?? 'spread' });
+    const byId = new Map(pending.map((t) => [t.id, t]));
+    const assigned: TaskRecord[] = [];
+    this.store.transaction(() => {
+      for (const p of result.placements) {
+        const t = byId.get(p.taskId)!;
+        const next = { ...t, node: p.node, state: 'assigned' as const, error: null, updatedAt: now };
+        assigned.push(next);
+        this.#event('task.state', t.id, { state: 'assigned', node: p.node, generation: t.generation });
+      }
+      const waiting = result.unplaced.map((u) => ({ ...byId.get(u.taskId)!, error: { code: 'GOAT_ERR_RESOURCE', message: u.reason }, updatedAt: now }));
+      this.store.putTasks([...assigned, ...waiting]);
+    });
+    this.options.onPlacement?.(performance.now() - started, assigned.length);
+    for (const t of assigned) void this.#links.get(t.node!)?.assign(t).catch(() => undefined);
+  }
+
+  #sendStops(): void {
+    for (const t of this.store.listTasks()) {
+      if (t.desired !== 'stopped' || t.node === null || isTerminal(t.state)) continue;
+      const key = `${t.id}@${t.generation}`;
+      const link = this.#links.get(t.node);
+      if (!link || this.#stopping.has(key)) continue;
+      this.#stopping.add(key);
+      link.stop({ id: t.id, generation: t.generation }).then(
+        () => this.#stopped(t.id, t.generation),
+        () => this.#stopping.delete(key),
+      );
+    }
+  }
+
+  #stopped(id: string, generation: number): void {
+    this.#stopping.delete(`${id}@${generation}`);
+    const t = this.store.getTask(id);
+    if (!t || t.generation !== generation || isTerminal(t.state)) return;
+    this.store.transaction(() => {
+      this.store.putTasks([{ ...t, state: 'stopped', updatedAt: Date.now() }]);
+      this.#event('task.state', id, { state: 'stopped', generation });
+    });
+    this.mark(t.service);
+  }
+
+  /** Applies reported task states; stops what this node should not run (stale generations, unknown tasks). */
+  #applyReports(nodeId: string, reports: ReportedTask[]): void {
+    const now = Date.now();
+    const link = this.#links.get(nodeId);
+    for (const r of reports) {
+      const t = this.store.getTask(r.taskId);
+      const wanted = t && t.generation === r.generation && t.node === nodeId && t.desired === 'running';
+      if (!wanted) {
+        // A copy the manager no longer wants here (replaced while cut off, or unknown): stop it, never the current one.
+        if (!isTerminal(r.state)) void link?.stop({ id: r.taskId, generation: r.generation }).catch(() => undefined);
+        if (t && t.generation === r.generation && t.node === nodeId && t.desired === 'stopped' && isTerminal(r.state)) {
+          this.store.putTasks([{ ...t, state: r.state, updatedAt: now }]);
+        }
+        continue;
+      }
+      const state = r.state;
+      const lastExit = r.lastExit ? { code: r.lastExit.code, signal: r.lastExit.signal, oomKilled: r.lastExit.oomKilled, message: r.lastExit.message, finishedAt: r.lastExit.finishedAt } : t.lastExit;
+      const moved = state !== t.state && canTransition(t.state, state);
+      if (!moved && r.restarts === t.restarts && lastExit === t.lastExit) continue;
+      const next: TaskRecord = {
+        ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit,
+        failure: r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure, updatedAt: now,
+      };
+      this.store.putTasks([next]);
+      if (moved) this.#event('task.state', t.id, { state, generation: t.generation, node: nodeId, restarts: r.restarts });
+      if (isTerminal(next.state)) this.#dirty.add(t.service);
+    }
+  }
+
+  #scheduleDown(nodeId: string, afterMs: number): void {
+    clearTimeout(this.#downTimers.get(nodeId));
+    const timer = setTimeout(() => this.#nodeDown(nodeId), afterMs);
+    timer.unref();
+    this.#downTimers.set(nodeId, timer);
+  }
+
+  #nodeDown(nodeId: string): void {
+    this.#downTimers.delete(nodeId);
+    if (this.#closed || this.#links.has(nodeId)) return;
+    const node = this.store.getNode(nodeId);
+    if (!node || node.status === 'down') return;
+    const now = Date.now();
+    this.store.transaction(() => {
+      this.store.putNode({ ...node, status: 'down', updatedAt: now });
+      this.#event('node.status', nodeId, { status: 'down' });
+      const lost = this.store.listTasks({ node: nodeId }).filter((t) => !isTerminal(t.state))
+        .map((t) => ({ ...t, state: 'lost' as const, error: { code: 'GOAT_ERR_NODE_DOWN', message: `node ${node.name} is down` }, updatedAt: now }));
+      this.store.putTasks(lost);
+      for (const t of lost) {
+        this.#event('task.state', t.id, { state: 'lost', generation: t.generation, node: nodeId });
+        this.#dirty.add(t.service);
+      }
+    });
+    this.#scheduleTick();
+  }
+
+  #service(name: string): ServiceRecord {
+    const s = this.store.getService(name);
+    if (!s) throw new GoatError('GOAT_ERR_NOT_FOUND', `no service '${name}'`, { details: { service: name } });
+    return s;
+  }
+
+  #event(type: string, subject: string, data: Record<string, unknown>): void {
+    const [event] = this.store.appendEvents([{ at: Date.now(), type, subject, data }]);
+    if (event) for (const l of this.#listeners) l(event);
+  }
+}

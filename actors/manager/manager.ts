@@ -1,0 +1,269 @@
+/**
+ * The manager: desired state, scheduling and reconciliation, as a tree.
+ *
+ *   manager          one-for-one
+ *   ├─ store         the durable store (SQLite in the data dir), opened and checked at start
+ *   ├─ scheduler     placement (pure, lib/scheduler), asked by the reconciler
+ *   ├─ reconciler    event → mark → tick → reconcile
+ *   ├─ nodes         one child per linked worker: its frames, its commands
+ *   │  └─ <nodeId>
+ *   └─ api           HTTP API + worker links (`/v1/link`) on one port
+ *
+ * Writes are committed to the store before the API answers or a command is sent.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { start as startSystem, stop as stopNact } from 'nact';
+import { consola } from 'consola';
+import type { Logger } from '../../lib/log.js';
+import { GoatError } from '../../lib/errors.js';
+import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../../lib/model/index.js';
+import { openSqliteStore, type Store } from '../../lib/store/index.js';
+import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { resolveToken, type ResolvedToken } from '../../lib/token.js';
+import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
+import { LinkServer, type ManagerLink } from '../../transport/index.js';
+import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
+import { ManagerCore, type NodeChannel } from './core.js';
+import { ManagerMetrics } from './metrics.js';
+
+/** How a manager is started. */
+export interface ManagerOptions {
+  /** Where the store (`goat.db`) and a generated token live. */
+  dataDir: string;
+  /** `host:port` to listen on. @default '127.0.0.1:7070' */
+  listen?: string;
+  /** The cluster token; else GOAT_TOKEN, else `<dataDir>/token` (generated on first start). */
+  token?: string;
+  /** Heartbeat interval told to workers, ms. @default 1000 */
+  heartbeatMs?: number;
+  /** An unlinked node is down after this long, ms. @default 4000 */
+  downAfterMs?: number;
+  /** Placement scorer. @default 'spread' */
+  scorer?: 'spread' | 'binpack';
+  /** Where it logs. @default consola tagged `goat:manager` */
+  logger?: Logger;
+  /** The nact parent (to sit in a bigger tree); a system of its own when absent. */
+  parent?: NactRef;
+  /** The tree's event bus, when it sits in a bigger tree. */
+  bus?: EventBus;
+}
+
+/** A running manager. */
+export class Manager implements ManagerApi {
+  #root!: Supervisor<NactRef>;
+  #system: NactRef | null = null;
+  #server!: Server;
+  #links!: LinkServer;
+  #ready = false;
+  #nodesSup: Supervisor<NactRef> | undefined;
+  readonly #metrics: ManagerMetrics;
+
+  private constructor(
+    readonly core: ManagerCore,
+    readonly store: Store,
+    /** The token and where it came from. */
+    readonly token: ResolvedToken,
+    private readonly options: ManagerOptions,
+  ) {
+    this.#metrics = new ManagerMetrics(core);
+  }
+
+  /** Opens the store (refusing a corrupt one), starts the tree and listens. */
+  static async start(options: ManagerOptions): Promise<Manager> {
+    await mkdir(options.dataDir, { recursive: true });
+    const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
+    const store = openSqliteStore(join(options.dataDir, 'goat.db'));
+    const sink: { metrics?: ManagerMetrics } = {};
+    const core = new ManagerCore({
+      store,
+      downAfterMs: options.downAfterMs ?? 4_000,
+      scorer: options.scorer ?? 'spread',
+      onPlacement: (ms, placed) => sink.metrics?.placement(ms, placed),
+    });
+    const manager = new Manager(core, store, token, options);
+    sink.metrics = manager.#metrics;
+    try {
+      await manager.#boot();
+    } catch (err) {
+      core.close();
+      store.close();
+      throw err;
+    }
+    return manager;
+  }
+
+  /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
+  get url(): string {
+    const a = this.#server.address() as AddressInfo;
+    return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** Stops listening, closes links and the store. Workers keep their tasks. */
+  async stop(): Promise<void> {
+    this.#ready = false;
+    await this.#root.stop();
+    if (this.#system) stopNact(this.#system);
+  }
+
+  // --- ManagerApi --------------------------------------------------------------
+
+  ready(): boolean {
+    return this.#ready;
+  }
+  listServices(): ServiceRecord[] {
+    return this.store.listServices();
+  }
+  getService(name: string): ServiceRecord | undefined {
+    return this.store.getService(name);
+  }
+  async putService(body: unknown, name?: string): Promise<{ record: ServiceRecord; created: boolean }> {
+    return this.core.putService(body, name);
+  }
+  async scaleService(name: string, replicas: number): Promise<ServiceRecord> {
+    return this.core.scaleService(name, replicas);
+  }
+  async deleteService(name: string): Promise<boolean> {
+    return this.core.deleteService(name);
+  }
+  listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[] {
+    return this.store.listTasks(filter);
+  }
+  getTask(id: string): TaskRecord | undefined {
+    return this.store.getTask(id);
+  }
+  listNodes(): NodeRecord[] {
+    return this.store.listNodes();
+  }
+  async drainNode(id: string): Promise<NodeRecord> {
+    return this.core.drainNode(id);
+  }
+  eventsSince(seq: number, limit: number): ClusterEvent[] {
+    return this.store.eventsSince(seq, limit);
+  }
+  subscribeEvents(listener: (e: ClusterEvent) => void): () => void {
+    return this.core.subscribe(listener);
+  }
+  tree(): TreeNode {
+    return this.#root.snapshot();
+  }
+  metrics(): Promise<{ contentType: string; body: string }> {
+    return this.#metrics.render();
+  }
+  idempotent(key: string): { bodyHash: string; status: number; response: unknown } | undefined {
+    return this.store.getIdempotency(key, Date.now());
+  }
+  remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
+    this.store.putIdempotency(key, rec, Date.now() + 24 * 3_600_000);
+  }
+
+  // --- internals -----------------------------------------------------------------
+
+  async #boot(): Promise<void> {
+    const log = this.options.logger ?? consola.withTag('goat:manager');
+    const parent = this.options.parent ?? (this.#system = startSystem() as unknown as NactRef);
+    const bus = this.options.bus ?? new EventBus(systemClock);
+    bus.subscribe((e) => this.#onSupervision(e));
+    this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000 });
+    this.#server = createServer(createApiHandler(this, { token: this.token.token }));
+    this.#links.attach(this.#server);
+    const [host, port] = splitListen(this.options.listen ?? '127.0.0.1:7070');
+    this.#root = await startSupervisor(parent as never, {
+      id: 'manager', bus, maxRestarts: 10, windowMs: 60_000,
+      children: [
+        actorChild<null, never>({
+          id: 'store', restart: 'permanent',
+          init: () => null,
+          receive: (s) => s,
+          terminate: () => this.store.close(),
+        }),
+        actorChild<null, never>({ id: 'scheduler', init: () => null, receive: (s) => s }),
+        actorChild<null, { type: 'tick' }>({
+          id: 'reconciler',
+          init: () => null,
+          receive: (s) => {
+            this.core.tick();
+            return s;
+          },
+          terminate: () => this.core.close(),
+        }),
+        nactSupervisorChild({ id: 'nodes', maxRestarts: 1_000_000, windowMs: 1_000, onStarted: (sup) => (this.#nodesSup = sup) }),
+        actorChild<null, never>({
+          id: 'api',
+          init: async () => {
+            await new Promise<void>((resolve, reject) => {
+              this.#server.once('error', reject);
+              this.#server.listen(Number(port), host, () => {
+                this.#server.off('error', reject);
+                resolve();
+              });
+            });
+            return null;
+          },
+          receive: (s) => s,
+          terminate: async () => {
+            this.#links.close();
+            this.#server.closeAllConnections();
+            await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+          },
+        }),
+      ],
+    });
+    if (this.#root.snapshot().children?.find((c) => c.id === 'api')?.status !== 'running') {
+      const err = this.#root.snapshot().children?.find((c) => c.id === 'api')?.lastError;
+      await this.#root.stop();
+      throw new GoatError('GOAT_ERR_USAGE', `cannot listen on ${host}:${port}: ${err?.message ?? 'unknown error'}`, { details: { listen: `${host}:${port}` } });
+    }
+    this.#links.onLink((link) => void this.#linked(link));
+    this.#ready = true;
+    const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
+    log.info(`manager API on ${this.url} (${tokenWhere})`);
+  }
+
+  /** A worker linked: a child under `nodes` for it; its frames go to the core. */
+  async #linked(link: ManagerLink): Promise<void> {
+    const nodes = this.#nodesSup;
+    const id = link.nodeId;
+    if (!nodes) return link.close(1011, 'manager not ready');
+    if (nodes.childIds().includes(id)) await nodes.stopChild(id).catch(() => undefined);
+    const channel: NodeChannel = {
+      assign: (t) => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec } }),
+      stop: (t) => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation }),
+    };
+    await nodes.startChild(actorChild<null, never>({
+      id, restart: 'temporary',
+      init: () => {
+        link.on('heartbeat', (hb) => {
+          this.#metrics.heartbeat(link);
+          this.core.heartbeat(id, hb.usage);
+        });
+        link.on('report', (r) => this.core.report(id, r.tasks));
+        link.on('close', () => {
+          this.core.nodeUnlinked(id, channel);
+          void nodes.stopChild(id).catch(() => undefined);
+        });
+        this.core.nodeLinked({ ...link.hello, capacity: link.hello.capacity }, channel);
+        return null;
+      },
+      receive: (s) => s,
+    }));
+  }
+
+
+  #onSupervision(_e: SupervisorEvent): void {
+    // Kept for the inspector and the REPL (issue 6); the tree is in /v1/tree.
+  }
+}
+
+function splitListen(listen: string): [string, string] {
+  const i = listen.lastIndexOf(':');
+  if (i <= 0) throw new GoatError('GOAT_ERR_USAGE', `--listen wants HOST:PORT, got '${listen}'`, { details: { field: 'listen' } });
+  return [listen.slice(0, i).replace(/^\[|\]$/g, ''), listen.slice(i + 1)];
+}

@@ -1,0 +1,74 @@
+/**
+ * `/metrics` in the Prometheus text format (prom-client): tasks by state,
+ * restarts, nodes by status (read from the store at scrape time), heartbeat
+ * lateness and scheduling latency (observed as they happen).
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ManagerCore } from './core.js';
+
+/** One registry per manager, so several managers in one process do not clash. */
+export class ManagerMetrics {
+  readonly registry = new Registry();
+  readonly #lateness: Histogram;
+  readonly #latency: Histogram;
+  readonly #placed: Counter;
+  readonly #lastBeat = new WeakMap<object, number>();
+
+  constructor(core: ManagerCore) {
+    const registry = this.registry;
+    new Gauge({
+      name: 'goat_tasks', help: 'Tasks by state.', labelNames: ['state'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const t of core.store.listTasks()) this.inc({ state: t.state });
+      },
+    });
+    new Gauge({
+      name: 'goat_task_restarts', help: 'Local restarts of the tasks that are not finished, summed.', registers: [registry],
+      collect() {
+        this.set(core.store.listTasks().reduce((n, t) => n + t.restarts, 0));
+      },
+    });
+    new Gauge({
+      name: 'goat_nodes', help: 'Nodes by status.', labelNames: ['status'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const n of core.store.listNodes()) this.inc({ status: n.status });
+      },
+    });
+    new Gauge({
+      name: 'goat_services', help: 'Services.', registers: [registry],
+      collect() {
+        this.set(core.store.listServices().length);
+      },
+    });
+    this.#lateness = new Histogram({
+      name: 'goat_heartbeat_interval_seconds', help: 'Time between two heartbeats of a node (lateness shows as values above the interval).',
+      buckets: [0.5, 0.9, 1, 1.1, 1.5, 2, 3, 5], registers: [registry],
+    });
+    this.#latency = new Histogram({
+      name: 'goat_scheduling_seconds', help: 'Time to place a round of pending tasks.',
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [registry],
+    });
+    this.#placed = new Counter({ name: 'goat_placements_total', help: 'Tasks placed on a node.', registers: [registry] });
+  }
+
+  /** A node's heartbeat arrived. */
+  heartbeat(link: object): void {
+    const now = Date.now();
+    const last = this.#lastBeat.get(link);
+    if (last !== undefined) this.#lateness.observe((now - last) / 1000);
+    this.#lastBeat.set(link, now);
+  }
+
+  /** A placement round took `ms` and placed `placed` tasks. */
+  placement(ms: number, placed: number): void {
+    this.#latency.observe(ms / 1000);
+    this.#placed.inc(placed);
+  }
+
+  /** The text of `/metrics`. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

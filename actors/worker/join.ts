@@ -1,0 +1,80 @@
+/**
+ * A worker that joins a manager: the {@link Worker} plus its link. The link
+ * says hello with the node's full actual state on every (re)connect, applies
+ * the manager's `assign` and `stop` commands (each (task, generation) at most
+ * once) and reports every task change.
+ */
+import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
+import { Worker, type TaskView, type WorkerOptions } from './worker.js';
+
+/** How a worker joins. */
+export interface JoinOptions extends WorkerOptions {
+  /** Manager URL(s): `ws://host:port` or `http://host:port`. */
+  join: string | string[];
+  /** The cluster token. */
+  token: string;
+  /** Labels the scheduler's constraints can match. */
+  labels?: Record<string, string>;
+  /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
+  backoff?: { initialMs?: number; maxMs?: number };
+}
+
+/** A joined worker. */
+export interface JoinedWorker {
+  worker: Worker;
+  link: LinkClient;
+  /** Leaves: closes the link and stops the worker's actors; its tasks keep running. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker and links it to the manager. */
+export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
+  const worker = await Worker.start(options);
+  let usage = { tasks: 0, memoryMb: 0, cpuSeconds: 0 };
+  const refresh = setInterval(() => void worker.usage().then((u) => (usage = u), () => undefined), 5_000);
+  refresh.unref();
+  const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
+  const link = new LinkClient({
+    urls,
+    token: options.token,
+    backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
+    usage: () => usage,
+    hello: async () => {
+      const capacity = await worker.capacity();
+      return {
+        nodeId: worker.nodeId, name: worker.state.name, runtime: worker.runtimeChoice.kind, labels: options.labels ?? {},
+        capacity: { cpus: capacity.cpus, memoryMb: capacity.memoryMb, ...(capacity.diskFreeMb === undefined ? {} : { diskFreeMb: capacity.diskFreeMb }) },
+        tasks: worker.tasks().map(toReport),
+      };
+    },
+    onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
+    onStop: async (body: StopBody) => {
+      const task = worker.task(body.taskId);
+      if (!task || task.generation !== body.generation || task.state === 'stopped') return { applied: false };
+      await worker.stopTask(body.taskId, body.cmdId);
+      return { applied: true };
+    },
+  });
+  const off = worker.subscribe((e) => {
+    if (e.type === 'task') link.report([toReport(e.task)]);
+  });
+  link.start();
+  return {
+    worker,
+    link,
+    stop: async () => {
+      off();
+      clearInterval(refresh);
+      link.stop();
+      await worker.shutdown();
+    },
+  };
+}
+
+/** A task as the link reports it. */
+export function toReport(t: TaskView): TaskReport {
+  return {
+    taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
+    lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: t.lastExit.message, finishedAt: t.lastExit.finishedAt } : null,
+  };
+}

@@ -1,0 +1,30 @@
+/** The CLI's HTTP client of the manager API: bearer token, JSON, errors as GoatErrors with the API's code. */
+import { GoatError, type GoatErrorCode } from '../errors.js';
+
+/** Where the manager is and how to authenticate. */
+export interface ClientOptions {
+  manager: string;
+  token: string | undefined;
+}
+
+/** Calls the API; resolves with the parsed JSON, rejects with a GoatError carrying the API's error code. */
+export async function call<T = unknown>(o: ClientOptions, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, o.manager), {
+      method,
+      headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new GoatError('GOAT_ERR_NOT_READY', `cannot reach the manager at ${o.manager}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, { temporary: true, details: { manager: o.manager } });
+  }
+  const text = await res.text();
+  const json = text ? (JSON.parse(text) as unknown) : undefined;
+  if (!res.ok) {
+    const e = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
+    throw new GoatError((e?.code ?? 'GOAT_ERR_INTERNAL') as GoatErrorCode, e?.message ?? `HTTP ${res.status}`, { details: { status: res.status, ...(e?.details ?? {}) } });
+  }
+  return json as T;
+}

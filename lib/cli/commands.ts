@@ -1,0 +1,240 @@
+/** Every `goat-cluster` command: its options and what it does. */
+import { type ParseArgsConfig } from 'node:util';
+import { join } from 'node:path';
+import { GoatError } from '../errors.js';
+import { openSqliteStore, restoreSqliteStore } from '../store/index.js';
+import type { ClusterEvent, NodeRecord, TaskRecord } from '../model/index.js';
+import type { TreeNode } from '../supervision/index.js';
+import { call } from './client.js';
+import { ago, table } from './table.js';
+import * as serve from './serve.js';
+
+/** What a command gets. */
+export interface CommandContext {
+  args: string[];
+  values: Record<string, string | boolean | string[] | undefined>;
+  json: boolean;
+  dataDir: string;
+  manager: string;
+  token: string | undefined;
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** One command. */
+export interface Command {
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+const usage = (m: string): GoatError => new GoatError('GOAT_ERR_USAGE', m);
+const arg = (ctx: CommandContext, i: number, what: string): string => {
+  const v = ctx.args[i];
+  if (v === undefined) throw usage(`missing ${what}`);
+  return v;
+};
+const print = (ctx: CommandContext, data: unknown, human: () => string): void => void ctx.out.write(ctx.json ? `${JSON.stringify(data, null, 2)}\n` : human());
+
+interface ServiceJson { name: string; replicas: number; version: number; spec: { task: { image?: string; command?: string[] } } }
+
+/** Splits a command line like a shell would for simple cases: whitespace, single and double quotes. */
+export function splitCommand(line: string): string[] {
+  const out: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1] ?? m[2] ?? m[3]!);
+  return out;
+}
+
+/** The body `goat-cluster run` sends. */
+export function runBody(ctx: CommandContext): Record<string, unknown> {
+  const name = arg(ctx, 0, 'service NAME');
+  const v = ctx.values;
+  const image = v['image'] as string | undefined;
+  const command = v['command'] as string | undefined;
+  if (!image === !command) throw usage('run needs exactly one of --image I or --command "CMD ..."');
+  const ports = ((v['publish'] as string[] | undefined) ?? []).map((p) => {
+    const m = /^(?:(\d+):)?(\d+)$/.exec(p);
+    if (!m) throw usage(`-p wants HOST:CONTAINER or CONTAINER, got '${p}'`);
+    return m[1] ? { host: Number(m[1]), container: Number(m[2]) } : { container: Number(m[2]) };
+  });
+  const env = Object.fromEntries(((v['env'] as string[] | undefined) ?? []).map((kv) => {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw usage(`-e wants K=V, got '${kv}'`);
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  }));
+  const num = (k: string): number | undefined => {
+    const s = v[k] as string | undefined;
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isFinite(n)) throw usage(`--${k} wants a number, got '${s}'`);
+    return n;
+  };
+  const healthPath = v['health-http'] as string | undefined;
+  const firstPort = ports[0]?.container;
+  if (healthPath && firstPort === undefined) throw usage('--health-http needs a port (-p)');
+  const cpu = num('cpu');
+  const memoryMb = num('memory');
+  const task: Record<string, unknown> = {
+    ...(image ? { image } : { command: splitCommand(command!) }),
+    ...(ports.length ? { ports } : {}),
+    ...(Object.keys(env).length ? { env } : {}),
+    ...(v['restart'] ? { restart: { policy: v['restart'] } } : {}),
+    ...(healthPath ? { health: { http: { path: healthPath, port: firstPort } } } : {}),
+    ...(cpu !== undefined || memoryMb !== undefined ? { resources: { ...(cpu !== undefined ? { cpu } : {}), ...(memoryMb !== undefined ? { memoryMb } : {}) } } : {}),
+  };
+  return { name, replicas: num('replicas') ?? 1, task };
+}
+
+function client(ctx: CommandContext) {
+  return { manager: ctx.manager, token: ctx.token };
+}
+
+async function followEvents(ctx: CommandContext): Promise<void> {
+  const res = await fetch(new URL('/v1/events?since=0', ctx.manager), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } });
+  if (!res.ok || !res.body) throw new GoatError('GOAT_ERR_NOT_READY', `events: HTTP ${res.status}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let i: number;
+    while ((i = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, i);
+      buffer = buffer.slice(i + 2);
+      const data = block.split('\n').find((l) => l.startsWith('data: '));
+      if (data) ctx.out.write(ctx.json ? `${data.slice(6)}\n` : eventLine(JSON.parse(data.slice(6)) as ClusterEvent));
+    }
+  }
+}
+
+function eventLine(e: ClusterEvent): string {
+  return `${new Date(e.at).toISOString()}  #${e.seq}  ${e.type}  ${e.subject}  ${JSON.stringify(e.data)}\n`;
+}
+
+function treeText(n: TreeNode, depth = 0): string {
+  const extra = [n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - Date.now())} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
+  return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}\n${(n.children ?? []).map((c) => treeText(c, depth + 1)).join('')}`;
+}
+
+/** The commands by name. */
+export const commands: Record<string, Command> = {
+  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' } }, run: serve.start },
+  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' } }, run: serve.manager },
+  worker: { options: { join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' } }, run: serve.worker },
+  run: {
+    options: {
+      image: { type: 'string' }, command: { type: 'string' }, replicas: { type: 'string' }, publish: { type: 'string', short: 'p', multiple: true },
+      env: { type: 'string', short: 'e', multiple: true }, restart: { type: 'string' }, 'health-http': { type: 'string' }, cpu: { type: 'string' },
+      memory: { type: 'string' }, 'idempotency-key': { type: 'string' },
+    },
+    async run(ctx) {
+      const body = runBody(ctx);
+      const key = ctx.values['idempotency-key'] as string | undefined;
+      const svc = key
+        ? await call<ServiceJson>(client(ctx), 'POST', '/v1/services', body, { 'idempotency-key': key })
+        : await call<ServiceJson>(client(ctx), 'PUT', `/v1/services/${encodeURIComponent(body['name'] as string)}`, body);
+      print(ctx, svc, () => `service ${svc.name}: ${svc.replicas} replica(s), version ${svc.version}\n`);
+    },
+  },
+  ps: {
+    options: { service: { type: 'string' }, all: { type: 'boolean', short: 'a' } },
+    async run(ctx) {
+      const q = ctx.values['service'] ? `?service=${encodeURIComponent(ctx.values['service'] as string)}` : '';
+      const tasks = await call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks${q}`);
+      const shown = ctx.values['all'] ? tasks : tasks.filter((t) => t.desired === 'running' || !['completed', 'failed', 'lost', 'stopped'].includes(t.state));
+      print(ctx, shown, () => table(['TASK', 'SERVICE', 'SLOT', 'GEN', 'NODE', 'STATE', 'RESTARTS', 'UPDATED', 'WHY'],
+        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, String(t.restarts), ago(t.updatedAt), t.error?.message ?? ''])));
+    },
+  },
+  services: {
+    options: {},
+    async run(ctx) {
+      const [services, tasks] = await Promise.all([call<ServiceJson[]>(client(ctx), 'GET', '/v1/services'), call<TaskRecord[]>(client(ctx), 'GET', '/v1/tasks')]);
+      print(ctx, services, () => table(['SERVICE', 'RUNNING', 'VERSION', 'RUNS'], services.map((s) => [
+        s.name, `${tasks.filter((t) => t.service === s.name && t.state === 'running' && t.desired === 'running').length}/${s.replicas}`, String(s.version),
+        s.spec.task.image ?? (s.spec.task.command ?? []).join(' '),
+      ])));
+    },
+  },
+  nodes: {
+    options: {},
+    async run(ctx) {
+      const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes');
+      print(ctx, nodes, () => table(['NODE', 'NAME', 'STATUS', 'RUNTIME', 'CPUS', 'MEMORY', 'TASKS', 'SEEN'], nodes.map((n) => [
+        n.id, n.name, n.status, n.runtime, String(n.capacity.cpus), `${Math.round(n.capacity.memoryMb)} MiB`, String(n.usage.tasks), ago(n.lastSeenAt),
+      ])));
+    },
+  },
+  stop: {
+    options: {},
+    async run(ctx) {
+      const name = arg(ctx, 0, 'service NAME');
+      await call(client(ctx), 'DELETE', `/v1/services/${encodeURIComponent(name)}`);
+      print(ctx, { stopped: name }, () => `service ${name} stopped\n`);
+    },
+  },
+  scale: {
+    options: {},
+    async run(ctx) {
+      const name = arg(ctx, 0, 'service NAME');
+      const n = Number(arg(ctx, 1, 'replica count N'));
+      if (!Number.isInteger(n) || n < 0) throw usage(`scale wants a whole number of replicas, got '${ctx.args[1]}'`);
+      const svc = await call<ServiceJson>(client(ctx), 'PATCH', `/v1/services/${encodeURIComponent(name)}`, { replicas: n });
+      print(ctx, svc, () => `service ${svc.name}: ${svc.replicas} replica(s)\n`);
+    },
+  },
+  drain: {
+    options: {},
+    async run(ctx) {
+      const which = arg(ctx, 0, 'NODE (id or name)');
+      const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes');
+      const node = nodes.find((n) => n.id === which) ?? nodes.find((n) => n.name === which);
+      if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${which}'`);
+      const drained = await call<NodeRecord>(client(ctx), 'POST', `/v1/nodes/${encodeURIComponent(node.id)}/drain`);
+      print(ctx, drained, () => `node ${drained.name} (${drained.id}) draining\n`);
+    },
+  },
+  events: {
+    options: { follow: { type: 'boolean', short: 'f' }, since: { type: 'string' } },
+    async run(ctx) {
+      if (ctx.values['follow']) return followEvents(ctx);
+      const events = await call<ClusterEvent[]>(client(ctx), 'GET', `/v1/events?since=${Number(ctx.values['since'] ?? 0)}`);
+      print(ctx, events, () => events.map(eventLine).join(''));
+    },
+  },
+  tree: {
+    options: { watch: { type: 'boolean' } },
+    async run(ctx) {
+      if (ctx.values['watch']) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'tree --watch (the live inspector) is not built yet');
+      const tree = await call<TreeNode>(client(ctx), 'GET', '/v1/tree');
+      print(ctx, tree, () => treeText(tree));
+    },
+  },
+  repl: {
+    options: {},
+    async run() {
+      throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'the REPL is not built yet');
+    },
+  },
+  backup: {
+    options: {},
+    async run(ctx) {
+      const file = arg(ctx, 0, 'backup FILE');
+      const store = openSqliteStore(join(ctx.dataDir, 'goat.db'));
+      try {
+        await store.backup(file);
+      } finally {
+        store.close();
+      }
+      print(ctx, { backup: file }, () => `backed up ${join(ctx.dataDir, 'goat.db')} to ${file}\n`);
+    },
+  },
+  restore: {
+    options: {},
+    async run(ctx) {
+      const file = arg(ctx, 0, 'backup FILE');
+      await restoreSqliteStore(file, join(ctx.dataDir, 'goat.db'));
+      print(ctx, { restored: file }, () => `restored ${file} into ${join(ctx.dataDir, 'goat.db')} (stop the manager first; start it again to use it)\n`);
+    },
+  },
+};
