@@ -77,6 +77,8 @@ export interface AssignInput {
 export class Worker {
   readonly #listeners = new Set<(e: WorkerEvent) => void>();
   readonly #tasks = new Map<string, TaskView>();
+  /** Command keys being applied right now (a re-sent command arriving meanwhile is not applied twice). */
+  readonly #applying = new Set<string>();
   #tasksSup: Supervisor<NactRef> | null = null;
   #root!: Supervisor<NactRef>;
   #system: NactRef | null = null;
@@ -156,9 +158,14 @@ export class Worker {
    */
   async assign(input: AssignInput): Promise<{ applied: boolean }> {
     const keys = [`${input.taskId}@${input.generation}`, ...(input.cmdId ? [`cmd:${input.cmdId}`] : [])];
-    if (keys.some((k) => this.state.wasApplied(k))) return { applied: false };
+    if (keys.some((k) => this.state.wasApplied(k) || this.#applying.has(k))) return { applied: false };
     const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
-    await this.state.assign(a, keys);
+    for (const k of keys) this.#applying.add(k);
+    try {
+      await this.state.assign(a, keys);
+    } finally {
+      for (const k of keys) this.#applying.delete(k);
+    }
     this.#track(a);
     if (this.#tasksSup?.state === 'running') await this.#tasksSup.startChild(this.#taskSpec(a));
     return { applied: true };

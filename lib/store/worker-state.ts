@@ -73,25 +73,46 @@ export class WorkerState {
     return this.data.applied.includes(key);
   }
 
-  /** Records an assignment and the keys that identify its command; durable when this resolves. */
-  async assign(a: Assignment, keys: string[]): Promise<void> {
-    this.data.assignments = [...this.data.assignments.filter((x) => x.taskId !== a.taskId), a];
-    this.data.applied = [...this.data.applied, ...keys].slice(-APPLIED_LIMIT);
-    await this.save();
+  /** Records an assignment and the keys that identify its command; durable when this resolves, unchanged if it rejects. */
+  assign(a: Assignment, keys: string[]): Promise<void> {
+    return this.update((d) => ({
+      ...d,
+      assignments: [...d.assignments.filter((x) => x.taskId !== a.taskId), a],
+      applied: [...d.applied, ...keys].slice(-APPLIED_LIMIT),
+    }));
   }
 
   /** Forgets an assignment (the task was stopped on purpose); durable when this resolves. */
-  async unassign(taskId: string, keys: string[] = []): Promise<void> {
-    this.data.assignments = this.data.assignments.filter((x) => x.taskId !== taskId);
-    this.data.applied = [...this.data.applied, ...keys].slice(-APPLIED_LIMIT);
-    await this.save();
+  unassign(taskId: string, keys: string[] = []): Promise<void> {
+    return this.update((d) => ({
+      ...d,
+      assignments: d.assignments.filter((x) => x.taskId !== taskId),
+      applied: [...d.applied, ...keys].slice(-APPLIED_LIMIT),
+    }));
   }
 
-  private async save(): Promise<void> {
+  private saving: Promise<void> = Promise.resolve();
+
+  /** Applies `change` after every earlier one, writes it, and only then makes it the current state. */
+  private update(change: (d: FileShape) => FileShape): Promise<void> {
+    const run = this.saving.then(async () => {
+      const next = change(this.data);
+      await this.write(next);
+      this.data = next;
+    });
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  private save(): Promise<void> {
+    return this.update((d) => d);
+  }
+
+  private async write(data: FileShape): Promise<void> {
     const tmp = `${this.file}.${process.pid}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(this.data, null, 2));
+      await fh.writeFile(JSON.stringify(data, null, 2));
       await fh.sync();
     } finally {
       await fh.close();

@@ -123,3 +123,13 @@ test('a restarted worker re-adopts its running task: same process, zero restarts
   t.is((await second.w.runtime.list()).filter((s) => s.running).length, 1);
   t.is((await post(port, 'same')).text, 'same');
 });
+
+test('assignments arriving together are all applied and durable (no lost write)', async (t) => {
+  const { w, dir } = await worker(t);
+  const ids = ['c.0.x1', 'c.1.x2', 'c.2.x3'];
+  const results = await Promise.all(ids.map((taskId, slot) => w.assign({ taskId, service: 'c', slot, generation: 1, spec: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } })));
+  t.deepEqual(results.map((r) => r.applied), [true, true, true]);
+  await eventually('all running', () => ids.every((id) => w.task(id)?.state === 'running'));
+  const saved = JSON.parse(await (await import('node:fs/promises')).readFile(`${dir}/worker.json`, 'utf8')) as { assignments: { taskId: string }[] };
+  t.deepEqual(saved.assignments.map((a) => a.taskId).sort(), ids);
+});

@@ -40,12 +40,14 @@ const running = (m: Manager, service: string) => m.listTasks({ service }).filter
 
 test('a 3-replica service spreads over the three workers and answers; scale down and up; delete', async (t) => {
   const { manager, workers, api } = await cluster(t);
-  const port = await freePort();
-  const put = await api('PUT', '/v1/services/echo', { replicas: 3, task: { command: ['node', ECHO_SERVER], env: { ECHO_BASE: String(port) } } });
+  // PORT=0: each replica listens on a port of its own (the three workers share this machine).
+  const put = await api('PUT', '/v1/services/echo', { replicas: 3, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
   t.is(put.status, 201);
   await eventually('3 running', () => running(manager, 'echo').length === 3, 20_000);
   t.deepEqual(new Set(running(manager, 'echo').map((x) => x.node)).size, 3, 'one per node');
   for (const w of workers) t.is(w.worker.tasks().filter((x) => x.state === 'running').length, 1);
+  await new Promise((r) => setTimeout(r, 500));
+  t.deepEqual(running(manager, 'echo').map((x) => x.restarts), [0, 0, 0], 'stable, not crash-looping');
 
   t.is((await api('PATCH', '/v1/services/echo', { replicas: 1 })).status, 200);
   await eventually('scaled down to 1', () => running(manager, 'echo').length === 1 && workers.reduce((n, w) => n + w.worker.tasks().filter((x) => x.state === 'running').length, 0) === 1, 20_000);
@@ -55,7 +57,6 @@ test('a 3-replica service spreads over the three workers and answers; scale down
   t.is((await api('DELETE', '/v1/services/echo')).status, 204);
   await eventually('all stopped', () => workers.every((w) => w.worker.tasks().every((x) => x.state !== 'running')), 20_000);
   t.is(running(manager, 'echo').length, 0);
-  void port;
 });
 
 test('the seed echo service answers through the cluster', async (t) => {
@@ -75,7 +76,7 @@ test('the seed echo service answers through the cluster', async (t) => {
 
 test('drain moves the tasks of a node elsewhere', async (t) => {
   const { manager, api } = await cluster(t, 2);
-  await api('PUT', '/v1/services/web', { replicas: 2, task: { command: ['node', ECHO_SERVER], env: {} } });
+  await api('PUT', '/v1/services/web', { replicas: 2, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
   await eventually('2 running', () => running(manager, 'web').length === 2, 20_000);
   const victim = running(manager, 'web')[0]!.node!;
   t.is((await api('POST', `/v1/nodes/${victim}/drain`)).status, 200);
