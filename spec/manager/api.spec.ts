@@ -28,7 +28,7 @@ async function setup(t: { teardown(f: () => Promise<void> | void): void }) {
 }
 
 test('/metrics shows tasks by state, nodes by status, heartbeat and scheduling histograms', async (t) => {
-  const { manager, get } = await setup(t);
+  const { manager } = await setup(t);
   await manager.putService({ name: 'm', replicas: 2, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
   await eventually('running', () => manager.listTasks({ state: 'running' }).length === 2, 20_000);
   await new Promise((r) => setTimeout(r, 2200)); // two heartbeats
