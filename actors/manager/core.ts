@@ -43,6 +43,8 @@ export interface CoreOptions {
   scorer?: 'spread' | 'binpack';
   /** Observes how long each placement round took (ms). */
   onPlacement?: (ms: number, placed: number) => void;
+  /** Hands a marked service to its replica controller (the `services/<name>` actor), which calls {@link ManagerCore.reconcileOne}; inline when absent. */
+  reconcileVia?: (service: string) => void;
 }
 
 /** The manager's state and loop. */
@@ -61,7 +63,7 @@ export class ManagerCore {
   readonly #startedAt = Date.now();
   readonly #graceMs: number;
 
-  constructor(private readonly options: CoreOptions) {
+  constructor(readonly options: CoreOptions) {
     this.store = options.store;
     this.#downAfterMs = options.downAfterMs ?? 4_000;
     this.#graceMs = options.recoveryGraceMs ?? 2 * this.#downAfterMs;
@@ -215,26 +217,36 @@ export class ManagerCore {
 
   /** One round: reconcile marked services, place pending tasks, send starts and stops. */
   tick(): void {
-    const now = Date.now();
     const dirty = [...this.#dirty];
     this.#dirty.clear();
-    if (dirty.length > 0) {
-      this.store.transaction(() => {
-        for (const name of dirty) {
-          const r = reconcileService(name, this.store.getService(name), this.store.listTasks({ service: name }), now, (s, slot) => `${s}.${slot}.${nanoid(10).replace(/[^A-Za-z0-9]/g, 'x')}`);
-          const stops = r.stop.map((id) => this.store.getTask(id)).filter((t): t is TaskRecord => t !== undefined)
-            .map((t) => (t.node === null ? { ...t, desired: 'stopped' as const, state: 'stopped' as const, updatedAt: now } : { ...t, desired: 'stopped' as const, updatedAt: now }));
-          this.store.putTasks([...r.create, ...stops]);
-          for (const t of r.create) this.#event('task.state', t.id, { service: t.service, slot: t.slot, generation: t.generation, state: t.state });
-          if (r.create.length > 0) this.#placeAll = true;
-        }
-      });
+    for (const name of dirty) {
+      if (this.options.reconcileVia) this.options.reconcileVia(name);
+      else this.#reconcile(name);
     }
     if (this.#placeAll) {
       this.#placeAll = false;
-      this.#placePending(now);
+      this.#placePending(Date.now());
     }
     this.#sendStops();
+  }
+
+  /** Reconciles one service now (its `services/<name>` actor calls this), then schedules placement. */
+  reconcileOne(name: string): void {
+    this.#reconcile(name);
+    this.#scheduleTick();
+  }
+
+  /** How many tasks the service needs and which to stop, written in one transaction. */
+  #reconcile(name: string): void {
+    const now = Date.now();
+    this.store.transaction(() => {
+      const r = reconcileService(name, this.store.getService(name), this.store.listTasks({ service: name }), now, (s, slot) => `${s}.${slot}.${nanoid(10).replace(/[^A-Za-z0-9]/g, 'x')}`);
+      const stops = r.stop.map((id) => this.store.getTask(id)).filter((t): t is TaskRecord => t !== undefined)
+        .map((t) => (t.node === null ? { ...t, desired: 'stopped' as const, state: 'stopped' as const, updatedAt: now } : { ...t, desired: 'stopped' as const, updatedAt: now }));
+      this.store.putTasks([...r.create, ...stops]);
+      for (const t of r.create) this.#event('task.state', t.id, { service: t.service, slot: t.slot, generation: t.generation, state: t.state });
+      if (r.create.length > 0) this.#placeAll = true;
+    });
   }
 
   #placePending(now: number): void {

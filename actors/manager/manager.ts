@@ -7,6 +7,8 @@
  *   ├─ reconciler    event → mark → tick → reconcile
  *   ├─ nodes         one child per linked worker: its frames, its commands
  *   │  └─ <nodeId>
+ *   ├─ services      one replica controller per service (a failing one restarts alone)
+ *   │  └─ <service>
  *   └─ api           HTTP API + worker links (`/v1/link`) on one port
  *
  * Writes are committed to the store before the API answers or a command is sent.
@@ -59,6 +61,9 @@ export class Manager implements ManagerApi {
   #links!: LinkServer;
   #ready = false;
   #nodesSup: Supervisor<NactRef> | undefined;
+  #servicesSup: Supervisor<NactRef> | undefined;
+  /** Service controllers being started (their first reconcile comes from their init). */
+  readonly #starting = new Set<string>();
   readonly #metrics: ManagerMetrics;
 
   private constructor(
@@ -195,6 +200,7 @@ export class Manager implements ManagerApi {
           terminate: () => this.core.close(),
         }),
         nactSupervisorChild({ id: 'nodes', maxRestarts: 1_000_000, windowMs: 1_000, onStarted: (sup) => (this.#nodesSup = sup) }),
+        nactSupervisorChild({ id: 'services', maxRestarts: 1_000_000, windowMs: 1_000, onStarted: (sup) => (this.#servicesSup = sup) }),
         actorChild<null, never>({
           id: 'api',
           init: async () => {
@@ -222,6 +228,8 @@ export class Manager implements ManagerApi {
       throw new GoatError('GOAT_ERR_USAGE', `cannot listen on ${host}:${port}: ${err?.message ?? 'unknown error'}`, { details: { listen: `${host}:${port}` } });
     }
     this.#links.onLink((link) => void this.#linked(link));
+    this.core.options.reconcileVia = (name) => this.#reconcileVia(name);
+    for (const s of this.store.listServices()) this.core.mark(s.name);
     this.#ready = true;
     const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
     log.info(`manager API on ${this.url} (${tokenWhere})`);
@@ -256,6 +264,40 @@ export class Manager implements ManagerApi {
     }));
   }
 
+
+  /**
+   * The replica controller of one service: `services/<name>`, started on
+   * first need; its reconcile runs inside it, so a failing one is restarted
+   * with backoff without touching the others.
+   */
+  #reconcileVia(name: string): void {
+    const sup = this.#servicesSup;
+    if (!sup || sup.state !== 'running') return this.core.reconcileOne(name);
+    const status = sup.snapshot().children?.find((c) => c.id === name)?.status;
+    if (status === 'running' || status === 'restarting' || status === 'starting') {
+      sup.ref(name).send({ type: 'reconcile' });
+      return;
+    }
+    if (this.#starting.has(name)) return;
+    this.#starting.add(name);
+    const start = async (): Promise<void> => {
+      if (status !== undefined) await sup.stopChild(name).catch(() => undefined);
+      await sup.startChild(actorChild<null, { type: 'reconcile' }>({
+        id: name, restart: 'transient',
+        init: (ctx) => {
+          ctx.tell({ type: 'reconcile' });
+          return null;
+        },
+        receive: (s, _msg, ctx) => {
+          this.core.reconcileOne(name);
+          // A deleted service whose tasks are all stopped needs no controller any more.
+          if (!this.store.getService(name) && this.store.listTasks({ service: name }).every((t) => t.desired === 'stopped')) ctx.exit();
+          return s;
+        },
+      }));
+    };
+    void start().catch(() => this.core.reconcileOne(name)).finally(() => this.#starting.delete(name));
+  }
 
   #onSupervision(_e: SupervisorEvent): void {
     // Kept for the inspector and the REPL (issue 6); the tree is in /v1/tree.

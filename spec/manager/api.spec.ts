@@ -68,9 +68,14 @@ test('/v1/tree shows the manager supervision tree with a child per linked node',
   const { manager, get } = await setup(t);
   const tree = (await (await get('/v1/tree')).json()) as { path: string; children: { id: string; children?: { path: string }[] }[] };
   t.is(tree.path, '/manager');
-  t.deepEqual(tree.children.map((c) => c.id), ['store', 'scheduler', 'reconciler', 'nodes', 'api']);
+  t.deepEqual(tree.children.map((c) => c.id), ['store', 'scheduler', 'reconciler', 'nodes', 'services', 'api']);
   const nodeId = manager.listNodes()[0]!.id;
   t.deepEqual(tree.children[3]!.children?.map((c) => c.path), [`/manager/nodes/${nodeId}`]);
+  await manager.putService({ name: 'tree', replicas: 1, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
+  await eventually('a controller for the service', async () => {
+    const again = (await (await get('/v1/tree')).json()) as typeof tree;
+    return again.children[4]!.children?.some((c) => c.path === '/manager/services/tree');
+  });
 });
 
 test('a corrupt store stops the manager with a clear error naming the file and restore', async (t) => {
