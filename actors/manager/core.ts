@@ -58,6 +58,8 @@ export class ManagerCore {
   readonly #stopping = new Set<string>();
   #tickScheduled = false;
   #placeAll = true;
+  /** Set when some task may need a stop sent (a stop decided, a node linked): saves scanning every task each tick. */
+  #stopsDirty = true;
   #closed = false;
   readonly #downAfterMs: number;
   readonly #startedAt = Date.now();
@@ -121,6 +123,7 @@ export class ManagerCore {
       this.#event('node.status', id, { status: 'draining' });
       const stop = this.store.listTasks({ node: id }).filter(isLive).map((t) => ({ ...t, desired: 'stopped' as const, updatedAt: Date.now() }));
       this.store.putTasks(stop);
+      this.#stopsDirty = true;
       for (const t of stop) this.#dirty.add(t.service);
     });
     this.#scheduleTick();
@@ -159,6 +162,7 @@ export class ManagerCore {
       if (t.desired === 'running' && !isTerminal(t.state) && !reported.has(`${t.id}@${t.generation}`)) void channel.assign(t).catch(() => undefined);
     }
     this.#placeAll = true;
+    this.#stopsDirty = true;
     this.#scheduleTick();
   }
 
@@ -227,7 +231,10 @@ export class ManagerCore {
       this.#placeAll = false;
       this.#placePending(Date.now());
     }
-    this.#sendStops();
+    if (this.#stopsDirty) {
+      this.#stopsDirty = false;
+      this.#sendStops();
+    }
   }
 
   /** Reconciles one service now (its `services/<name>` actor calls this), then schedules placement. */
@@ -244,6 +251,7 @@ export class ManagerCore {
       const stops = r.stop.map((id) => this.store.getTask(id)).filter((t): t is TaskRecord => t !== undefined)
         .map((t) => (t.node === null ? { ...t, desired: 'stopped' as const, state: 'stopped' as const, updatedAt: now } : { ...t, desired: 'stopped' as const, updatedAt: now }));
       this.store.putTasks([...r.create, ...stops]);
+      if (stops.length > 0) this.#stopsDirty = true;
       for (const t of r.create) this.#event('task.state', t.id, { service: t.service, slot: t.slot, generation: t.generation, state: t.state });
       if (r.create.length > 0) this.#placeAll = true;
     });
@@ -281,7 +289,10 @@ export class ManagerCore {
       this.#stopping.add(key);
       link.stop({ id: t.id, generation: t.generation }).then(
         () => this.#stopped(t.id, t.generation),
-        () => this.#stopping.delete(key),
+        () => {
+          this.#stopping.delete(key);
+          this.#stopsDirty = true; // the link closed first: try again when it is back
+        },
       );
     }
   }
