@@ -71,7 +71,9 @@ export class ManagerCore {
     this.#graceMs = options.recoveryGraceMs ?? 2 * this.#downAfterMs;
     // Nodes known from before a restart: give their workers the grace to come back.
     for (const node of this.store.listNodes()) {
-      if (node.status !== 'down') this.#scheduleDown(node.id, this.#graceMs);
+      if (node.status === 'down') continue;
+      this.#suspect(node.id);
+      this.#scheduleDown(node.id, this.#graceMs);
     }
     for (const s of this.store.listServices()) this.#dirty.add(s.name);
     this.#scheduleTick();
@@ -183,7 +185,18 @@ export class ManagerCore {
   nodeUnlinked(nodeId: string, channel: NodeChannel): void {
     if (this.#links.get(nodeId) !== channel) return;
     this.#links.delete(nodeId);
+    this.#suspect(nodeId);
     this.#scheduleDown(nodeId, this.#downAfterMs);
+  }
+
+  /** Not linked (yet): no new placements; `down` follows unless it comes back. A draining node stays draining. */
+  #suspect(nodeId: string): void {
+    const node = this.store.getNode(nodeId);
+    if (!node || (node.status !== 'ready' && node.status !== 'degraded')) return;
+    this.store.transaction(() => {
+      this.store.putNode({ ...node, status: 'suspect', updatedAt: Date.now() });
+      this.#event('node.status', nodeId, { status: 'suspect' });
+    });
   }
 
   /** Marks a service for the next tick. */

@@ -66,6 +66,18 @@ export async function worker(ctx: CommandContext): Promise<void> {
   const name = ctx.values['name'] as string | undefined;
   const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir: ctx.dataDir, runtime: runtimeOf(ctx), ...(name ? { name } : {}) });
   ctx.out.write(`goat-cluster: worker ${w.worker.nodeId} (${w.worker.runtimeChoice.kind} runtime) joining ${joinUrl}\n`);
+  // Say why a link attempt failed (once per distinct reason), and when it is up again.
+  let lastReason = '';
+  w.link.on('disconnected', (d) => {
+    const reason = `${d.code} ${d.reason}`.trim();
+    if (reason === lastReason) return;
+    lastReason = reason;
+    ctx.err.write(`goat-cluster: link to ${d.url} ${d.wasConnected ? 'lost' : 'refused'}: ${reason}${d.retryInMs === null ? '' : `; retrying in ${d.retryInMs} ms`}\n`);
+  });
+  w.link.on('connected', (c) => {
+    lastReason = '';
+    ctx.out.write(`goat-cluster: linked to ${c.url}\n`);
+  });
   await untilSignal();
   await w.stop();
 }

@@ -12,9 +12,9 @@ import { eventually } from '../runtime/helpers/wait.js';
 const TOKEN = 'test-token-123456';
 const quiet = { info: () => undefined, warn: () => undefined };
 
-async function cluster(t: { teardown(f: () => Promise<void> | void): void }, workers = 3) {
+async function cluster(t: { teardown(f: () => Promise<void> | void): void }, workers = 3, downAfterMs?: number) {
   const dir = await mkdtemp(join(tmpdir(), 'goat-cluster-'));
-  const manager = await Manager.start({ dataDir: join(dir, 'manager'), listen: '127.0.0.1:0', token: TOKEN, logger: quiet });
+  const manager = await Manager.start({ dataDir: join(dir, 'manager'), listen: '127.0.0.1:0', token: TOKEN, logger: quiet, ...(downAfterMs ? { downAfterMs } : {}) });
   const joined: JoinedWorker[] = [];
   for (let i = 0; i < workers; i++) {
     joined.push(await joinCluster({ join: manager.url, token: TOKEN, dataDir: join(dir, `w${i}`), name: `w${i}`, runtime: 'process', cluster: `goat-test-${process.pid}`, logger: quiet, backoff: { initialMs: 50, maxMs: 500 } }));
@@ -107,4 +107,18 @@ test('a wrong join token is refused and the manager carries on', async (t) => {
   t.is(bad.link.status === 'connected', false);
   t.is(manager.listNodes().length, 1);
   t.is((await api('GET', '/readyz')).status, 200);
+});
+
+test('a worker that leaves is suspect at once, then down; its slot is re-placed on another node', async (t) => {
+  const { manager, workers, api } = await cluster(t, 2, 600);
+  await api('PUT', '/v1/services/solo', { replicas: 1, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
+  await eventually('running', () => running(manager, 'solo').length === 1, 20_000);
+  const first = running(manager, 'solo')[0]!;
+  const leaving = workers.find((w) => w.worker.nodeId === first.node)!;
+  for (const task of leaving.worker.tasks()) await leaving.worker.runtime.remove(task.id, task.generation);
+  await leaving.stop();
+  await eventually('suspect', () => manager.listNodes().find((n) => n.id === first.node)?.status === 'suspect', 2_000);
+  await eventually('down', () => manager.listNodes().find((n) => n.id === first.node)?.status === 'down', 5_000);
+  t.is(manager.getTask(first.id)?.state, 'lost');
+  await eventually('re-placed', () => running(manager, 'solo').some((x) => x.node !== first.node && x.generation === first.generation + 1), 20_000);
 });
