@@ -47,6 +47,11 @@ export interface CoreOptions {
   reconcileVia?: (service: string) => void;
 }
 
+/** Heartbeats are written to the store together, at most this often (ms): `lastSeenAt` and `usage` in `nodes` lag by up to this. */
+const HEARTBEAT_FLUSH_MS = 1_000;
+/** At most this many tasks are placed (and their assigns sent) per tick. */
+const MAX_PLACED_PER_TICK = 2_000;
+
 /** The manager's state and loop. */
 export class ManagerCore {
   readonly store: Store;
@@ -61,6 +66,14 @@ export class ManagerCore {
   /** Set when some task may need a stop sent (a stop decided, a node linked): saves scanning every task each tick. */
   #stopsDirty = true;
   #closed = false;
+  /** Events of the transaction in progress: appended in one go at its end, heard by listeners after its commit. */
+  #txEvents: Omit<ClusterEvent, 'seq'>[] = [];
+  #txDepth = 0;
+  /** Reports received since the last tick, applied together (one transaction) when it starts. */
+  #reports: [string, ReportedTask[]][] = [];
+  /** Heartbeats since the last flush, by node: written together once per {@link HEARTBEAT_FLUSH_MS}. */
+  readonly #beats = new Map<string, { usage: NodeRecord['usage']; at: number }>();
+  #beatTimer: NodeJS.Timeout | null = null;
   readonly #downAfterMs: number;
   readonly #startedAt = Date.now();
   readonly #graceMs: number;
@@ -89,7 +102,7 @@ export class ManagerCore {
     }
     const now = Date.now();
     const before = this.store.getService(spec.name);
-    const record = this.store.transaction(() => {
+    const record = this.#tx(() => {
       const r = this.store.putService(spec, now);
       if (!before || r.version !== before.version) this.#event('service.updated', spec.name, { version: r.version, replicas: spec.replicas });
       return r;
@@ -106,7 +119,7 @@ export class ManagerCore {
 
   /** Deletes a service; its tasks are stopped. */
   deleteService(name: string): boolean {
-    const deleted = this.store.transaction(() => {
+    const deleted = this.#tx(() => {
       const ok = this.store.deleteService(name);
       if (ok) this.#event('service.deleted', name, {});
       return ok;
@@ -117,10 +130,11 @@ export class ManagerCore {
 
   /** Drains a node: no new tasks; its tasks are stopped and re-placed elsewhere. */
   drainNode(id: string): NodeRecord {
+    this.#applyQueuedReports();
     const node = this.store.getNode(id);
     if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${id}'`, { details: { node: id } });
     const drained = { ...node, status: 'draining' as const, updatedAt: Date.now() };
-    this.store.transaction(() => {
+    this.#tx(() => {
       this.store.putNode(drained);
       this.#event('node.status', id, { status: 'draining' });
       const stop = this.store.listTasks({ node: id }).filter(isLive).map((t) => ({ ...t, desired: 'stopped' as const, updatedAt: Date.now() }));
@@ -154,7 +168,8 @@ export class ManagerCore {
       lastSeenAt: now, createdAt: old?.createdAt ?? now, updatedAt: now,
     };
     const reported = new Set(hello.tasks.map((t) => `${t.taskId}@${t.generation}`));
-    this.store.transaction(() => {
+    this.#applyQueuedReports(); // reports sent before this hello are older than it
+    this.#tx(() => {
       this.store.putNode(node);
       if (old?.status !== node.status) this.#event('node.status', node.id, { status: node.status });
       this.#applyReports(node.id, hello.tasks);
@@ -170,15 +185,42 @@ export class ManagerCore {
 
   /** A worker's heartbeat: it is alive; usage for `nodes`. */
   heartbeat(nodeId: string, usage: NodeRecord['usage']): void {
-    const node = this.store.getNode(nodeId);
-    if (!node) return;
-    this.store.putNode({ ...node, usage, lastSeenAt: Date.now() });
+    this.#beats.set(nodeId, { usage, at: Date.now() });
+    if (this.#beatTimer === null && !this.#closed) {
+      this.#beatTimer = setTimeout(() => this.#flushBeats(), HEARTBEAT_FLUSH_MS);
+      this.#beatTimer.unref();
+    }
+  }
+
+  /** Writes the buffered heartbeats (usage, lastSeenAt) in one transaction, onto the nodes as they are now. */
+  #flushBeats(): void {
+    if (this.#beatTimer !== null) clearTimeout(this.#beatTimer);
+    this.#beatTimer = null;
+    if (this.#beats.size === 0) return;
+    const beats = [...this.#beats];
+    this.#beats.clear();
+    this.#tx(() => {
+      for (const [id, b] of beats) {
+        const node = this.store.getNode(id);
+        if (node) this.store.putNode({ ...node, usage: b.usage, lastSeenAt: b.at });
+      }
+    });
   }
 
   /** Task state changes a worker reports. */
   report(nodeId: string, tasks: ReportedTask[]): void {
-    this.store.transaction(() => this.#applyReports(nodeId, tasks));
+    this.#reports.push([nodeId, tasks]);
     this.#scheduleTick();
+  }
+
+  /** Applies the queued reports, oldest first, in one transaction (a report is not acknowledged: nothing waits on it). */
+  #applyQueuedReports(): void {
+    if (this.#reports.length === 0) return;
+    const queued = this.#reports;
+    this.#reports = [];
+    this.#tx(() => {
+      for (const [nodeId, tasks] of queued) this.#applyReports(nodeId, tasks);
+    });
   }
 
   /** A worker's link closed: after `downAfterMs` without it coming back, the node is down. */
@@ -193,7 +235,7 @@ export class ManagerCore {
   #suspect(nodeId: string): void {
     const node = this.store.getNode(nodeId);
     if (!node || (node.status !== 'ready' && node.status !== 'degraded')) return;
-    this.store.transaction(() => {
+    this.#tx(() => {
       this.store.putNode({ ...node, status: 'suspect', updatedAt: Date.now() });
       this.#event('node.status', nodeId, { status: 'suspect' });
     });
@@ -207,6 +249,10 @@ export class ManagerCore {
 
   /** Stops timers. */
   close(): void {
+    if (!this.#closed) {
+      this.#applyQueuedReports();
+      this.#flushBeats();
+    }
     this.#closed = true;
     for (const t of this.#downTimers.values()) clearTimeout(t);
   }
@@ -234,6 +280,7 @@ export class ManagerCore {
 
   /** One round: reconcile marked services, place pending tasks, send starts and stops. */
   tick(): void {
+    this.#applyQueuedReports();
     const dirty = [...this.#dirty];
     this.#dirty.clear();
     for (const name of dirty) {
@@ -259,7 +306,7 @@ export class ManagerCore {
   /** How many tasks the service needs and which to stop, written in one transaction. */
   #reconcile(name: string): void {
     const now = Date.now();
-    this.store.transaction(() => {
+    this.#tx(() => {
       const r = reconcileService(name, this.store.getService(name), this.store.listTasks({ service: name }), now, (s, slot) => `${s}.${slot}.${nanoid(10).replace(/[^A-Za-z0-9]/g, 'x')}`);
       const stops = r.stop.map((id) => this.store.getTask(id)).filter((t): t is TaskRecord => t !== undefined)
         .map((t) => (t.node === null ? { ...t, desired: 'stopped' as const, state: 'stopped' as const, updatedAt: now } : { ...t, desired: 'stopped' as const, updatedAt: now }));
@@ -271,23 +318,29 @@ export class ManagerCore {
   }
 
   #placePending(now: number): void {
-    const pending = this.store.listTasks({ state: 'pending' }).filter((t) => t.desired === 'running');
-    if (pending.length === 0) return;
+    const waiting = this.store.listTasks({ state: 'pending' }).filter((t) => t.desired === 'running');
+    if (waiting.length === 0) return;
+    // A bounded round, so that a burst (10,000 tasks at once) never stalls heartbeats and the API for seconds: the rest next tick.
+    const pending = waiting.length > MAX_PLACED_PER_TICK ? waiting.slice(0, MAX_PLACED_PER_TICK) : waiting;
+    if (pending.length < waiting.length) {
+      this.#placeAll = true;
+      this.#scheduleTick();
+    }
     const started = performance.now();
     const nodes = this.store.listNodes().filter((n) => this.#links.has(n.id));
     const all = this.store.listTasks().filter((t) => t.node !== null && isLive(t));
     const result = place(pending.map((t) => ({ taskId: t.id, service: t.service, slot: t.slot, spec: t.spec })), buildNodeTable(nodes, all), { scorer: this.options.scorer ?? 'spread' });
     const byId = new Map(pending.map((t) => [t.id, t]));
     const assigned: TaskRecord[] = [];
-    this.store.transaction(() => {
+    this.#tx(() => {
       for (const p of result.placements) {
         const t = byId.get(p.taskId)!;
         const next = { ...t, node: p.node, state: 'assigned' as const, error: null, updatedAt: now };
         assigned.push(next);
         this.#event('task.state', t.id, { state: 'assigned', node: p.node, generation: t.generation });
       }
-      const waiting = result.unplaced.map((u) => ({ ...byId.get(u.taskId)!, error: { code: 'GOAT_ERR_RESOURCE', message: u.reason }, updatedAt: now }));
-      this.store.putTasks([...assigned, ...waiting]);
+      const unplaced = result.unplaced.map((u) => ({ ...byId.get(u.taskId)!, error: { code: 'GOAT_ERR_RESOURCE', message: u.reason }, updatedAt: now }));
+      this.store.putTasks([...assigned, ...unplaced]);
     });
     this.options.onPlacement?.(performance.now() - started, assigned.length);
     for (const t of assigned) void this.#links.get(t.node!)?.assign(t).catch(() => undefined);
@@ -314,7 +367,7 @@ export class ManagerCore {
     this.#stopping.delete(`${id}@${generation}`);
     const t = this.store.getTask(id);
     if (!t || t.generation !== generation || isTerminal(t.state)) return;
-    this.store.transaction(() => {
+    this.#tx(() => {
       this.store.putTasks([{ ...t, state: 'stopped', updatedAt: Date.now() }]);
       this.#event('task.state', id, { state: 'stopped', generation });
     });
@@ -360,10 +413,11 @@ export class ManagerCore {
   #nodeDown(nodeId: string): void {
     this.#downTimers.delete(nodeId);
     if (this.#closed || this.#links.has(nodeId)) return;
+    this.#applyQueuedReports();
     const node = this.store.getNode(nodeId);
     if (!node || node.status === 'down') return;
     const now = Date.now();
-    this.store.transaction(() => {
+    this.#tx(() => {
       this.store.putNode({ ...node, status: 'down', updatedAt: now });
       this.#event('node.status', nodeId, { status: 'down' });
       const lost = this.store.listTasks({ node: nodeId }).filter((t) => !isTerminal(t.state))
@@ -383,7 +437,41 @@ export class ManagerCore {
     return s;
   }
 
+  /**
+   * A store transaction whose events (see {@link #event}) are appended in one
+   * `appendEvents` at its end — one insert batch and one trim of the log
+   * instead of one per event — and heard by listeners once it committed.
+   */
+  #tx<T>(fn: () => T): T {
+    const outer = this.#txDepth === 0;
+    const mark = this.#txEvents.length;
+    let appended: ClusterEvent[] = [];
+    let result: T;
+    this.#txDepth++;
+    try {
+      result = this.store.transaction(() => {
+        const r = fn();
+        if (outer && this.#txEvents.length > 0) appended = this.store.appendEvents(this.#txEvents);
+        return r;
+      });
+    } catch (err) {
+      this.#txEvents.length = mark;
+      throw err;
+    } finally {
+      this.#txDepth--;
+    }
+    if (outer) {
+      this.#txEvents = [];
+      for (const event of appended) for (const l of this.#listeners) l(event);
+    }
+    return result;
+  }
+
   #event(type: string, subject: string, data: Record<string, unknown>): void {
+    if (this.#txDepth > 0) {
+      this.#txEvents.push({ at: Date.now(), type, subject, data });
+      return;
+    }
     const [event] = this.store.appendEvents([{ at: Date.now(), type, subject, data }]);
     if (event) for (const l of this.#listeners) l(event);
   }

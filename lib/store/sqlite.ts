@@ -180,7 +180,8 @@ class SqliteStore implements Store {
         'INSERT INTO nodes (id, status, record) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status, record = excluded.record',
       ),
       insertEvent: db.prepare<[number, string, string, string]>('INSERT INTO events (at, type, subject, data) VALUES (?, ?, ?, ?)'),
-      trimEvents: db.prepare<[number]>('DELETE FROM events WHERE seq < (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)'),
+      // seq only grows (AUTOINCREMENT): keeping the last N is one range delete on the primary key.
+      trimEvents: db.prepare<[number]>('DELETE FROM events WHERE seq <= ?'),
       eventsSince: db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
       lastSeq: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
       getIdempotency: db.prepare<[string], IdempotencyRow>('SELECT * FROM idempotency WHERE key = ?'),
@@ -281,7 +282,8 @@ class SqliteStore implements Store {
         const seq = Number(this.#stmt.insertEvent.run(e.at, e.type, e.subject, data).lastInsertRowid);
         out.push({ seq, at: e.at, type: e.type, subject: e.subject, data: JSON.parse(data) as Record<string, unknown> });
       }
-      this.#stmt.trimEvents.run(this.#maxEvents - 1);
+      const last = out.at(-1)?.seq;
+      if (last !== undefined) this.#stmt.trimEvents.run(last - this.#maxEvents);
       return out;
     });
   }
