@@ -43,6 +43,10 @@ export interface CoreOptions {
   scorer?: 'spread' | 'binpack';
   /** Observes how long each placement round took (ms). */
   onPlacement?: (ms: number, placed: number) => void;
+  /** Runs a tick inside the reconciler actor (so a failing tick is a supervised crash); `setImmediate` when absent. */
+  runTick?: (tick: () => void) => void;
+  /** Runs a placement round inside the scheduler actor; inline when absent. */
+  runPlacement?: (round: () => void) => void;
   /** Hands a marked service to its replica controller (the `services/<name>` actor), which calls {@link ManagerCore.reconcileOne}; inline when absent. */
   reconcileVia?: (service: string) => void;
 }
@@ -272,13 +276,21 @@ export class ManagerCore {
   #scheduleTick(): void {
     if (this.#tickScheduled || this.#closed) return;
     this.#tickScheduled = true;
-    setImmediate(() => {
+    const run = (): void => {
       this.#tickScheduled = false;
       if (!this.#closed) this.tick();
-    });
+    };
+    // Through the reconciler actor when there is one: a tick that throws crashes it, and its supervisor restarts it.
+    if (this.options.runTick) this.options.runTick(run);
+    else setImmediate(run);
   }
 
-  /** One round: reconcile marked services, place pending tasks, send starts and stops. */
+  /** Asks for a tick soon (the reconciler does this after a restart). */
+  requestTick(): void {
+    this.#scheduleTick();
+  }
+
+  /** One round: apply reports, reconcile marked services, then place pending tasks and send starts and stops. */
   tick(): void {
     this.#applyQueuedReports();
     const dirty = [...this.#dirty];
@@ -287,6 +299,14 @@ export class ManagerCore {
       if (this.options.reconcileVia) this.options.reconcileVia(name);
       else this.#reconcile(name);
     }
+    if (!this.#placeAll && !this.#stopsDirty) return;
+    if (this.options.runPlacement) this.options.runPlacement(() => this.placementRound());
+    else this.placementRound();
+  }
+
+  /** Places what is pending and sends what must start or stop (the scheduler actor runs this). */
+  placementRound(): void {
+    if (this.#closed) return;
     if (this.#placeAll) {
       this.#placeAll = false;
       this.#placePending(Date.now());

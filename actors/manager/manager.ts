@@ -114,6 +114,7 @@ export class Manager implements ManagerApi {
   /** Stops listening, closes links and the store. Workers keep their tasks. */
   async stop(): Promise<void> {
     this.#ready = false;
+    this.core.close();
     await this.#root.stop();
     if (this.#system) stopNact(this.#system);
   }
@@ -189,15 +190,29 @@ export class Manager implements ManagerApi {
           receive: (s) => s,
           terminate: () => this.store.close(),
         }),
-        actorChild<null, never>({ id: 'scheduler', init: () => null, receive: (s) => s }),
-        actorChild<null, { type: 'tick' }>({
-          id: 'reconciler',
-          init: () => null,
-          receive: (s) => {
-            this.core.tick();
+        actorChild<null, { type: 'place'; round: () => void }>({
+          id: 'scheduler',
+          init: () => {
+            this.core.options.runPlacement = (round) => this.#via('/manager/scheduler', { type: 'place', round }, round);
+            return null;
+          },
+          receive: (s, msg) => {
+            msg.round();
             return s;
           },
-          terminate: () => this.core.close(),
+        }),
+        actorChild<null, { type: 'tick'; run: () => void }>({
+          id: 'reconciler',
+          init: (ctx) => {
+            this.core.options.runTick = (run) => this.#via('/manager/reconciler', { type: 'tick', run }, () => setImmediate(run));
+            // After a restart, look again at everything that may have been marked meanwhile.
+            ctx.tell({ type: 'tick', run: () => this.core.requestTick() });
+            return null;
+          },
+          receive: (s, msg) => {
+            msg.run();
+            return s;
+          },
         }),
         nactSupervisorChild({ id: 'nodes', maxRestarts: 1_000_000, windowMs: 1_000, onStarted: (sup) => (this.#nodesSup = sup) }),
         nactSupervisorChild({ id: 'services', maxRestarts: 1_000_000, windowMs: 1_000, onStarted: (sup) => (this.#servicesSup = sup) }),
@@ -297,6 +312,12 @@ export class Manager implements ManagerApi {
       }));
     };
     void start().catch(() => this.core.reconcileOne(name)).finally(() => this.#starting.delete(name));
+  }
+
+  /** Sends to the actor at `path`; when it cannot take it (not started yet, stopped), runs `fallback` so no work is lost. */
+  #via(path: string, message: unknown, fallback: () => void): void {
+    const delivery = this.#root?.lookup(path)?.send(message);
+    if (delivery !== 'delivered' && delivery !== 'stashed') fallback();
   }
 
   #onSupervision(_e: SupervisorEvent): void {

@@ -88,3 +88,22 @@ test('a corrupt store stops the manager with a clear error naming the file and r
   t.regex(err?.message ?? '', /goat\.db/);
   t.regex(err?.message ?? '', /restore/);
 });
+
+test('a reconcile that throws crashes only its service controller, which restarts and converges', async (t) => {
+  const { manager, get } = await setup(t);
+  const store = manager.store as { listTasks: (...a: unknown[]) => unknown };
+  const original = store.listTasks.bind(manager.store);
+  let failures = 1;
+  store.listTasks = (...args: unknown[]) => {
+    const filter = args[0] as { service?: string; state?: string } | undefined;
+    if (filter?.service === 'flaky' && filter.state === undefined && failures-- > 0) throw new Error('store hiccup');
+    return original(...args);
+  };
+  await manager.putService({ name: 'flaky', replicas: 1, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
+  await eventually('converged despite the crash', () => manager.listTasks({ service: 'flaky', state: 'running' }).length === 1, 20_000);
+  const tree = (await (await get('/v1/tree')).json()) as { children: { id: string; children?: { id: string; restarts: number; lastError: { message: string } | null }[] }[] };
+  const controller = tree.children.find((c) => c.id === 'services')?.children?.find((c) => c.id === 'flaky');
+  t.is(controller?.restarts, 1);
+  t.is(controller?.lastError?.message, 'store hiccup');
+  t.is(tree.children.find((c) => c.id === 'reconciler') !== undefined, true);
+});
