@@ -37,6 +37,13 @@ export const readyFilter: Filter = {
   explain: (n) => `${n} not ready`,
 };
 
+/** A task with an image needs a Docker node; a task with only a command needs a process node. */
+export const runtimeFilter: Filter = {
+  name: 'runtime',
+  check: (req, node) => (node.runtime ?? 'docker') === (req.spec.image ? 'docker' : 'process'),
+  explain: (n, req) => `${n} cannot run ${req.spec.image ? 'images (process runtime)' : 'commands without an image (docker runtime)'}`,
+};
+
 /** Requested cpus fit in the node's cpus minus those reserved. */
 export const cpuFilter: Filter = {
   name: 'cpu',
@@ -100,7 +107,7 @@ export const constraintsFilter: Filter = {
 };
 
 /** Every filter, in the order they run (cheap and coarse first; the first that refuses a node is its reason). */
-export const DEFAULT_FILTERS: readonly Filter[] = Object.freeze([readyFilter, constraintsFilter, cpuFilter, memoryFilter, diskFilter, portsFilter]);
+export const DEFAULT_FILTERS: readonly Filter[] = Object.freeze([readyFilter, runtimeFilter, constraintsFilter, cpuFilter, memoryFilter, diskFilter, portsFilter]);
 
 /** The filters of `filters` that apply to `req`, in order. */
 export function filtersFor(req: PlacementRequest, filters: readonly Filter[]): Filter[] {

@@ -16,6 +16,7 @@ export { buildNodeTable, copyNode, reserve, type PlacedTask } from './table.js';
 export {
   DEFAULT_FILTERS,
   readyFilter,
+  runtimeFilter,
   constraintsFilter,
   cpuFilter,
   memoryFilter,

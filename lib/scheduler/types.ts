@@ -9,6 +9,8 @@ export interface SchedNode {
   id: string;
   name: string;
   status: NodeStatus;
+  /** How it runs tasks: `docker` (tasks with an image) or `process` (tasks with a command only). @default 'docker' */
+  runtime?: 'docker' | 'process';
   labels: Record<string, string>;
   /** What the node offers; `diskFreeMb` undefined means unknown (the disk filter then passes). */
   capacity: { cpus: number; memoryMb: number; diskFreeMb?: number };

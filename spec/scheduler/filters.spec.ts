@@ -1,5 +1,5 @@
 import test from 'ava';
-import { constraintsFilter, cpuFilter, DEFAULT_FILTERS, diskFilter, filtersFor, memoryFilter, portsFilter, readyFilter } from '../../lib/scheduler/index.js';
+import { constraintsFilter, cpuFilter, DEFAULT_FILTERS, diskFilter, filtersFor, memoryFilter, portsFilter, readyFilter, runtimeFilter } from '../../lib/scheduler/index.js';
 import { node, request } from './helpers.js';
 
 test('ready: only ready nodes pass', (t) => {
@@ -58,8 +58,19 @@ test('constraints: node by id or name, and every label equal', (t) => {
   t.is(constraintsFilter.explain(4, request('web', 0, { constraints: { node: 'b', labels: { zone: 'eu' } } })), '4 not matching constraints (node=b, zone=eu)');
 });
 
-test('only the filters that apply to a task run for it; ready always does', (t) => {
-  t.deepEqual(filtersFor(request('web', 0), DEFAULT_FILTERS).map((f) => f.name), ['ready']);
+test('only the filters that apply to a task run for it; ready and runtime always do', (t) => {
+  t.deepEqual(filtersFor(request('web', 0), DEFAULT_FILTERS).map((f) => f.name), ['ready', 'runtime']);
   const full = request('web', 0, { resources: { cpu: 1, memoryMb: 1, diskMb: 1 }, ports: [{ host: 80, container: 80 }], constraints: { node: 'a' } });
-  t.deepEqual(filtersFor(full, DEFAULT_FILTERS).map((f) => f.name), ['ready', 'constraints', 'cpu', 'memory', 'disk', 'ports']);
+  t.deepEqual(filtersFor(full, DEFAULT_FILTERS).map((f) => f.name), ['ready', 'runtime', 'constraints', 'cpu', 'memory', 'disk', 'ports']);
+});
+
+test('runtime: image tasks need a docker node, command-only tasks a process node', (t) => {
+  const image = request('web', 0);
+  const command = { ...image, spec: { ...image.spec, image: undefined, command: ['node', 'x.js'] } } as typeof image;
+  t.true(runtimeFilter.check(image, node('d', { runtime: 'docker' })));
+  t.false(runtimeFilter.check(image, node('p', { runtime: 'process' })));
+  t.true(runtimeFilter.check(command, node('p', { runtime: 'process' })));
+  t.false(runtimeFilter.check(command, node('d', { runtime: 'docker' })));
+  t.is(runtimeFilter.explain(2, image), '2 cannot run images (process runtime)');
+  t.is(runtimeFilter.explain(1, command), '1 cannot run commands without an image (docker runtime)');
 });
