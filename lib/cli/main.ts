@@ -5,12 +5,11 @@
  * manager's HTTP API. Human tables by default, `--json` for scripts.
  * Exit codes: 0 ok, 1 error, 2 usage.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { realpathSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { GoatError, isGoatError } from '../errors.js';
+import { isGoatError } from '../errors.js';
 import { commands, type CommandContext } from './commands.js';
 
 const USAGE = `goat-cluster — a fault-tolerant container orchestrator
@@ -122,11 +121,6 @@ function readToken(dataDir: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A usage error (exit code 2). */
-export function usage(message: string): GoatError {
-  return new GoatError('GOAT_ERR_USAGE', message);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
