@@ -15,14 +15,14 @@
  */
 import { createConsola } from 'consola';
 import Dockerode from 'dockerode';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker, type TaskView } from '../actors/worker/index.js';
 import { LABELS } from '../lib/runtime/identity.js';
+import { packageRoot } from '../lib/package-root.js';
 import { compare, now, type Comparison, type Run } from './measure.js';
 
 const IMAGE = 'goat/echo:latest';
@@ -46,21 +46,10 @@ export async function dockerEngineProblem(): Promise<string | undefined> {
   }
 }
 
-/** The repository root: the folder whose package.json is goat-cluster's (works from bench/ and dist/bench/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'goat-cluster') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the goat-cluster package root');
-    dir = parent;
-  }
-}
 
 /** Builds the images (when out of date) with the builder of `npm run images`, as the docker tests do. */
 async function buildImages(): Promise<void> {
-  const builder = (await import(pathToFileURL(join(repoRoot(), 'images', 'build.mjs')).href)) as {
+  const builder = (await import(pathToFileURL(join(packageRoot(import.meta.url), 'images', 'build.mjs')).href)) as {
     buildImages(options: { docker: Dockerode; apps: string[]; log?: (line: string) => void }): Promise<unknown>;
   };
   await builder.buildImages({ docker, apps: ['echo'], log: () => undefined });

@@ -7,7 +7,8 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { packageRoot } from '../package-root.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isGoatError } from '../errors.js';
 import { commands, type CommandContext } from './commands.js';
@@ -45,8 +46,7 @@ const GLOBAL: NonNullable<ParseArgsConfig['options']> = {
 };
 
 function version(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return (JSON.parse(readFileSync(join(here, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
