@@ -7,6 +7,7 @@
 /** Every error code Goat uses, with the one-line meaning shown in the README. */
 export const ERROR_CODES = {
   GOAT_ERR_INVALID_SPEC: 'A child, supervisor, task or service spec failed validation; `details.field` names the field.',
+  GOAT_ERR_INVALID_CONFIG: 'The config file (or a GOAT_* variable) is invalid; `details.file`, `details.field` and `details.expected` say where and what.',
   GOAT_ERR_USAGE: 'The command line could not be understood (exit code 2).',
   GOAT_ERR_NOT_IMPLEMENTED: 'The command exists in the CLI contract but is not built yet.',
   GOAT_ERR_DUPLICATE_CHILD: 'A supervisor already has a child with this id.',

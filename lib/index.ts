@@ -23,3 +23,5 @@ export { TASK_DEFAULTS, normalizeTaskSpec, type TaskSpec, type TaskSpecInput, ty
 export { Manager, type ManagerOptions } from '../actors/manager/manager.js';
 export { joinCluster, type JoinOptions, type JoinedWorker } from '../actors/worker/index.js';
 export { normalizeServiceSpec, type ServiceSpec, type ServiceSpecInput, type ServiceRecord, type TaskRecord, type NodeRecord, type ClusterEvent } from './model/index.js';
+/** `cluster.config.ts`: `export default defineConfig({ cluster, manager, worker, services })`. */
+export { defineConfig, loadConfig, type GoatConfig, type ResolvedConfig } from './config/index.js';

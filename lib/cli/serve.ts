@@ -1,48 +1,107 @@
-/** The long-running commands: `start` (manager + local worker), `manager`, `worker`. They run until SIGINT/SIGTERM. */
+/**
+ * The long-running commands: `start` (manager + local worker), `manager`,
+ * `worker`. They run until SIGINT/SIGTERM. Settings come from the command
+ * line, then `GOAT_*` variables, then `cluster.config.ts`, then defaults.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
+import { consola } from 'consola';
+import Docker from 'dockerode';
 import { GoatError } from '../errors.js';
+import { loadConfig, type ResolvedConfig } from '../config/index.js';
+import { packageRoot } from '../package-root.js';
 import { Manager } from '../../actors/manager/manager.js';
 import { joinCluster, type JoinedWorker } from '../../actors/worker/index.js';
 import type { CommandContext } from './commands.js';
 
 type RuntimeChoice = 'auto' | 'docker' | 'process';
 
-function runtimeOf(ctx: CommandContext): RuntimeChoice {
-  const r = (ctx.values['runtime'] as string | undefined) ?? ctx.env['GOAT_RUNTIME'] ?? 'auto';
-  if (r !== 'auto' && r !== 'docker' && r !== 'process') throw new GoatError('GOAT_ERR_USAGE', `--runtime wants auto, docker or process, got '${r}'`);
-  return r;
+interface Settings {
+  config: ResolvedConfig;
+  dataDir: string;
+  listen: string;
+  runtime: RuntimeChoice;
+  token: string | undefined;
 }
 
-function listenOf(ctx: CommandContext): string {
-  return (ctx.values['listen'] as string | undefined) ?? ctx.env['GOAT_LISTEN'] ?? '127.0.0.1:7070';
+async function settings(ctx: CommandContext): Promise<Settings> {
+  const config = await loadConfig(ctx.values['config'] as string | undefined, ctx.env);
+  const flag = (k: string): string | undefined => ctx.values[k] as string | undefined;
+  const runtime = flag('runtime') ?? config.worker.runtime;
+  if (runtime !== 'auto' && runtime !== 'docker' && runtime !== 'process') throw new GoatError('GOAT_ERR_USAGE', `--runtime wants auto, docker or process, got '${runtime}'`);
+  return {
+    config,
+    dataDir: flag('data-dir') ? resolve(flag('data-dir')!) : config.manager.dataDir,
+    listen: flag('listen') ?? config.manager.listen,
+    runtime,
+    token: flag('token') ?? config.cluster.token,
+  };
 }
 
 /** Resolves when the process is asked to stop. */
 function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (s: string): void => resolve(s);
+  return new Promise((done) => {
     process.once('SIGINT', () => done('SIGINT'));
     process.once('SIGTERM', () => done('SIGTERM'));
   });
 }
 
-function refuseConfig(ctx: CommandContext): void {
-  if (ctx.values['config'] !== undefined) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', '--config is not supported yet (cluster.config.ts comes with the config loader)');
+function startManager(s: Settings): Promise<Manager> {
+  const m = s.config.manager;
+  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, ...(s.token ? { token: s.token } : {}) });
 }
 
-/** `goat-cluster start`: a manager and one local worker in one process. */
+/** Builds the package's own images (`goat/echo`, `goat/faulty`) a Docker service needs and the engine lacks. */
+async function buildMissingImages(images: string[]): Promise<void> {
+  const ours = images.filter((i) => /^goat\/(echo|faulty)(:latest)?$/.test(i));
+  if (ours.length === 0) return;
+  const docker = new Docker();
+  const missing: string[] = [];
+  for (const image of ours) {
+    if (!(await docker.getImage(image.includes(':') ? image : `${image}:latest`).inspect().then(() => true, () => false))) missing.push(image.replace(/^goat\//, '').replace(/:latest$/, ''));
+  }
+  if (missing.length === 0) return;
+  consola.withTag('goat').start(`building ${missing.map((m) => `goat/${m}`).join(', ')} (first use; no registry needed)…`);
+  const build = (await import(pathToFileURL(join(packageRoot(import.meta.url), 'images', 'build.mjs')).href)) as { buildImages(o: { docker: Docker; apps: string[] }): Promise<unknown> };
+  await build.buildImages({ docker, apps: missing });
+  consola.withTag('goat').success('images built');
+}
+
+/** Applies the config's services (declarative: each is created or updated). */
+async function applyServices(ctx: CommandContext, s: Settings, manager: Manager, runtime: 'docker' | 'process'): Promise<void> {
+  const services = s.config.services({ runtime });
+  if (runtime === 'docker') await buildMissingImages(services.map((x) => (x.task as { image?: string }).image).filter((i): i is string => typeof i === 'string'));
+  for (const svc of services) {
+    try {
+      const { record, created } = await manager.putService(svc);
+      ctx.out.write(`goat-cluster: service ${record.name} ${created ? 'created' : 'up to date'} from ${s.config.file}: ${record.spec.replicas} replica(s)\n`);
+    } catch (err) {
+      if (err instanceof GoatError && err.code === 'GOAT_ERR_INVALID_SPEC') {
+        throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${s.config.file}: services: ${err.message}`, { details: { file: s.config.file, field: `services.${String(err.details['field'])}`, expected: err.details['problem'] }, cause: err });
+      }
+      throw err;
+    }
+  }
+}
+
+/** `goat-cluster start`: a manager and one local worker in one process, then the config's services. */
 export async function start(ctx: CommandContext): Promise<void> {
-  refuseConfig(ctx);
-  const runtime = runtimeOf(ctx);
-  const manager = await Manager.start({ dataDir: ctx.dataDir, listen: listenOf(ctx), ...(ctx.values['token'] ? { token: ctx.values['token'] as string } : {}) });
+  const s = await settings(ctx);
+  const manager = await startManager(s);
   let worker: JoinedWorker | undefined;
   try {
-    worker = await joinCluster({ join: manager.url, token: manager.token.token, dataDir: join(ctx.dataDir, 'worker'), runtime, name: 'local' });
+    worker = await joinCluster({
+      join: manager.url, token: manager.token.token, dataDir: s.config.worker.dataDir === join(s.config.manager.dataDir, 'worker') ? join(s.dataDir, 'worker') : s.config.worker.dataDir,
+      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name,
+    });
+    ctx.out.write(`goat-cluster: manager at ${manager.url}; ${manager.token.file ? `token in ${manager.token.file}` : 'token as given'}; local worker ${worker.worker.nodeId} (${worker.worker.runtimeChoice.kind} runtime)\n`);
+    await applyServices(ctx, s, manager, worker.worker.runtimeChoice.kind);
   } catch (err) {
+    await worker?.stop();
     await manager.stop();
     throw err;
   }
-  ctx.out.write(`goat-cluster: manager at ${manager.url}; ${manager.token.file ? `token in ${manager.token.file}` : 'token as given'}; local worker ${worker.worker.nodeId} (${worker.worker.runtimeChoice.kind} runtime)\n`);
   await untilSignal();
   await worker.stop();
   await manager.stop();
@@ -50,9 +109,9 @@ export async function start(ctx: CommandContext): Promise<void> {
 
 /** `goat-cluster manager`. */
 export async function manager(ctx: CommandContext): Promise<void> {
-  refuseConfig(ctx);
   if (ctx.values['etcd'] !== undefined) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', '--etcd is not supported yet (the etcd store and leader election come with high availability)');
-  const m = await Manager.start({ dataDir: ctx.dataDir, listen: listenOf(ctx), ...(ctx.values['token'] ? { token: ctx.values['token'] as string } : {}) });
+  const s = await settings(ctx);
+  const m = await startManager(s);
   ctx.out.write(`goat-cluster: manager at ${m.url}; ${m.token.file ? `token in ${m.token.file}` : 'token as given'}\n`);
   await untilSignal();
   await m.stop();
@@ -63,8 +122,10 @@ export async function worker(ctx: CommandContext): Promise<void> {
   const joinUrl = ctx.values['join'] as string | undefined;
   if (!joinUrl) throw new GoatError('GOAT_ERR_USAGE', 'worker needs --join ws://HOST:PORT');
   if (!ctx.token) throw new GoatError('GOAT_ERR_USAGE', 'worker needs --token T (or GOAT_TOKEN)');
-  const name = ctx.values['name'] as string | undefined;
-  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir: ctx.dataDir, runtime: runtimeOf(ctx), ...(name ? { name } : {}) });
+  const s = await settings(ctx);
+  const name = (ctx.values['name'] as string | undefined) ?? s.config.worker.name;
+  const dataDir = ctx.values['data-dir'] ? resolve(ctx.values['data-dir'] as string) : s.config.worker.dataDir;
+  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, ...(name ? { name } : {}) });
   ctx.out.write(`goat-cluster: worker ${w.worker.nodeId} (${w.worker.runtimeChoice.kind} runtime) joining ${joinUrl}\n`);
   // Say why a link attempt failed (once per distinct reason), and when it is up again.
   let lastReason = '';

@@ -255,6 +255,8 @@ export class ProcessRuntime implements Runtime {
   /** {@inheritDoc Runtime.close} */
   async close(): Promise<void> {
     this.closing.abort();
+    // Waits still pending must not keep a stopping worker alive: its tasks run on, to be adopted.
+    for (const child of this.children.values()) child.process.unref();
   }
 
   /** Starts a run of `task` and records it before anything else can happen. */
@@ -328,7 +330,7 @@ export class ProcessRuntime implements Runtime {
   private async untilDead(key: string, record: ProcessRecord, abortOnClose: boolean): Promise<void> {
     const child = this.children.get(key);
     if (child && child.pid === record.pid) {
-      await childExit(child);
+      await childExit(child, this.closing.signal);
       return;
     }
     const pollMs = this.options.pollMs ?? 200;
@@ -353,7 +355,7 @@ export class ProcessRuntime implements Runtime {
   private async exitOf(record: ProcessRecord): Promise<ExitInfo> {
     const key = instanceKey(record.taskId, record.generation);
     const child = this.children.get(key);
-    if (child && child.pid === record.pid) return childExit(child);
+    if (child && child.pid === record.pid) return childExit(child, this.closing.signal);
     const file = this.files.record(record.taskId, record.generation);
     let current = readRecord(file);
     if (current && current.pid === record.pid && !current.exit) {
@@ -402,8 +404,8 @@ export class ProcessRuntime implements Runtime {
 }
 
 /** The child's exit; while awaited, the child holds the event loop open (it is unref'd otherwise). */
-async function childExit(child: Child): Promise<ExitInfo> {
-  if (child.waiters++ === 0) child.process.ref();
+async function childExit(child: Child, closing: AbortSignal): Promise<ExitInfo> {
+  if (child.waiters++ === 0 && !closing.aborted) child.process.ref();
   try {
     return await child.exited;
   } finally {

@@ -1,0 +1,93 @@
+/**
+ * Loading `cluster.config.ts` without a build step (jiti), validating it with
+ * one schema, applying `GOAT_*` environment overrides and the defaults. A bad
+ * config names the file, the field and what was expected.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createJiti } from 'jiti';
+import { z } from 'zod';
+import { GoatError } from '../errors.js';
+import type { GoatConfig, ServicesContext } from './types.js';
+import type { ServiceSpecInput } from '../model/index.js';
+
+const listen = z.string().regex(/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT');
+const schema = z.strictObject({
+  cluster: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . -').optional(), token: z.string().min(8, 'at least 8 characters').optional() }).optional(),
+  manager: z.strictObject({
+    listen: listen.optional(), dataDir: z.string().min(1).optional(),
+    heartbeatMs: z.number().int().positive().optional(), downAfterMs: z.number().int().positive().optional(),
+    scorer: z.enum(['spread', 'binpack']).optional(),
+  }).optional(),
+  worker: z.strictObject({
+    runtime: z.enum(['auto', 'docker', 'process']).optional(), name: z.string().min(1).optional(),
+    labels: z.record(z.string(), z.string()).optional(), dataDir: z.string().min(1).optional(),
+  }).optional(),
+  services: z.union([z.array(z.unknown()), z.custom<(ctx: ServicesContext) => unknown[]>((v) => typeof v === 'function', 'a list or a function')]).optional(),
+});
+
+/** A config with every default applied and the environment folded in. */
+export interface ResolvedConfig {
+  /** The file it came from, or null for defaults only. */
+  file: string | null;
+  cluster: { name: string; token: string | undefined };
+  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack' };
+  worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string };
+  /** The services for a runtime (validated by the manager when applied). */
+  services(ctx: ServicesContext): ServiceSpecInput[];
+}
+
+/** The default config file name, looked for in the working directory. */
+export const CONFIG_FILE = 'cluster.config.ts';
+
+/** Validates a config object (as the file's default export) and resolves it against `env`. */
+export function resolveConfig(raw: unknown, file: string | null, env: NodeJS.ProcessEnv = process.env, base = process.cwd()): ResolvedConfig {
+  const parsed = schema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || '(root)';
+    throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${file ?? 'config'}: ${field}: ${issue.message}`, { details: { file, field, expected: issue.message } });
+  }
+  const c = parsed.data as GoatConfig;
+  const dataDir = resolve(base, env['GOAT_DATA_DIR'] ?? c.manager?.dataDir ?? '.goat');
+  const runtime = (env['GOAT_RUNTIME'] ?? c.worker?.runtime ?? 'auto') as ResolvedConfig['worker']['runtime'];
+  if (!['auto', 'docker', 'process'].includes(runtime)) {
+    throw new GoatError('GOAT_ERR_INVALID_CONFIG', `GOAT_RUNTIME: expected auto, docker or process, got '${runtime}'`, { details: { file: 'GOAT_RUNTIME', field: 'worker.runtime', expected: 'auto | docker | process' } });
+  }
+  const services = c.services ?? [];
+  return {
+    file,
+    cluster: { name: env['GOAT_CLUSTER'] ?? c.cluster?.name ?? 'goat', token: env['GOAT_TOKEN'] ?? c.cluster?.token },
+    manager: {
+      listen: env['GOAT_LISTEN'] ?? c.manager?.listen ?? '127.0.0.1:7070', dataDir,
+      heartbeatMs: c.manager?.heartbeatMs ?? 1_000, downAfterMs: c.manager?.downAfterMs ?? 4_000, scorer: c.manager?.scorer ?? 'spread',
+    },
+    worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker') },
+    services: (ctx) => {
+      const list = typeof services === 'function' ? services(ctx) : services;
+      if (!Array.isArray(list)) throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${file ?? 'config'}: services: the function must return a list`, { details: { file, field: 'services', expected: 'a list of services' } });
+      return list;
+    },
+  };
+}
+
+/**
+ * Loads a config file (TypeScript or JavaScript, no build step). Without
+ * `file`, `./cluster.config.ts` is used when present, else the defaults.
+ */
+export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<ResolvedConfig> {
+  const path = file ? resolve(cwd, file) : resolve(cwd, CONFIG_FILE);
+  if (!existsSync(path)) {
+    if (file) throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${file}: no such file`, { details: { file, field: '(file)', expected: 'an existing config file' } });
+    return resolveConfig({}, null, env, cwd);
+  }
+  let mod: unknown;
+  try {
+    const jiti = createJiti(pathToFileURL(path).href, { interopDefault: true, moduleCache: false });
+    mod = await jiti.import(path, { default: true });
+  } catch (err) {
+    throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${path}: cannot load it: ${(err as Error).message}`, { details: { file: path, field: '(file)', expected: 'a module whose default export is defineConfig({...})' }, cause: err });
+  }
+  return resolveConfig(mod, path, env, cwd);
+}

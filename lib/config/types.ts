@@ -1,0 +1,63 @@
+/**
+ * The shape of `cluster.config.ts`: what users write, every field with its
+ * default. `defineConfig` only types it; `loadConfig` validates it.
+ */
+import type { ServiceSpecInput } from '../model/index.js';
+
+/** Cluster-wide settings. */
+export interface ClusterSection {
+  /** Cluster name: a label on every container and process record it starts. @default 'goat' */
+  name?: string;
+  /** The cluster token (API and joining workers). Prefer GOAT_TOKEN or the generated `<dataDir>/token` over writing it here. @default generated */
+  token?: string;
+}
+
+/** The manager's settings. */
+export interface ManagerSection {
+  /** `host:port` of the HTTP API and worker links. Env: GOAT_LISTEN. @default '127.0.0.1:7070' */
+  listen?: string;
+  /** Where the store (`goat.db`) and the generated token live. Env: GOAT_DATA_DIR. @default '.goat' */
+  dataDir?: string;
+  /** Heartbeat interval told to workers, ms. @default 1000 */
+  heartbeatMs?: number;
+  /** A node unheard this long is `down` and its tasks are re-placed, ms. @default 4000 */
+  downAfterMs?: number;
+  /** How the scheduler picks among nodes that fit: spread replicas, or pack them. @default 'spread' */
+  scorer?: 'spread' | 'binpack';
+}
+
+/** The (local) worker's settings. */
+export interface WorkerSection {
+  /** `auto` uses Docker when its engine answers, else local processes. Env: GOAT_RUNTIME. @default 'auto' */
+  runtime?: 'auto' | 'docker' | 'process';
+  /** Node name shown in `goat-cluster nodes`. @default 'local' for `start`, the node id otherwise */
+  name?: string;
+  /** Labels that service constraints can match. @default {} */
+  labels?: Record<string, string>;
+  /** Its state dir. @default '<manager.dataDir>/worker' */
+  dataDir?: string;
+}
+
+/** What `services` may depend on: the runtime the local worker chose. */
+export interface ServicesContext {
+  runtime: 'docker' | 'process';
+}
+
+/** `cluster.config.ts`'s default export. */
+export interface GoatConfig {
+  cluster?: ClusterSection;
+  manager?: ManagerSection;
+  worker?: WorkerSection;
+  /**
+   * Services applied at start (declarative: the config says what should run;
+   * a service it lists is created or updated, others are left alone). A
+   * function gets the local worker's runtime, to run an image under Docker
+   * and the same program as a process elsewhere. @default []
+   */
+  services?: ServiceSpecInput[] | ((ctx: ServicesContext) => ServiceSpecInput[]);
+}
+
+/** Types a config (an identity function, for editor help and type checks). */
+export function defineConfig(config: GoatConfig): GoatConfig {
+  return config;
+}
