@@ -25,3 +25,5 @@ export { joinCluster, type JoinOptions, type JoinedWorker } from '../actors/work
 export { normalizeServiceSpec, type ServiceSpec, type ServiceSpecInput, type ServiceRecord, type TaskRecord, type NodeRecord, type ClusterEvent } from './model/index.js';
 /** `cluster.config.ts`: `export default defineConfig({ cluster, manager, worker, services })`. */
 export { defineConfig, loadConfig, type GoatConfig, type ResolvedConfig } from './config/index.js';
+/** Goat inside a Node service: a manager and a local worker in this process. */
+export { createCluster, type Cluster, type CreateClusterOptions } from './cluster.js';

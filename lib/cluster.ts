@@ -1,0 +1,142 @@
+/**
+ * `createCluster(config)`: Goat inside a Node service — a manager and a
+ * local worker in this process (what `goat-cluster start` runs), driven
+ * through methods instead of HTTP.
+ */
+import { Manager } from '../actors/manager/manager.js';
+import { joinCluster, type JoinedWorker } from '../actors/worker/index.js';
+import { resolveConfig, type GoatConfig, type ResolvedConfig } from './config/index.js';
+import { GoatError } from './errors.js';
+import type { Logger } from './log.js';
+import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpecInput, TaskRecord } from './model/index.js';
+import type { TreeNode } from './supervision/index.js';
+
+/** Options of {@link createCluster} besides the config. */
+export interface CreateClusterOptions {
+  /** Where it logs. @default consola */
+  logger?: Logger;
+  /** Environment for `GOAT_*` overrides. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A cluster running in this process. */
+export interface Cluster {
+  /** Starts the manager and the local worker, then applies the config's services. */
+  start(): Promise<void>;
+  /** Stops both; the tasks keep running and the next start on the same data dir adopts them. */
+  stop(): Promise<void>;
+  /** The manager's API URL (after start). */
+  readonly url: string;
+  /** The cluster token (after start). */
+  readonly token: string;
+  /** Creates or updates a service. */
+  apply(service: ServiceSpecInput): Promise<ServiceRecord>;
+  /** Changes a service's replica count. */
+  scale(name: string, replicas: number): Promise<ServiceRecord>;
+  /** Deletes a service (its tasks stop); false when it did not exist. */
+  remove(name: string): Promise<boolean>;
+  services(): ServiceRecord[];
+  tasks(filter?: { service?: string; state?: string; node?: string }): TaskRecord[];
+  nodes(): NodeRecord[];
+  /** The event log from `since` (default: from now on), then live, as an async iterator; `break` ends it. */
+  events(options?: { since?: number }): AsyncIterableIterator<ClusterEvent>;
+  /** The supervision trees of the manager and the local worker. */
+  tree(): { manager: TreeNode; worker: TreeNode };
+}
+
+/** Makes a cluster from a config (the same shape as `cluster.config.ts`); nothing runs until `start()`. */
+export function createCluster(config: GoatConfig = {}, options: CreateClusterOptions = {}): Cluster {
+  const resolved: ResolvedConfig = resolveConfig(config, null, options.env ?? process.env);
+  let manager: Manager | undefined;
+  let worker: JoinedWorker | undefined;
+  const running = (): { manager: Manager; worker: JoinedWorker } => {
+    if (!manager || !worker) throw new GoatError('GOAT_ERR_NOT_READY', 'the cluster is not started: call start() first');
+    return { manager, worker };
+  };
+  return {
+    async start() {
+      if (manager) return;
+      const m = resolved.manager;
+      manager = await Manager.start({
+        dataDir: m.dataDir, listen: m.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer,
+        ...(resolved.cluster.token ? { token: resolved.cluster.token } : {}), ...(options.logger ? { logger: options.logger } : {}),
+      });
+      try {
+        worker = await joinCluster({
+          join: manager.url, token: manager.token.token, dataDir: resolved.worker.dataDir, runtime: resolved.worker.runtime,
+          name: resolved.worker.name ?? 'local', labels: resolved.worker.labels, cluster: resolved.cluster.name,
+          ...(options.logger ? { logger: options.logger } : {}),
+        });
+        for (const svc of resolved.services({ runtime: worker.worker.runtimeChoice.kind })) await manager.putService(svc);
+      } catch (err) {
+        await worker?.stop();
+        await manager.stop();
+        manager = worker = undefined;
+        throw err;
+      }
+    },
+    async stop() {
+      await worker?.stop();
+      await manager?.stop();
+      manager = worker = undefined;
+    },
+    get url() {
+      return running().manager.url;
+    },
+    get token() {
+      return running().manager.token.token;
+    },
+    async apply(service) {
+      return (await running().manager.putService(service)).record;
+    },
+    scale: (name, replicas) => running().manager.scaleService(name, replicas),
+    remove: (name) => running().manager.deleteService(name),
+    services: () => running().manager.listServices(),
+    tasks: (filter = {}) => running().manager.listTasks(filter),
+    nodes: () => running().manager.listNodes(),
+    events: (o = {}) => eventStream(running().manager, o.since),
+    tree: () => ({ manager: running().manager.tree(), worker: running().worker.worker.tree() }),
+  };
+}
+
+/** Past events from `since`, then live ones, in order, without gaps or repeats. */
+function eventStream(manager: Manager, since: number | undefined): AsyncIterableIterator<ClusterEvent> {
+  const queue: ClusterEvent[] = [];
+  let wake: (() => void) | null = null;
+  let last = since ?? lastSeq(manager);
+  const off = manager.subscribeEvents((e) => {
+    queue.push(e);
+    wake?.();
+  });
+  if (since !== undefined) queue.push(...manager.eventsSince(since, 10_000));
+  let done = false;
+  const iterator: AsyncIterableIterator<ClusterEvent> = {
+    async next() {
+      for (;;) {
+        if (done) return { done: true, value: undefined };
+        const e = queue.shift();
+        if (e) {
+          if (e.seq <= last) continue;
+          last = e.seq;
+          return { done: false, value: e };
+        }
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+    },
+    async return() {
+      done = true;
+      off();
+      wake?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+function lastSeq(manager: Manager): number {
+  return manager.store.lastEventSeq();
+}
