@@ -67,6 +67,8 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
   #badFrames: number;
   #closed: { code: number; reason: string } | null = null;
   #silenceTimer: TimerId | null = null;
+  /** How late the silence timer fired since the last frame: the manager's own stalls, not the worker's silence. */
+  #stallCredit = 0;
   readonly #pending = new Map<string, Pending>();
   readonly #ws: WebSocket;
   readonly #o: ManagerLinkOptions;
@@ -150,10 +152,18 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
     return 3 * this.#o.heartbeatMs;
   }
 
+  /**
+   * Closes the link once the worker has been silent for 3 intervals. A timer
+   * that fires late means this process itself was blocked (frames sent
+   * meanwhile are still unread): that lateness is credited to the worker.
+   */
   #armSilence(ms: number): void {
+    const due = this.#o.clock.now() + ms;
     this.#silenceTimer = this.#o.clock.setTimeout(() => {
       if (this.#closed) return;
-      const left = this.#lastSeenAt + this.#silenceMs - this.#o.clock.now();
+      const now = this.#o.clock.now();
+      if (now > due) this.#stallCredit += now - due;
+      const left = this.#lastSeenAt + this.#silenceMs + this.#stallCredit - now;
       if (left > 0) return this.#armSilence(left);
       this.close(LINK_CLOSE.SILENT.code, `no heartbeat for ${this.#silenceMs} ms`);
     }, ms);
@@ -164,6 +174,7 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
     const frame = typeof text === 'string' ? decodeFrame(text, 'toManager') : text;
     if (frame instanceof GoatError) return this.#bad(frame);
     this.#lastSeenAt = this.#o.clock.now();
+    this.#stallCredit = 0;
     this.#handle(frame);
   }
 

@@ -10,7 +10,7 @@
 import { nanoid } from 'nanoid';
 import { GoatError } from '../../lib/errors.js';
 import {
-  canTransition, classifyExit, isLive, isTerminal, normalizeServiceSpec, reconcileService,
+  FailureDetector, canTransition, classifyExit, isLive, isTerminal, normalizeServiceSpec, reconcileService,
   type ClusterEvent, type NodeRecord, type ServiceRecord, type TaskRecord, type TaskState,
 } from '../../lib/model/index.js';
 import { buildNodeTable, place } from '../../lib/scheduler/index.js';
@@ -31,13 +31,21 @@ export interface ReportedTask {
 export interface NodeChannel {
   assign(task: TaskRecord): Promise<unknown>;
   stop(task: { id: string; generation: number }): Promise<unknown>;
+  /** Closes the link (a node declared down while still linked must say hello again). */
+  close?(reason: string): void;
 }
 
 /** Options of the core. */
 export interface CoreOptions {
   store: Store;
-  /** A node silent (unlinked) this long is `down` and its tasks are re-placed. @default 4000 */
+  /** A node silent this long (from its last heartbeat, the manager's own stalls discounted) is `down` and its tasks are re-placed. @default 4000 */
   downAfterMs?: number;
+  /** The heartbeat interval workers are told. @default 1000 */
+  heartbeatMs?: number;
+  /** A node silent this long is `suspect`: no new placements. @default 2 × heartbeatMs */
+  suspectAfterMs?: number;
+  /** How often nodes are checked (ms); the check's own lateness is the manager's event-loop lag. @default 250 */
+  checkMs?: number;
   /** After a (re)start, no node is declared down during this grace. @default 2 × downAfterMs */
   recoveryGraceMs?: number;
   scorer?: 'spread' | 'binpack';
@@ -60,7 +68,13 @@ const MAX_PLACED_PER_TICK = 2_000;
 export class ManagerCore {
   readonly store: Store;
   readonly #links = new Map<string, NodeChannel>();
-  readonly #downTimers = new Map<string, NodeJS.Timeout>();
+  /** Heartbeat arrival times (in memory, at once: not the buffered store write) and the verdicts they give. */
+  readonly #detector: FailureDetector;
+  /** Linked nodes this core marked `suspect` for silence: `ready` again at their next heartbeat. */
+  readonly #silent = new Set<string>();
+  readonly #checkMs: number;
+  #checkTimer: NodeJS.Timeout | null = null;
+  #nextCheckAt = 0;
   readonly #listeners = new Set<(e: ClusterEvent) => void>();
   readonly #dirty = new Set<string>();
   /** Stop commands sent and not yet acknowledged, by `taskId@generation`. */
@@ -78,22 +92,27 @@ export class ManagerCore {
   /** Heartbeats since the last flush, by node: written together once per {@link HEARTBEAT_FLUSH_MS}. */
   readonly #beats = new Map<string, { usage: NodeRecord['usage']; at: number }>();
   #beatTimer: NodeJS.Timeout | null = null;
-  readonly #downAfterMs: number;
   readonly #startedAt = Date.now();
   readonly #graceMs: number;
 
   constructor(readonly options: CoreOptions) {
     this.store = options.store;
-    this.#downAfterMs = options.downAfterMs ?? 4_000;
-    this.#graceMs = options.recoveryGraceMs ?? 2 * this.#downAfterMs;
-    // Nodes known from before a restart: give their workers the grace to come back.
+    this.#detector = new FailureDetector({
+      downAfterMs: options.downAfterMs ?? 4_000,
+      ...(options.heartbeatMs === undefined ? {} : { intervalMs: options.heartbeatMs }),
+      ...(options.suspectAfterMs === undefined ? {} : { suspectAfterMs: options.suspectAfterMs }),
+    });
+    this.#graceMs = options.recoveryGraceMs ?? 2 * this.#detector.downAfterMs;
+    this.#checkMs = options.checkMs ?? 250;
+    // Nodes known from before a restart: suspect until their workers say hello; none is declared down during the grace.
     for (const node of this.store.listNodes()) {
       if (node.status === 'down') continue;
       this.#suspect(node.id);
-      this.#scheduleDown(node.id, this.#graceMs);
+      this.#detector.heartbeat(node.id, this.#startedAt);
     }
     for (const s of this.store.listServices()) this.#dirty.add(s.name);
     this.#scheduleTick();
+    this.#armCheck(this.#checkMs);
   }
 
   // --- desired state (API) ---------------------------------------------------
@@ -161,9 +180,9 @@ export class ManagerCore {
   /** A worker linked (or re-linked): record the node, reconcile what it runs with what it should. */
   nodeLinked(hello: { nodeId: string; name: string; runtime: 'docker' | 'process'; capacity: NodeRecord['capacity']; labels: Record<string, string>; tasks: ReportedTask[] }, channel: NodeChannel): void {
     const now = Date.now();
-    clearTimeout(this.#downTimers.get(hello.nodeId));
-    this.#downTimers.delete(hello.nodeId);
     this.#links.set(hello.nodeId, channel);
+    this.#detector.heartbeat(hello.nodeId, now);
+    this.#silent.delete(hello.nodeId);
     const old = this.store.getNode(hello.nodeId);
     const node: NodeRecord = {
       id: hello.nodeId, name: hello.name, runtime: hello.runtime, labels: hello.labels, capacity: hello.capacity,
@@ -189,7 +208,10 @@ export class ManagerCore {
 
   /** A worker's heartbeat: it is alive; usage for `nodes`. */
   heartbeat(nodeId: string, usage: NodeRecord['usage']): void {
-    this.#beats.set(nodeId, { usage, at: Date.now() });
+    const now = Date.now();
+    this.#detector.heartbeat(nodeId, now);
+    if (this.#silent.delete(nodeId) && this.#links.has(nodeId)) this.#setStatus(nodeId, 'suspect', 'ready');
+    this.#beats.set(nodeId, { usage, at: now });
     if (this.#beatTimer === null && !this.#closed) {
       this.#beatTimer = setTimeout(() => this.#flushBeats(), HEARTBEAT_FLUSH_MS);
       this.#beatTimer.unref();
@@ -227,12 +249,54 @@ export class ManagerCore {
     });
   }
 
-  /** A worker's link closed: after `downAfterMs` without it coming back, the node is down. */
+  /** A worker's link closed: `suspect` at once; `down` when the detector says so, counted from its last heartbeat (not from the close). */
   nodeUnlinked(nodeId: string, channel: NodeChannel): void {
     if (this.#links.get(nodeId) !== channel) return;
     this.#links.delete(nodeId);
+    this.#silent.delete(nodeId);
     this.#suspect(nodeId);
-    this.#scheduleDown(nodeId, this.#downAfterMs);
+  }
+
+  /** Moves a node from status `from` to `to` (and says so), when it is still `from`. */
+  #setStatus(nodeId: string, from: NodeRecord['status'], to: NodeRecord['status']): void {
+    const node = this.store.getNode(nodeId);
+    if (!node || node.status !== from) return;
+    this.#tx(() => {
+      this.store.putNode({ ...node, status: to, updatedAt: Date.now() });
+      this.#event('node.status', nodeId, { status: to });
+    });
+    if (to === 'ready') {
+      this.#placeAll = true;
+      this.#scheduleTick();
+    }
+  }
+
+  #armCheck(ms: number): void {
+    if (this.#closed) return;
+    this.#nextCheckAt = Date.now() + ms;
+    this.#checkTimer = setTimeout(() => this.checkNodes(), ms);
+    this.#checkTimer.unref();
+  }
+
+  /**
+   * The periodic check: how late it runs is the manager's own event-loop lag,
+   * given to the detector first; then silent linked nodes become `suspect`,
+   * and nodes silent past the down timeout `down` (never during the recovery grace).
+   */
+  checkNodes(now = Date.now()): void {
+    if (this.#closed) return;
+    const late = now - this.#nextCheckAt;
+    if (late > 0) this.#detector.stall(now, late);
+    const inGrace = now - this.#startedAt < this.#graceMs;
+    for (const id of this.#detector.nodes()) {
+      const verdict = this.#detector.status(id, now);
+      if (verdict === 'down' && !inGrace) this.#nodeDown(id);
+      else if (verdict !== 'ready' && this.#links.has(id) && !this.#silent.has(id)) {
+        this.#silent.add(id);
+        this.#suspect(id);
+      }
+    }
+    this.#armCheck(this.#checkMs);
   }
 
   /** Not linked (yet): no new placements; `down` follows unless it comes back. A draining node stays draining. */
@@ -258,7 +322,7 @@ export class ManagerCore {
       this.#flushBeats();
     }
     this.#closed = true;
-    for (const t of this.#downTimers.values()) clearTimeout(t);
+    if (this.#checkTimer !== null) clearTimeout(this.#checkTimer);
   }
 
   /** Is node `id` linked right now? */
@@ -400,7 +464,8 @@ export class ManagerCore {
     const link = this.#links.get(nodeId);
     for (const r of reports) {
       const t = this.store.getTask(r.taskId);
-      const wanted = t && t.generation === r.generation && t.node === nodeId && t.desired === 'running';
+      // A task the manager gave up on (lost while its node was down: its slot was re-placed) is not wanted back.
+      const wanted = t && t.generation === r.generation && t.node === nodeId && t.desired === 'running' && !isTerminal(t.state);
       if (!wanted) {
         // A copy the manager no longer wants here (replaced while cut off, or unknown): stop it, never the current one.
         if (!isTerminal(r.state)) void link?.stop({ id: r.taskId, generation: r.generation }).catch(() => undefined);
@@ -423,16 +488,15 @@ export class ManagerCore {
     }
   }
 
-  #scheduleDown(nodeId: string, afterMs: number): void {
-    clearTimeout(this.#downTimers.get(nodeId));
-    const timer = setTimeout(() => this.#nodeDown(nodeId), afterMs);
-    timer.unref();
-    this.#downTimers.set(nodeId, timer);
-  }
-
+  /** The node is down: its tasks are lost (their slots re-placed); a link it still has is closed, so that it says hello again. */
   #nodeDown(nodeId: string): void {
-    this.#downTimers.delete(nodeId);
-    if (this.#closed || this.#links.has(nodeId)) return;
+    this.#detector.forget(nodeId);
+    this.#silent.delete(nodeId);
+    const link = this.#links.get(nodeId);
+    if (link) {
+      this.#links.delete(nodeId);
+      link.close?.('declared down: no heartbeat');
+    }
     this.#applyQueuedReports();
     const node = this.store.getNode(nodeId);
     if (!node || node.status === 'down') return;

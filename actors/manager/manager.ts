@@ -26,7 +26,7 @@ import { openSqliteStore, type Store } from '../../lib/store/index.js';
 import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
-import { LinkServer, type ManagerLink } from '../../transport/index.js';
+import { LINK_CLOSE, LinkServer, type ManagerLink } from '../../transport/index.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
 import { ManagerCore, type NodeChannel } from './core.js';
 import { ManagerMetrics } from './metrics.js';
@@ -41,8 +41,10 @@ export interface ManagerOptions {
   token?: string;
   /** Heartbeat interval told to workers, ms. @default 1000 */
   heartbeatMs?: number;
-  /** An unlinked node is down after this long, ms. @default 4000 */
+  /** A node is down after this long without a heartbeat (the manager's own stalls discounted), ms. @default 4000 */
   downAfterMs?: number;
+  /** After a start, no node is declared down during this grace, ms. @default 2 × downAfterMs */
+  recoveryGraceMs?: number;
   /** Placement scorer. @default 'spread' */
   scorer?: 'spread' | 'binpack';
   /** Where it logs. @default consola tagged `goat:manager` */
@@ -85,6 +87,8 @@ export class Manager implements ManagerApi {
     const core = new ManagerCore({
       store,
       downAfterMs: options.downAfterMs ?? 4_000,
+      heartbeatMs: options.heartbeatMs ?? 1_000,
+      ...(options.recoveryGraceMs === undefined ? {} : { recoveryGraceMs: options.recoveryGraceMs }),
       scorer: options.scorer ?? 'spread',
       onPlacement: (ms, placed) => sink.metrics?.placement(ms, placed),
     });
@@ -259,6 +263,7 @@ export class Manager implements ManagerApi {
     const channel: NodeChannel = {
       assign: (t) => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec } }),
       stop: (t) => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation }),
+      close: (reason) => link.close(LINK_CLOSE.SILENT.code, reason),
     };
     await nodes.startChild(actorChild<null, never>({
       id, restart: 'temporary',

@@ -5,6 +5,8 @@
  * once) and reports every task change.
  */
 import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
+import { consola } from 'consola';
+import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
 /** How a worker joins. */
@@ -59,11 +61,22 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     if (e.type === 'task') link.report([toReport(e.task)]);
   });
   link.start();
+  // Self-fencing: cut off from every manager for a task's `disconnect.stopAfterMs`, stop that task here.
+  const log = options.logger ?? consola.withTag('goat:worker');
+  const stopFencing = startFencing({
+    tasks: () => worker.state.assignments().map((a) => ({ taskId: a.taskId, state: worker.task(a.taskId)?.state ?? 'assigned', spec: a.spec })),
+    disconnectedSince: () => link.disconnectedSince,
+    stop: (taskId) => worker.stopTask(taskId),
+    onFenced: (taskId, err) => (err === undefined
+      ? log.info(`task ${taskId} stopped: cut off from every manager for its disconnect.stopAfterMs`)
+      : log.warn(`task ${taskId}: self-fencing stop failed: ${err instanceof Error ? err.message : String(err)}`)),
+  });
   return {
     worker,
     link,
     stop: async () => {
       off();
+      stopFencing();
       clearInterval(refresh);
       link.stop();
       await worker.shutdown();

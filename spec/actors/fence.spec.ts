@@ -1,0 +1,37 @@
+import test from 'ava';
+import { startFencing, tasksToFence, type FenceCandidate } from '../../actors/worker/fence.js';
+
+const task = (taskId: string, stopAfterMs?: number, state = 'running'): FenceCandidate => ({
+  taskId, state, spec: { disconnect: { replace: true, ...(stopAfterMs === undefined ? {} : { stopAfterMs }) } },
+});
+
+test('tasksToFence: only tasks with stopAfterMs, once cut off that long, and not already finished', (t) => {
+  const tasks = [task('a', 500), task('b'), task('c', 2_000), task('d', 100, 'stopped'), task('e', 100, 'restarting')];
+  t.deepEqual(tasksToFence(tasks, null, 10_000), [], 'linked: nothing');
+  t.deepEqual(tasksToFence(tasks, 1_000, 1_499), ['e']);
+  t.deepEqual(tasksToFence(tasks, 1_000, 1_500), ['a', 'e']);
+  t.deepEqual(tasksToFence(tasks, 1_000, 3_000), ['a', 'c', 'e'], 'b (no stopAfterMs) keeps running');
+});
+
+test('startFencing stops each due task once, even while its stop is slow', async (t) => {
+  let since: number | null = null;
+  const stops: string[] = [];
+  const fenced: string[] = [];
+  const stop = startFencing({
+    tasks: () => [task('a', 50), task('b')].filter((x) => !fenced.includes(x.taskId)),
+    disconnectedSince: () => since,
+    stop: async (id) => {
+      stops.push(id);
+      await new Promise((r) => setTimeout(r, 100));
+    },
+    onFenced: (id) => fenced.push(id),
+    everyMs: 10,
+  });
+  t.teardown(stop);
+  await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(stops, [], 'connected: nothing stopped');
+  since = Date.now();
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(stops, ['a']);
+  t.deepEqual(fenced, ['a']);
+});
