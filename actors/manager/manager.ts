@@ -23,10 +23,11 @@ import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../../lib/model/index.js';
 import { openSqliteStore, type Store } from '../../lib/store/index.js';
-import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { EventBus, systemClock, type ChildRef, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
 import { LINK_CLOSE, LinkServer, type ManagerLink } from '../../transport/index.js';
+import { AdminServer, noSuchActor, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
 import { ManagerCore, type NodeChannel } from './core.js';
 import { ManagerMetrics } from './metrics.js';
@@ -62,6 +63,7 @@ export class Manager implements ManagerApi {
   #server!: Server;
   #links!: LinkServer;
   #ready = false;
+  #admin: AdminServer | undefined;
   #nodesSup: Supervisor<NactRef> | undefined;
   #servicesSup: Supervisor<NactRef> | undefined;
   /** Service controllers being started (their first reconcile comes from their init). */
@@ -184,6 +186,8 @@ export class Manager implements ManagerApi {
     this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000 });
     this.#server = createServer(createApiHandler(this, { token: this.token.token }));
     this.#links.attach(this.#server);
+    this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.core.subscribe(l) }, this.token.token);
+    this.#admin.attach(this.#server);
     const [host, port] = splitListen(this.options.listen ?? '127.0.0.1:7070');
     this.#root = await startSupervisor(parent as never, {
       id: 'manager', bus, maxRestarts: 10, windowMs: 60_000,
@@ -201,7 +205,7 @@ export class Manager implements ManagerApi {
             return null;
           },
           receive: (s, msg) => {
-            msg.round();
+            if (typeof msg.round === 'function') msg.round(); // anything else (a REPL user's message) is ignored
             return s;
           },
         }),
@@ -214,7 +218,7 @@ export class Manager implements ManagerApi {
             return null;
           },
           receive: (s, msg) => {
-            msg.run();
+            if (typeof msg.run === 'function') msg.run(); // anything else (a REPL user's message) is ignored
             return s;
           },
         }),
@@ -235,6 +239,7 @@ export class Manager implements ManagerApi {
           receive: (s) => s,
           terminate: async () => {
             this.#links.close();
+            this.#admin?.close();
             this.#server.closeAllConnections();
             await new Promise<void>((resolve) => this.#server.close(() => resolve()));
           },
@@ -317,6 +322,34 @@ export class Manager implements ManagerApi {
       }));
     };
     void start().catch(() => this.core.reconcileOne(name)).finally(() => this.#starting.delete(name));
+  }
+
+  /** One admin-channel request (the REPL, the inspector). Bad paths and messages get errors, never a crash. */
+  async #adminRequest(req: Exclude<AdminRequest, { type: 'subscribe' }>): Promise<unknown> {
+    switch (req.type) {
+      case 'tree':
+        return this.tree();
+      case 'tasks':
+        return this.listTasks({});
+      case 'nodes':
+        return this.listNodes();
+      case 'services':
+        return this.listServices();
+      case 'send': {
+        const ref = this.#root.lookup(req.path);
+        if (!ref) throw noSuchActor(req.path);
+        return { delivery: ref.send(req.message) };
+      }
+      case 'ask': {
+        const ref = this.#root.lookup(req.path) as ChildRef | undefined;
+        if (!ref || typeof ref.ask !== 'function') throw noSuchActor(req.path);
+        if (typeof req.message !== 'object' || req.message === null || Array.isArray(req.message)) {
+          throw new GoatError('GOAT_ERR_INVALID_SPEC', 'ask wants an object message, e.g. { type: "$info" }', { details: { field: 'message' } });
+        }
+        const message = req.message;
+        return ref.ask((reply) => ({ ...message, reply }), req.timeoutMs ?? 5_000);
+      }
+    }
   }
 
   /** Sends to the actor at `path`; when it cannot take it (not started yet, stopped), runs `fallback` so no work is lost. */

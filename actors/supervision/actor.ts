@@ -49,6 +49,13 @@ export interface ActorBehaviour<S, M> {
 export type ActorChildInput<S, M> = ChildOptionsInput & ActorBehaviour<S, M>;
 
 const NORMAL_EXIT = Symbol('goat.normal_exit');
+
+/** The introspection message every supervised actor answers: who it is, since when, how many messages it handled. */
+export interface InfoMessage { type: '$info'; reply: (info: { id: string; path: string; startedAt: number; handled: number }) => void }
+
+function isInfo(m: unknown): m is InfoMessage {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === '$info' && typeof (m as { reply?: unknown }).reply === 'function';
+}
 const noop = (): void => undefined;
 
 interface MailboxEntry { message: unknown }
@@ -124,8 +131,16 @@ function spawnActor<S, M>(sctx: StartContext<NactRef>, behaviour: ActorBehaviour
     return next;
   };
   // Synchronous handlers stay synchronous: no extra promise per message.
+  let handled = 0;
+  const startedAt = Date.now();
   const f = (prev: S, message: M): S | Promise<S> => {
     if (stopping) return prev;
+    // `{ type: '$info', reply }` is answered by the bridge for any actor (the REPL's ask).
+    if (isInfo(message)) {
+      message.reply({ id: sctx.id, path: sctx.path, startedAt, handled });
+      return prev;
+    }
+    handled++;
     const out = behaviour.receive(prev, message, actx.public);
     if (!(out instanceof Promise)) return after(out);
     const run = out.then(after);

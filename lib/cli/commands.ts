@@ -8,6 +8,7 @@ import type { TreeNode } from '../supervision/index.js';
 import { call } from './client.js';
 import { ago, table } from './table.js';
 import * as serve from './serve.js';
+import { watchTree } from '../inspector/index.js';
 
 /** What a command gets. */
 export interface CommandContext {
@@ -205,15 +206,16 @@ export const commands: Record<string, Command> = {
   tree: {
     options: { watch: { type: 'boolean' } },
     async run(ctx) {
-      if (ctx.values['watch']) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'tree --watch (the live inspector) is not built yet');
+      if (ctx.values['watch']) return watchTree({ ...client(ctx), out: ctx.out, err: ctx.err, json: ctx.json, env: ctx.env });
       const tree = await call<TreeNode>(client(ctx), 'GET', '/v1/tree');
       print(ctx, tree, () => treeText(tree));
     },
   },
   repl: {
-    options: {},
-    async run() {
-      throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'the REPL is not built yet');
+    options: { history: { type: 'string' } },
+    async run(ctx) {
+      const { startRepl } = await import('../repl/index.js');
+      await startRepl({ manager: ctx.manager, token: ctx.token, ...(ctx.values['history'] ? { historyFile: ctx.values['history'] as string } : {}) });
     },
   },
   backup: {

@@ -26,7 +26,7 @@ commands:
            [-e K=V]... [--restart no|on-failure|always|unless-stopped]
            [--health-http PATH] [--cpu N] [--memory MB] [--idempotency-key K]
   ps [--service S] | services | nodes | stop NAME | scale NAME N | drain NODE
-  events [--follow] | tree | backup FILE | restore FILE
+  events [--follow] | tree [--watch] | repl | backup FILE | restore FILE
 
 global options:
   --manager http://H:P (env GOAT_MANAGER, default http://127.0.0.1:7070)

@@ -1,0 +1,65 @@
+/** `goat-cluster repl` in a real terminal (tmux): a message reaches an actor and its reply prints; bad input gets clear errors and the REPL carries on. */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Manager } from '../../actors/manager/manager.js';
+import { CLI } from '../helpers/cli-process.js';
+import { eventually } from '../runtime/helpers/wait.js';
+
+const hasTmux = (() => {
+  try {
+    execFileSync('tmux', ['-V']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!hasTmux && process.env['CI'] === 'true') test('tmux is installed under CI', (t) => t.fail('CI=true but tmux is missing: .ci/run installs it'));
+if (!hasTmux) console.warn('repl terminal test skipped: tmux is not installed');
+
+const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
+
+(hasTmux ? test : test.skip)('the REPL answers asks, completes paths, reports bad paths and messages, and survives them', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-repl-'));
+  const manager = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', token: 'repl-test-token', logger: { info: () => undefined, warn: () => undefined } });
+  const session = `goat-repl-${process.pid}`;
+  t.teardown(async () => {
+    try {
+      tmux('kill-session', '-t', session);
+    } catch { /* already gone */ }
+    await manager.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', `${process.execPath} ${CLI} repl --manager ${manager.url} --token repl-test-token --history ${join(dir, 'history')}; sleep 30`);
+  const screen = (): string => tmux('capture-pane', '-p', '-t', session, '-S', '-200');
+  const type = (keys: string): void => void tmux('send-keys', '-t', session, keys, 'Enter');
+  await eventually('prompt', () => screen().includes('goat>'), 10_000).catch((err: Error) => {
+    throw new Error(`${err.message}; the screen:\n${screen()}`);
+  });
+
+  type(`await ask('/manager/reconciler', { type: '$info' })`);
+  await eventually('the actor replied', () => /path: '\/manager\/reconciler'/.test(screen()), 5_000);
+
+  type(`await send('/manager/nope', {})`);
+  await eventually('a bad path is an error', () => screen().includes('no actor at /manager/nope'), 5_000);
+
+  type(`await ask('/manager/store', { type: 'ping' }, 300)`);
+  await eventually('a timeout is an error', () => /no reply from \/manager\/store within 300 ms/.test(screen()), 5_000);
+
+  type(`await send('/manager/reconciler', { type: 'tick' })`);
+  await eventually('delivered', () => /delivery: 'delivered'/.test(screen()), 5_000);
+
+  tmux('send-keys', '-t', session, `await ask('/manager/sche`, 'Tab');
+  await eventually('Tab completes the actor path', () => screen().includes(`await ask('/manager/scheduler`), 5_000);
+  tmux('send-keys', '-t', session, `', { type: '$info' })`, 'Enter');
+  await eventually('and it answers', () => /path: '\/manager\/scheduler'/.test(screen()), 5_000).catch((err: Error) => {
+    throw new Error(`${err.message}; the screen:\n${screen().trimEnd().split('\n').slice(-15).join('\n')}`);
+  });
+
+  type('(await tree()).children.length');
+  await eventually('the tree', () => /\n6\n/.test(screen()), 5_000);
+  t.is(manager.tree().status, 'running', 'nothing typed crashed the manager');
+  t.is(manager.tree().children?.find((c) => c.id === 'reconciler')?.restarts, 0, 'not even an actor');
+});
