@@ -32,7 +32,7 @@ test('an unknown command is a usage error (exit 2)', async (t) => {
 });
 
 test('a contract command not built yet says so and exits 1', async (t) => {
-  const r = await run('repl');
+  const r = await run('manager', '--etcd', 'http://127.0.0.1:2379');
   t.is(r.code, 1);
   t.regex(r.stderr, /GOAT_ERR_NOT_IMPLEMENTED/);
 });
