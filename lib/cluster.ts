@@ -67,6 +67,8 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
           name: resolved.worker.name ?? 'local', labels: resolved.worker.labels, cluster: resolved.cluster.name,
           ...(options.logger ? { logger: options.logger } : {}),
         });
+        const local = worker;
+        manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree());
         for (const svc of resolved.services({ runtime: worker.worker.runtimeChoice.kind })) await manager.putService(svc);
       } catch (err) {
         await worker?.stop();

@@ -64,6 +64,7 @@ export class Manager implements ManagerApi {
   #links!: LinkServer;
   #ready = false;
   #admin: AdminServer | undefined;
+  readonly #localWorkers = new Map<string, () => TreeNode>();
   #nodesSup: Supervisor<NactRef> | undefined;
   #servicesSup: Supervisor<NactRef> | undefined;
   /** Service controllers being started (their first reconcile comes from their init). */
@@ -164,7 +165,20 @@ export class Manager implements ManagerApi {
     return this.core.subscribe(listener);
   }
   tree(): TreeNode {
-    return this.#root.snapshot();
+    const tree = this.#root.snapshot();
+    if (this.#localWorkers.size === 0) return tree;
+    // A worker in this process (`start`, createCluster) shows its own tree under its node.
+    const nodes = tree.children?.find((c) => c.id === 'nodes');
+    for (const child of nodes?.children ?? []) {
+      const local = this.#localWorkers.get(child.id);
+      if (local) child.children = [local()];
+    }
+    return tree;
+  }
+
+  /** Shows the supervision tree of a worker running in this process under `/manager/nodes/<nodeId>` in {@link tree}. */
+  attachLocalWorker(nodeId: string, tree: () => TreeNode): void {
+    this.#localWorkers.set(nodeId, tree);
   }
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.#metrics.render();

@@ -95,6 +95,8 @@ export async function start(ctx: CommandContext): Promise<void> {
       join: manager.url, token: manager.token.token, dataDir: s.config.worker.dataDir === join(s.config.manager.dataDir, 'worker') ? join(s.dataDir, 'worker') : s.config.worker.dataDir,
       runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name,
     });
+    const local = worker;
+    manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree());
     ctx.out.write(`goat-cluster: manager at ${manager.url}; ${manager.token.file ? `token in ${manager.token.file}` : 'token as given'}; local worker ${worker.worker.nodeId} (${worker.worker.runtimeChoice.kind} runtime)\n`);
     await applyServices(ctx, s, manager, worker.worker.runtimeChoice.kind);
   } catch (err) {
