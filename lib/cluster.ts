@@ -42,6 +42,8 @@ export interface Cluster {
   events(options?: { since?: number }): AsyncIterableIterator<ClusterEvent>;
   /** The supervision trees of the manager and the local worker. */
   tree(): { manager: TreeNode; worker: TreeNode };
+  /** Opens the REPL on this cluster, in this process (stdin/stdout unless given); resolves when it exits. */
+  repl(options?: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream; historyFile?: string }): Promise<void>;
 }
 
 /** Makes a cluster from a config (the same shape as `cluster.config.ts`); nothing runs until `start()`. */
@@ -98,6 +100,11 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
     nodes: () => running().manager.listNodes(),
     events: (o = {}) => eventStream(running().manager, o.since),
     tree: () => ({ manager: running().manager.tree(), worker: running().worker.worker.tree() }),
+    async repl(o = {}) {
+      const { manager: m } = running();
+      const { startRepl } = await import('./repl/index.js');
+      await startRepl({ manager: m.url, token: m.token.token, ...o });
+    },
   };
 }
 

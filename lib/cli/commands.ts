@@ -117,6 +117,35 @@ function treeText(n: TreeNode, depth = 0): string {
   return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}\n${(n.children ?? []).map((c) => treeText(c, depth + 1)).join('')}`;
 }
 
+/**
+ * `--wait`: polls until the service has exactly `replicas` running tasks,
+ * showing progress on stderr (one updating line on a terminal, a line per
+ * change otherwise); fails after `--timeout` seconds (default 60) saying why
+ * the rest wait.
+ */
+async function converge(ctx: CommandContext, name: string, replicas: number): Promise<void> {
+  const deadline = Date.now() + Number(ctx.values['timeout'] ?? 60) * 1000;
+  const tty = (ctx.err as NodeJS.WriteStream).isTTY === true;
+  let last = '';
+  for (;;) {
+    const tasks = (await call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks?service=${encodeURIComponent(name)}`)).filter((t) => t.desired === 'running');
+    const running = tasks.filter((t) => t.state === 'running').length;
+    const waiting = tasks.find((t) => t.state !== 'running' && t.error)?.error?.message;
+    const line = `${name}: ${running}/${replicas} running${waiting ? ` (waiting: ${waiting})` : ''}`;
+    if (line !== last) ctx.err.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    last = line;
+    if (running === replicas && tasks.length === replicas) {
+      if (tty) ctx.err.write('\n');
+      return;
+    }
+    if (Date.now() > deadline) {
+      if (tty) ctx.err.write('\n');
+      throw new GoatError('GOAT_ERR_NOT_READY', `${name} did not converge: ${running}/${replicas} running${waiting ? `; ${waiting}` : ''}`, { temporary: true });
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** The commands by name. */
 export const commands: Record<string, Command> = {
   start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' } }, run: serve.start },
@@ -126,7 +155,7 @@ export const commands: Record<string, Command> = {
     options: {
       image: { type: 'string' }, command: { type: 'string' }, replicas: { type: 'string' }, publish: { type: 'string', short: 'p', multiple: true },
       env: { type: 'string', short: 'e', multiple: true }, restart: { type: 'string' }, 'health-http': { type: 'string' }, cpu: { type: 'string' },
-      memory: { type: 'string' }, 'idempotency-key': { type: 'string' },
+      memory: { type: 'string' }, 'idempotency-key': { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
     },
     async run(ctx) {
       const body = runBody(ctx);
@@ -135,6 +164,7 @@ export const commands: Record<string, Command> = {
         ? await call<ServiceJson>(client(ctx), 'POST', '/v1/services', body, { 'idempotency-key': key })
         : await call<ServiceJson>(client(ctx), 'PUT', `/v1/services/${encodeURIComponent(body['name'] as string)}`, body);
       print(ctx, svc, () => `service ${svc.name}: ${svc.replicas} replica(s), version ${svc.version}\n`);
+      if (ctx.values['wait']) await converge(ctx, svc.name, svc.replicas);
     },
   },
   ps: {
@@ -175,13 +205,14 @@ export const commands: Record<string, Command> = {
     },
   },
   scale: {
-    options: {},
+    options: { wait: { type: 'boolean' }, timeout: { type: 'string' } },
     async run(ctx) {
       const name = arg(ctx, 0, 'service NAME');
       const n = Number(arg(ctx, 1, 'replica count N'));
       if (!Number.isInteger(n) || n < 0) throw usage(`scale wants a whole number of replicas, got '${ctx.args[1]}'`);
       const svc = await call<ServiceJson>(client(ctx), 'PATCH', `/v1/services/${encodeURIComponent(name)}`, { replicas: n });
       print(ctx, svc, () => `service ${svc.name}: ${svc.replicas} replica(s)\n`);
+      if (ctx.values['wait']) await converge(ctx, svc.name, svc.replicas);
     },
   },
   drain: {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { packageRoot } from '../package-root.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { consola } from 'consola';
 import { isGoatError } from '../errors.js';
 import { commands, type CommandContext } from './commands.js';
 
@@ -62,6 +63,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     out.write(`${version()}\n`);
     return 0;
   }
+  if (!(out as NodeJS.WriteStream).isTTY) logJsonLines(err);
   const command = commands[name];
   if (!command) {
     err.write(`goat-cluster: unknown command '${name}' (GOAT_ERR_USAGE)\n\n${USAGE}`);
@@ -103,6 +105,13 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     else err.write(`goat-cluster ${name}: ${isGoatError(e) ? `${e.message} (${e.code})` : (e as Error).stack ?? String(e)}\n`);
     return 1;
   }
+}
+
+/** Logs as JSON lines (level, tag, time, message) when output is not a terminal: for log collectors. */
+function logJsonLines(err: NodeJS.WritableStream): void {
+  consola.setReporters([{
+    log: (o) => void err.write(`${JSON.stringify({ level: o.type, tag: o.tag || undefined, time: o.date.toISOString(), message: o.args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ') })}\n`),
+  }]);
 }
 
 /** Where the command name is: global options with values may come first (`--manager URL ps`). */

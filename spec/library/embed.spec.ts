@@ -72,4 +72,17 @@ test('a Node HTTP service embeds a cluster: deploys, lists tasks, streams events
   t.is(cluster.tree().manager.path, '/manager');
   t.is(cluster.tree().worker.path, '/worker');
   t.regex(cluster.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+  // The REPL, in process: a line in, the actor's answer out.
+  const { PassThrough } = await import('node:stream');
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let printed = '';
+  output.on('data', (c) => (printed += c));
+  const repl = cluster.repl({ input, output, historyFile: join(dir, 'history') });
+  await eventually('the prompt', () => printed.includes('goat> '));
+  input.write(`await ask('/manager/scheduler', { type: '$info' })\n`);
+  await eventually('the answer', () => printed.includes(`path: '/manager/scheduler'`));
+  input.write('.exit\n');
+  await repl;
 });
