@@ -63,3 +63,21 @@ const tmux = (...args: string[]): string => execFileSync('tmux', args, { encodin
   t.is(manager.tree().status, 'running', 'nothing typed crashed the manager');
   t.is(manager.tree().children?.find((c) => c.id === 'reconciler')?.restarts, 0, 'not even an actor');
 });
+
+test('the admin channel refuses a wrong token before anything happens', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-admin-'));
+  const manager = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', token: 'admin-test-token', logger: { info: () => undefined, warn: () => undefined } });
+  t.teardown(async () => {
+    await manager.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const { AdminClient } = await import('../../lib/repl/index.js');
+  const wrong = new AdminClient(manager.url, 'not-the-token');
+  const err = await t.throwsAsync(wrong.opened);
+  t.regex(err?.message ?? '', /HTTP 401 \(wrong or missing token\)/);
+  const right = new AdminClient(manager.url, 'admin-test-token');
+  t.is(((await right.request('tree')) as { path: string }).path, '/manager');
+  const bad = await t.throwsAsync(right.request('frobnicate'));
+  t.regex(bad?.message ?? '', /type/);
+  right.close();
+});
