@@ -84,6 +84,8 @@ export class ManagerCore {
   /** Set when some task may need a stop sent (a stop decided, a node linked): saves scanning every task each tick. */
   #stopsDirty = true;
   #closed = false;
+  /** Tasks `unknown` because their node is down, each waiting its `disconnect.lostAfterMs`. */
+  readonly #unknownTimers = new Map<string, NodeJS.Timeout>();
   /** Events of the transaction in progress: appended in one go at its end, heard by listeners after its commit. */
   #txEvents: Omit<ClusterEvent, 'seq'>[] = [];
   #txDepth = 0;
@@ -323,6 +325,7 @@ export class ManagerCore {
     }
     this.#closed = true;
     if (this.#checkTimer !== null) clearTimeout(this.#checkTimer);
+    for (const t of this.#unknownTimers.values()) clearTimeout(t);
   }
 
   /** Is node `id` linked right now? */
@@ -504,15 +507,38 @@ export class ManagerCore {
     this.#tx(() => {
       this.store.putNode({ ...node, status: 'down', updatedAt: now });
       this.#event('node.status', nodeId, { status: 'down' });
-      const lost = this.store.listTasks({ node: nodeId }).filter((t) => !isTerminal(t.state))
-        .map((t) => ({ ...t, state: 'lost' as const, error: { code: 'GOAT_ERR_NODE_DOWN', message: `node ${node.name} is down` }, updatedAt: now }));
-      this.store.putTasks(lost);
-      for (const t of lost) {
-        this.#event('task.state', t.id, { state: 'lost', generation: t.generation, node: nodeId });
-        this.#dirty.add(t.service);
+      const error = { code: 'GOAT_ERR_NODE_DOWN', message: `node ${node.name} is down` };
+      const affected = this.store.listTasks({ node: nodeId }).filter((t) => !isTerminal(t.state));
+      // Per task (spec.disconnect): `replace: false` waits for the node (unknown, never re-placed);
+      // `lostAfterMs` waits that long (unknown, then lost); by default the task is lost at once.
+      const next = affected.map((t) => {
+        const wait = t.spec.disconnect.replace === false || (t.spec.disconnect.lostAfterMs ?? 0) > 0;
+        return { ...t, state: wait && canTransition(t.state, 'unknown') ? ('unknown' as const) : ('lost' as const), error, updatedAt: now };
+      });
+      this.store.putTasks(next);
+      for (const t of next) {
+        this.#event('task.state', t.id, { state: t.state, generation: t.generation, node: nodeId });
+        if (t.state === 'lost') this.#dirty.add(t.service);
+        else if (t.spec.disconnect.replace !== false) this.#loseLater(t.id, t.generation, t.spec.disconnect.lostAfterMs ?? 0);
       }
     });
     this.#scheduleTick();
+  }
+
+  /** An `unknown` task (its node is down) becomes `lost`, and its slot re-placed, unless its node came back first. */
+  #loseLater(id: string, generation: number, afterMs: number): void {
+    const timer = setTimeout(() => {
+      this.#unknownTimers.delete(id);
+      const t = this.store.getTask(id);
+      if (this.#closed || !t || t.generation !== generation || t.state !== 'unknown') return;
+      this.#tx(() => {
+        this.store.putTasks([{ ...t, state: 'lost', updatedAt: Date.now() }]);
+        this.#event('task.state', id, { state: 'lost', generation, node: t.node });
+      });
+      this.mark(t.service);
+    }, afterMs);
+    timer.unref();
+    this.#unknownTimers.set(id, timer);
   }
 
   #service(name: string): ServiceRecord {

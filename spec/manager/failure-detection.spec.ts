@@ -128,3 +128,39 @@ test.serial('a blocked manager event loop (2 s, then 4.5 s) declares no healthy 
   t.false(seen.flat().includes('down'), 'no node declared down');
   t.true(manager.listNodes().every((x) => x.status === 'ready'));
 });
+
+test.serial('disconnect.lostAfterMs: a down node\'s task is unknown that long, then lost and re-placed', async (t) => {
+  const { dir, manager, events } = await startManager(t);
+  const workers = await inProcessWorkers(t, manager, dir, 2);
+  await manager.putService({ name: 'patient', replicas: 1, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' }, disconnect: { lostAfterMs: 2_000 } } });
+  await eventually('running', () => running(manager, 'patient').length === 1, 20_000);
+  const victim = running(manager, 'patient')[0]!;
+  const cut = workers.find((w) => w.worker.nodeId === victim.node)!;
+  await cut.link.stop();
+  await eventually('down', () => manager.listNodes().find((x) => x.id === victim.node)?.status === 'down', 10_000, 10);
+  const downAt = Date.now();
+  t.is(manager.getTask(victim.id)?.state, 'unknown');
+  await sleep(1_000);
+  t.false(manager.listTasks({ service: 'patient' }).some((x) => x.generation > victim.generation), 'not re-placed while unknown');
+  await eventually('lost, then re-placed', () => running(manager, 'patient').some((x) => x.generation === victim.generation + 1), 20_000, 10);
+  t.true(Date.now() - downAt >= 1_900, 'waited lostAfterMs');
+  t.deepEqual(events.filter((e) => e.subject === victim.id && e.type === 'task.state').map((e) => e.data['state']).slice(-2), ['unknown', 'lost']);
+});
+
+test.serial('disconnect.replace false: the task waits for its node and is adopted back, never duplicated', async (t) => {
+  const { dir, manager } = await startManager(t);
+  const workers = await inProcessWorkers(t, manager, dir, 2);
+  await manager.putService({ name: 'pinned', replicas: 1, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' }, disconnect: { replace: false } } });
+  await eventually('running', () => running(manager, 'pinned').length === 1, 20_000);
+  const victim = running(manager, 'pinned')[0]!;
+  const cut = workers.find((w) => w.worker.nodeId === victim.node)!;
+  await cut.link.stop();
+  await eventually('down', () => manager.listNodes().find((x) => x.id === victim.node)?.status === 'down', 10_000, 10);
+  await sleep(1_000);
+  t.is(manager.getTask(victim.id)?.state, 'unknown');
+  t.is(manager.listTasks({ service: 'pinned' }).length, 1, 'no replacement');
+  cut.link.start();
+  await eventually('adopted back', () => manager.getTask(victim.id)?.state === 'running', 20_000);
+  t.is(cut.worker.task(victim.id)?.restarts, 0);
+  t.is(manager.listTasks({ service: 'pinned' }).length, 1);
+});
