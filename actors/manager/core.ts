@@ -96,6 +96,8 @@ export class ManagerCore {
   #beatTimer: NodeJS.Timeout | null = null;
   readonly #startedAt = Date.now();
   readonly #graceMs: number;
+  /** Nodes loaded from the store at start, in their recovery grace until it ends or they link again. */
+  readonly #inGrace = new Set<string>();
 
   constructor(readonly options: CoreOptions) {
     this.store = options.store;
@@ -111,6 +113,7 @@ export class ManagerCore {
       if (node.status === 'down') continue;
       this.#suspect(node.id);
       this.#detector.heartbeat(node.id, this.#startedAt);
+      this.#inGrace.add(node.id);
     }
     for (const s of this.store.listServices()) this.#dirty.add(s.name);
     this.#scheduleTick();
@@ -185,6 +188,7 @@ export class ManagerCore {
     this.#links.set(hello.nodeId, channel);
     this.#detector.heartbeat(hello.nodeId, now);
     this.#silent.delete(hello.nodeId);
+    this.#inGrace.delete(hello.nodeId); // it is back: from now on it is judged like any node
     const old = this.store.getNode(hello.nodeId);
     const node: NodeRecord = {
       id: hello.nodeId, name: hello.name, runtime: hello.runtime, labels: hello.labels, capacity: hello.capacity,
@@ -289,10 +293,12 @@ export class ManagerCore {
     if (this.#closed) return;
     const late = now - this.#nextCheckAt;
     if (late > 0) this.#detector.stall(now, late);
-    const inGrace = now - this.#startedAt < this.#graceMs;
+    // The grace covers only nodes known from before this start, not those that linked since.
+    const graceOver = now - this.#startedAt >= this.#graceMs;
+    if (graceOver) this.#inGrace.clear();
     for (const id of this.#detector.nodes()) {
       const verdict = this.#detector.status(id, now);
-      if (verdict === 'down' && !inGrace) this.#nodeDown(id);
+      if (verdict === 'down' && !this.#inGrace.has(id)) this.#nodeDown(id);
       else if (verdict !== 'ready' && this.#links.has(id) && !this.#silent.has(id)) {
         this.#silent.add(id);
         this.#suspect(id);
@@ -472,7 +478,7 @@ export class ManagerCore {
       if (!wanted) {
         // A copy the manager no longer wants here (replaced while cut off, or unknown): stop it, never the current one.
         if (!isTerminal(r.state)) void link?.stop({ id: r.taskId, generation: r.generation }).catch(() => undefined);
-        if (t && t.generation === r.generation && t.node === nodeId && t.desired === 'stopped' && isTerminal(r.state)) {
+        if (t && t.generation === r.generation && t.node === nodeId && t.desired === 'stopped' && isTerminal(r.state) && canTransition(t.state, r.state)) {
           this.store.putTasks([{ ...t, state: r.state, updatedAt: now }]);
         }
         continue;
@@ -513,7 +519,9 @@ export class ManagerCore {
       // `lostAfterMs` waits that long (unknown, then lost); by default the task is lost at once.
       const next = affected.map((t) => {
         const wait = t.spec.disconnect.replace === false || (t.spec.disconnect.lostAfterMs ?? 0) > 0;
-        return { ...t, state: wait && canTransition(t.state, 'unknown') ? ('unknown' as const) : ('lost' as const), error, updatedAt: now };
+        const unknown = wait && canTransition(t.state, 'unknown');
+        // A lost task is replaced: no longer wanted running (its copy is stopped if its node returns).
+        return { ...t, state: unknown ? ('unknown' as const) : ('lost' as const), desired: unknown ? t.desired : ('stopped' as const), error, updatedAt: now };
       });
       this.store.putTasks(next);
       for (const t of next) {
@@ -532,7 +540,7 @@ export class ManagerCore {
       const t = this.store.getTask(id);
       if (this.#closed || !t || t.generation !== generation || t.state !== 'unknown') return;
       this.#tx(() => {
-        this.store.putTasks([{ ...t, state: 'lost', updatedAt: Date.now() }]);
+        this.store.putTasks([{ ...t, state: 'lost', desired: 'stopped', updatedAt: Date.now() }]);
         this.#event('task.state', id, { state: 'lost', generation, node: t.node });
       });
       this.mark(t.service);
