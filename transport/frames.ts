@@ -75,7 +75,14 @@ export const BODY_SCHEMAS = {
   }),
   report: z.strictObject({ tasks: z.array(taskReportSchema).max(100_000) }),
   // manager → worker
-  welcome: z.strictObject({ nodeId: id, heartbeatMs: z.number().int().positive(), epoch: count }),
+  // The manager's failure-detector configuration (lib/model DetectorConfig): the worker heartbeats every
+  // `heartbeatMs` and closes a link silent for `linkSilenceMs`. Optional for older managers.
+  welcome: z.strictObject({
+    nodeId: id, heartbeatMs: z.number().int().positive(), epoch: count,
+    suspectAfterMs: z.number().int().positive().optional(),
+    downAfterMs: z.number().int().positive().optional(),
+    linkSilenceMs: z.number().int().positive().optional(),
+  }),
   heartbeat_ack: z.strictObject({ seq: count }),
   assign: z.strictObject({
     cmdId: id,

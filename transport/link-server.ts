@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { GoatError, type GoatErrorCode } from '../lib/errors.js';
 import { systemClock, type Clock, type TimerId } from '../lib/supervision/index.js';
+import { detectorConfig, type DetectorConfig } from '../lib/model/index.js';
 import { AuthThrottle, bearerMatches, type AuthThrottleOptions } from './auth.js';
 import { LINK_CLOSE } from './close-codes.js';
 import { Emitter } from './emitter.js';
@@ -23,8 +24,10 @@ export const LINK_PATH = '/v1/link';
 export interface LinkServerOptions {
   /** The cluster token workers must present as `Authorization: Bearer <token>`. */
   token: string;
-  /** Heartbeat interval told to workers in `welcome`; a link silent for 3 × this is closed (4008). @default 1000 */
+  /** Heartbeat interval told to workers in `welcome`. @default DETECTOR_DEFAULTS.heartbeatMs */
   heartbeatMs?: number;
+  /** The failure-detector configuration told to workers in `welcome` (overrides `heartbeatMs`); a link silent for its `linkSilenceMs` is closed (4008). @default detectorConfig({ heartbeatMs }) */
+  detector?: Partial<DetectorConfig>;
   /** Largest frame accepted, in bytes; larger ones close the link with 1009. @default 1048576 (1 MiB) */
   maxPayload?: number;
   /** Time allowed between the upgrade and a valid `hello`, else close 4001. @default 5000 */
@@ -60,7 +63,7 @@ export interface LinkServerEvents {
 /** Accepts worker links. */
 export class LinkServer extends Emitter<LinkServerEvents> {
   readonly #token: string;
-  readonly #heartbeatMs: number;
+  readonly #detector: DetectorConfig;
   readonly #helloTimeoutMs: number;
   readonly #retryMs: number;
   readonly #maxBadFrames: number;
@@ -77,7 +80,7 @@ export class LinkServer extends Emitter<LinkServerEvents> {
     super();
     if (!options.token) throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid link server options: token: must not be empty', { details: { field: 'token' } });
     this.#token = options.token;
-    this.#heartbeatMs = options.heartbeatMs ?? 1_000;
+    this.#detector = detectorConfig({ ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }), ...options.detector });
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 5_000;
     this.#retryMs = options.retryMs ?? 2_000;
     this.#maxBadFrames = options.maxBadFrames ?? 3;
@@ -199,11 +202,15 @@ export class LinkServer extends Emitter<LinkServerEvents> {
       }
       done();
       const link = new ManagerLink(ws, frame.body, {
-        heartbeatMs: this.#heartbeatMs, retryMs: this.#retryMs, maxBadFrames: this.#maxBadFrames, badFrames, clock: this.#clock, remoteAddress: address,
+        silenceMs: this.#detector.linkSilenceMs, retryMs: this.#retryMs, maxBadFrames: this.#maxBadFrames, badFrames, clock: this.#clock, remoteAddress: address,
       });
       this.#links.add(link);
       link.on('close', () => this.#links.delete(link));
-      link.send('welcome', { nodeId: link.nodeId, heartbeatMs: this.#heartbeatMs, epoch: this.#epoch() }, frame.id);
+      const d = this.#detector;
+      link.send('welcome', {
+        nodeId: link.nodeId, heartbeatMs: d.heartbeatMs, epoch: this.#epoch(),
+        suspectAfterMs: d.suspectAfterMs, downAfterMs: d.downAfterMs, linkSilenceMs: d.linkSilenceMs,
+      }, frame.id);
       this.emit('link', link);
     };
     ws.on('message', onMessage);

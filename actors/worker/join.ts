@@ -6,6 +6,7 @@
  */
 import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
 import { consola } from 'consola';
+import type { Clock } from '../../lib/supervision/index.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
@@ -19,6 +20,8 @@ export interface JoinOptions extends WorkerOptions {
   labels?: Record<string, string>;
   /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
   backoff?: { initialMs?: number; maxMs?: number };
+  /** Where the link and self-fencing take time from. @default systemClock */
+  clock?: Clock;
 }
 
 /** A joined worker. */
@@ -39,6 +42,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const link = new LinkClient({
     urls,
     token: options.token,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
     usage: () => usage,
     hello: async () => {
@@ -66,6 +70,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const stopFencing = startFencing({
     tasks: () => worker.state.assignments().map((a) => ({ taskId: a.taskId, state: worker.task(a.taskId)?.state ?? 'assigned', spec: a.spec })),
     disconnectedSince: () => link.disconnectedSince,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     stop: (taskId) => worker.stopTask(taskId),
     onFenced: (taskId, err) => (err === undefined
       ? log.info(`task ${taskId} stopped: cut off from every manager for its disconnect.stopAfterMs`)

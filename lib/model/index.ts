@@ -10,5 +10,5 @@ export { restartTypeOf, childOptionsFor } from './policy.js';
 export { classifyExit, classifyError, type FailureKind, type TaskFailure, type ExitFacts } from './failure.js';
 export { normalizeServiceSpec, serviceSpecSchema, SERVICE_NAME, type ServiceSpec, type ServiceSpecInput } from './service.js';
 export type { ServiceRecord, TaskRecord, NodeRecord, NodeStatus, NodeCapacity, NodeUsage, LastExit, ClusterEvent } from './records.js';
-export { FailureDetector, type DetectorVerdict, type FailureDetectorOptions } from './failure-detector.js';
+export { FailureDetector, DETECTOR_DEFAULTS, detectorConfig, type DetectorConfig, type DetectorVerdict, type FailureDetectorOptions } from './failure-detector.js';
 export { reconcileService, isLive, type ReconcileResult } from './reconcile.js';

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { startFencing, tasksToFence, type FenceCandidate } from '../../actors/worker/fence.js';
+import { SimulatedClock, sleep } from '../../lib/supervision/index.js';
 
 const task = (taskId: string, stopAfterMs?: number, state = 'running'): FenceCandidate => ({
   taskId, state, spec: { disconnect: { replace: true, ...(stopAfterMs === undefined ? {} : { stopAfterMs }) } },
@@ -13,7 +14,8 @@ test('tasksToFence: only tasks with stopAfterMs, once cut off that long, and not
   t.deepEqual(tasksToFence(tasks, 1_000, 3_000), ['a', 'c', 'e'], 'b (no stopAfterMs) keeps running');
 });
 
-test('startFencing stops each due task once, even while its stop is slow', async (t) => {
+test('startFencing stops each due task once, even while its stop is slow (simulated clock)', async (t) => {
+  const clock = new SimulatedClock(1_000_000);
   let since: number | null = null;
   const stops: string[] = [];
   const fenced: string[] = [];
@@ -22,16 +24,24 @@ test('startFencing stops each due task once, even while its stop is slow', async
     disconnectedSince: () => since,
     stop: async (id) => {
       stops.push(id);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(clock, 100);
     },
     onFenced: (id) => fenced.push(id),
     everyMs: 10,
+    clock,
   });
   t.teardown(stop);
-  await new Promise((r) => setTimeout(r, 100));
+  await clock.advance(100);
   t.deepEqual(stops, [], 'connected: nothing stopped');
-  since = Date.now();
-  await new Promise((r) => setTimeout(r, 300));
-  t.deepEqual(stops, ['a']);
+  since = clock.now();
+  await clock.advance(40);
+  t.deepEqual(stops, [], 'cut off 40 ms: not yet (stopAfterMs 50)');
+  await clock.advance(10);
+  t.deepEqual(stops, ['a'], 'cut off 50 ms: stopped');
+  t.deepEqual(fenced, [], 'its stop is still running');
+  await clock.advance(100);
+  t.deepEqual(stops, ['a'], 'stopped once, though looked at 10 times meanwhile');
   t.deepEqual(fenced, ['a']);
+  stop();
+  t.is(clock.pending, 0, 'stopping fencing leaves no timer');
 });
