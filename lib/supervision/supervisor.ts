@@ -366,10 +366,15 @@ export class Supervisor<H = unknown> {
 
   async #scheduleRestart(rec: ChildRecord<H>, delayMs: number, attempt: number, why: string, now: number): Promise<void> {
     this.#recordRestart(rec, attempt, now);
-    const group = this.#restartGroup(rec);
-    for (const other of [...group].reverse()) {
-      if (other !== rec) await this.#stopChild(other, true);
+    const affected = this.#affected(rec);
+    for (const other of [...affected].reverse()) {
+      if (other === rec) continue;
+      // OTP: a temporary sibling is terminated with the group but never restarted; it is removed.
+      const temporary = other.opts.restart === 'temporary';
+      await this.#stopChild(other, !temporary);
+      if (temporary) this.#forget(other);
     }
+    const group = affected.filter((r) => r === rec || r.opts.restart !== 'temporary');
     if (this.#state !== 'running') return;
     const restartAt = now + delayMs;
     const token = {};
@@ -404,22 +409,34 @@ export class Supervisor<H = unknown> {
     }
   }
 
-  /** True when the strategy restarts `rec` and nobody else. */
+  /** True when the strategy touches `rec` and nobody else. */
   #restartsAlone(rec: ChildRecord<H>): boolean {
     if (this.flags.strategy === 'one_for_one' || this.#children.length === 1) return true;
-    return this.#restartGroup(rec).length === 1;
+    return this.#affected(rec).length === 1;
   }
 
-  /** Who restarts with `rec`, in start order, per the strategy. */
-  #restartGroup(rec: ChildRecord<H>): ChildRecord<H>[] {
-    const live = (r: ChildRecord<H>): boolean => r === rec || (r.status !== 'stopped' && r.status !== 'failed');
+  /**
+   * Who the strategy terminates with `rec`, in start order (OTP's
+   * `one_for_all`/`rest_for_one`): every sibling (or every later one) that is
+   * not `failed` (given up on its own budget). Those that are not temporary
+   * restart with `rec` — in OTP a transient child that had exited normally is
+   * started again with the group; temporary ones are only terminated.
+   */
+  #affected(rec: ChildRecord<H>): ChildRecord<H>[] {
+    const member = (r: ChildRecord<H>): boolean => {
+      if (r === rec) return true;
+      if (r.status === 'failed') return false;
+      // A temporary child that is not running any more has nothing to terminate (it is being removed).
+      if (r.opts.restart === 'temporary') return r.status === 'running' || r.status === 'starting';
+      return true;
+    };
     switch (this.flags.strategy) {
       case 'one_for_one':
         return [rec];
       case 'one_for_all':
-        return this.#children.filter(live);
+        return this.#children.filter(member);
       case 'rest_for_one':
-        return this.#children.slice(this.#children.indexOf(rec)).filter(live);
+        return this.#children.slice(this.#children.indexOf(rec)).filter(member);
     }
   }
 
