@@ -8,11 +8,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, ServerProcess, type ProcessCluster, type WorkerHandle } from './cli-process.js';
+import { testEnv } from './env.js';
 
-/** The environment of every process started here: ours without GOAT_* settings. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_')));
-}
+/** The environment of every process started here (see ./env.ts). */
+const cleanEnv = (): NodeJS.ProcessEnv => testEnv();
 
 /**
  * Starts `worker --join … --name NAME --runtime process` inside a new PID

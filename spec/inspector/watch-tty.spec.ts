@@ -15,6 +15,7 @@ import { stripAnsi } from '../../lib/inspector/index.js';
 import { CLI } from '../helpers/cli-process.js';
 import { eventually } from '../runtime/helpers/wait.js';
 import { TMUX, requires } from '../helpers/requires.js';
+import { testEnv } from '../helpers/env.js';
 
 const run = promisify(execFile);
 const TOKEN = 'inspector-token-123456';
@@ -28,7 +29,7 @@ maybe('tree --watch in a terminal: shows the live tree and nodes, moves, collaps
   const manager = await Manager.start({ dataDir: join(dir, 'manager'), listen: '127.0.0.1:0', token: TOKEN, logger: quiet });
   const worker = await joinCluster({ join: manager.url, token: TOKEN, dataDir: join(dir, 'w0'), name: 'w0', runtime: 'process', cluster: `goat-insp-${process.pid}`, logger: quiet });
   const socket = `goat-insp-${process.pid}`;
-  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_') && k !== 'TMUX')) };
+  const env = testEnv({ TMUX: undefined });
   const tmux = async (...args: string[]): Promise<string> => (await run('tmux', ['-L', socket, ...args], { env })).stdout;
   t.teardown(async () => {
     await tmux('kill-server').catch(() => undefined);

@@ -16,6 +16,7 @@ import { CLI } from '../helpers/cli-process.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
 import { NETNS, requires } from '../helpers/requires.js';
+import { testEnv } from '../helpers/env.js';
 
 const TOKEN = `partition-token-${process.pid}`;
 const quiet = { info: () => undefined, warn: () => undefined };
@@ -41,7 +42,7 @@ netns.test('a partition made with network namespaces heals without duplicates', 
   const manager = await Manager.start({ dataDir: join(dir, 'm'), listen: `${hostIp}:0`, token: TOKEN, logger: quiet, recoveryGraceMs: 0 });
   // One worker on the host (loopback side), one in the namespace behind the veth.
   const local = await joinCluster({ join: manager.url, token: TOKEN, dataDir: join(dir, 'w-local'), name: 'local', runtime: 'process', cluster: `goat-part-${process.pid}`, logger: quiet });
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_')));
+  const env = testEnv();
   const remote: ChildProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'worker', '--join', manager.url.replace('http', 'ws'), '--token', TOKEN,
     '--name', 'remote', '--runtime', 'process', '--data-dir', join(dir, 'w-remote')], { env, stdio: 'ignore', detached: true });
   t.teardown(async () => {
