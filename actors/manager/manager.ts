@@ -25,7 +25,7 @@ import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../../
 import { afterCommit, openSqliteStore, type Store } from '../../lib/store/index.js';
 import { EventBus, systemClock, type ChildRef, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
-import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
+import { createApiHandler, type ApiOptions, type ManagerApi } from '../../transport/http-api.js';
 import { LINK_CLOSE, LinkServer, type ManagerLink } from '../../transport/index.js';
 import { AdminServer, noSuchActor, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
@@ -54,6 +54,8 @@ export interface ManagerOptions {
   parent?: NactRef;
   /** The tree's event bus, when it sits in a bigger tree. */
   bus?: EventBus;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
 }
 
 /** A running manager. */
@@ -70,6 +72,8 @@ export class Manager implements ManagerApi {
   /** Service controllers being started (their first reconcile comes from their init). */
   readonly #starting = new Set<string>();
   readonly #metrics: ManagerMetrics;
+  /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
+  #pruneTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly core: ManagerCore,
@@ -121,6 +125,7 @@ export class Manager implements ManagerApi {
   /** Stops listening, closes links and the store. Workers keep their tasks. */
   async stop(): Promise<void> {
     this.#ready = false;
+    clearInterval(this.#pruneTimer);
     this.core.close();
     await this.#root.stop();
     if (this.#system) stopNact(this.#system);
@@ -189,6 +194,9 @@ export class Manager implements ManagerApi {
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
     this.store.putIdempotency(key, rec, Date.now() + 24 * 3_600_000);
   }
+  lastEventSeq(): number {
+    return this.store.lastEventSeq();
+  }
 
   // --- internals -----------------------------------------------------------------
 
@@ -204,7 +212,7 @@ export class Manager implements ManagerApi {
     const bus = this.options.bus ?? new EventBus(systemClock);
     bus.subscribe((e) => this.#onSupervision(e));
     this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000 });
-    this.#server = createServer(createApiHandler(this, { token: this.token.token }));
+    this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
     this.#links.attach(this.#server);
     this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.core.subscribe(l) }, this.token.token);
     this.#admin.attach(this.#server);
@@ -274,6 +282,8 @@ export class Manager implements ManagerApi {
     this.#links.onLink((link) => void this.#linked(link));
     this.core.options.reconcileVia = (name) => this.#reconcileVia(name);
     for (const s of this.store.listServices()) this.core.mark(s.name);
+    this.#pruneTimer = setInterval(() => this.store.pruneIdempotency(Date.now()), 60_000);
+    this.#pruneTimer.unref();
     this.#ready = true;
     const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
     log.info(`manager API on ${this.url} (${tokenWhere})`);
