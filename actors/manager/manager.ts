@@ -22,7 +22,7 @@ import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../../lib/model/index.js';
-import { openSqliteStore, type Store } from '../../lib/store/index.js';
+import { afterCommit, openSqliteStore, type Store } from '../../lib/store/index.js';
 import { EventBus, systemClock, type ChildRef, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
@@ -138,13 +138,13 @@ export class Manager implements ManagerApi {
     return this.store.getService(name);
   }
   async putService(body: unknown, name?: string): Promise<{ record: ServiceRecord; created: boolean }> {
-    return this.core.putService(body, name);
+    return this.#acked(this.core.putService(body, name));
   }
   async scaleService(name: string, replicas: number): Promise<ServiceRecord> {
-    return this.core.scaleService(name, replicas);
+    return this.#acked(this.core.scaleService(name, replicas));
   }
   async deleteService(name: string): Promise<boolean> {
-    return this.core.deleteService(name);
+    return this.#acked(this.core.deleteService(name));
   }
   listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[] {
     return this.store.listTasks(filter);
@@ -156,7 +156,7 @@ export class Manager implements ManagerApi {
     return this.store.listNodes();
   }
   async drainNode(id: string): Promise<NodeRecord> {
-    return this.core.drainNode(id);
+    return this.#acked(this.core.drainNode(id));
   }
   eventsSince(seq: number, limit: number): ClusterEvent[] {
     return this.store.eventsSince(seq, limit);
@@ -191,6 +191,12 @@ export class Manager implements ManagerApi {
   }
 
   // --- internals -----------------------------------------------------------------
+
+  /** `result` once the writes that made it are durable (at once with SQLite): the API acknowledges only then. */
+  async #acked<T>(result: T): Promise<T> {
+    if (this.store.pending) await this.store.committed();
+    return result;
+  }
 
   async #boot(): Promise<void> {
     const log = this.options.logger ?? consola.withTag('goat:manager');
@@ -280,8 +286,9 @@ export class Manager implements ManagerApi {
     if (!nodes) return link.close(1011, 'manager not ready');
     if (nodes.childIds().includes(id)) await nodes.stopChild(id).catch(() => undefined);
     const channel: NodeChannel = {
-      assign: (t) => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec } }),
-      stop: (t) => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation }),
+      // A command goes out only once the write behind it is durable (at once with SQLite).
+      assign: (t) => afterCommit(this.store, () => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec } })),
+      stop: (t) => afterCommit(this.store, () => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation })),
       close: (reason) => link.close(LINK_CLOSE.SILENT.code, reason),
     };
     await nodes.startChild(actorChild<null, never>({

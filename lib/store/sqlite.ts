@@ -204,6 +204,14 @@ class SqliteStore implements Store {
     };
   }
 
+  /** Always false: a SQLite write is committed when its method returns. */
+  readonly pending = false;
+
+  /** Resolves at once: every write already committed when it returned. */
+  committed(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
   }
