@@ -56,6 +56,10 @@ export interface ManagerOptions {
   bus?: EventBus;
   /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
   api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
+  /** A store opened by the caller (HA: the leader's etcd store) instead of `<dataDir>/goat.db`; closed by {@link Manager.stop}. */
+  store?: Store;
+  /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
+  epoch?: number;
 }
 
 /** A running manager. */
@@ -89,7 +93,7 @@ export class Manager implements ManagerApi {
   static async start(options: ManagerOptions): Promise<Manager> {
     await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
-    const store = openSqliteStore(join(options.dataDir, 'goat.db'));
+    const store = options.store ?? openSqliteStore(join(options.dataDir, 'goat.db'));
     const sink: { metrics?: ManagerMetrics } = {};
     const core = new ManagerCore({
       store,
@@ -200,6 +204,11 @@ export class Manager implements ManagerApi {
 
   // --- internals -----------------------------------------------------------------
 
+  /** `{ epoch }` for commands of an HA leader; nothing for a single manager. */
+  #epochField(): { epoch?: number } {
+    return this.options.epoch ? { epoch: this.options.epoch } : {};
+  }
+
   /** `result` once the writes that made it are durable (at once with SQLite): the API acknowledges only then. */
   async #acked<T>(result: T): Promise<T> {
     if (this.store.pending) await this.store.committed();
@@ -211,7 +220,8 @@ export class Manager implements ManagerApi {
     const parent = this.options.parent ?? (this.#system = startSystem() as unknown as NactRef);
     const bus = this.options.bus ?? new EventBus(systemClock);
     bus.subscribe((e) => this.#onSupervision(e));
-    this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000 });
+    const epoch = this.options.epoch ?? 0;
+    this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000, epoch: () => epoch });
     this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
     this.#links.attach(this.#server);
     this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.core.subscribe(l) }, this.token.token);
@@ -297,8 +307,8 @@ export class Manager implements ManagerApi {
     if (nodes.childIds().includes(id)) await nodes.stopChild(id).catch(() => undefined);
     const channel: NodeChannel = {
       // A command goes out only once the write behind it is durable (at once with SQLite).
-      assign: (t) => afterCommit(this.store, () => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec } })),
-      stop: (t) => afterCommit(this.store, () => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation })),
+      assign: (t) => afterCommit(this.store, () => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec }, ...this.#epochField() })),
+      stop: (t) => afterCommit(this.store, () => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation, ...this.#epochField() })),
       close: (reason) => link.close(LINK_CLOSE.SILENT.code, reason),
     };
     await nodes.startChild(actorChild<null, never>({
