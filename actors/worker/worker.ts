@@ -33,6 +33,10 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Backoff of the runtime actor while the engine is away. */
   runtimeBackoff?: { initialMs?: number; maxMs?: number };
+  /** A runtime to use instead of choosing one (the deterministic simulation). */
+  runtimeInstance?: { runtime: Runtime; kind: RuntimeKind };
+  /** A state to use instead of `<dataDir>/worker.json` (the deterministic simulation). */
+  state?: WorkerState;
 }
 
 /** A task as the worker reports it. */
@@ -94,9 +98,11 @@ export class Worker {
 
   /** Starts a worker: its node id, its runtime, and every task assigned to it (adopting those already running). */
   static async start(options: WorkerOptions): Promise<Worker> {
-    const state = await WorkerState.open(options.dataDir, options.name);
+    const state = options.state ?? await WorkerState.open(options.dataDir, options.name);
     const cluster = options.cluster ?? 'goat';
-    const choice = await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
+    const choice = options.runtimeInstance
+      ? { ...options.runtimeInstance, reason: 'given' }
+      : await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
     const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason }, cluster);
     (options.logger ?? consola.withTag('goat:worker')).info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
     for (const a of state.assignments()) worker.#track(a);
