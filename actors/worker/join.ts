@@ -6,6 +6,7 @@
  */
 import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
 import { consola } from 'consola';
+import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
@@ -36,8 +37,12 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const refresh = setInterval(() => void worker.usage().then((u) => (usage = u), () => undefined), 5_000);
   refresh.unref();
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
+  // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
+  const epochs = await EpochFile.load(options.dataDir);
   const link = new LinkClient({
     urls,
+    minEpoch: () => epochs.epoch,
+    onEpoch: (epoch) => (epoch > epochs.epoch ? epochs.raise(epoch) : undefined),
     token: options.token,
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
     usage: () => usage,

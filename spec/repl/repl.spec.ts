@@ -7,21 +7,11 @@ import { join } from 'node:path';
 import { Manager } from '../../actors/manager/manager.js';
 import { CLI } from '../helpers/cli-process.js';
 import { eventually } from '../runtime/helpers/wait.js';
-
-const hasTmux = (() => {
-  try {
-    execFileSync('tmux', ['-V']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasTmux && process.env['CI'] === 'true') test('tmux is installed under CI', (t) => t.fail('CI=true but tmux is missing: .ci/run installs it'));
-if (!hasTmux) console.warn('repl terminal test skipped: tmux is not installed');
+import { TMUX, requires } from '../helpers/requires.js';
 
 const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
 
-(hasTmux ? test : test.skip)('the REPL answers asks, completes paths, reports bad paths and messages, and survives them', async (t) => {
+requires(TMUX).test('the REPL answers asks, completes paths, reports bad paths and messages, and survives them', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'goat-repl-'));
   const manager = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', token: 'repl-test-token', logger: { info: () => undefined, warn: () => undefined } });
   const session = `goat-repl-${process.pid}`;
