@@ -108,5 +108,7 @@ export function toReport(t: TaskView): TaskReport {
   return {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
     lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: t.lastExit.message, finishedAt: t.lastExit.finishedAt } : null,
+    failure: t.failure ? { kind: t.failure.kind, message: t.failure.message.slice(0, 4096), ...(t.failure.code ? { code: t.failure.code } : {}) }
+      : t.error && t.state === 'failed' ? { kind: 'app', message: t.error.message.slice(0, 4096), ...(t.error.code ? { code: t.error.code } : {}) } : null,
   };
 }
