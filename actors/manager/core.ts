@@ -246,10 +246,21 @@ export class ManagerCore {
       if (old?.status !== node.status) this.#event('node.status', node.id, { status: node.status });
       this.#applyReports(node.id, hello.tasks);
     });
-    // Seed 002: re-send the last desired state on every (re)connect.
+    // Seed 002: re-send the last desired state on every (re)connect. A task the node had started (or acknowledged
+    // and then lost, answering `applied: false`) and no longer reports is gone from it: lost, its slot re-placed
+    // (found by the simulation, seed 3: a worker fenced a task, restarted, and the slot stayed empty for good).
+    const gone: TaskRecord[] = [];
     for (const t of this.store.listActiveTasks({ node: node.id })) {
-      if (t.desired === 'running' && !isTerminal(t.state) && !reported.has(`${t.id}@${t.generation}`)) void channel.assign(t).catch(() => undefined);
+      if (t.desired !== 'running' || isTerminal(t.state) || reported.has(`${t.id}@${t.generation}`)) continue;
+      if (t.state !== 'assigned') {
+        gone.push(t);
+        continue;
+      }
+      void channel.assign(t).then((r) => {
+        if (!(r as { applied?: boolean } | undefined)?.applied) this.#lostFromNode(node.id, t.id, t.generation);
+      }, () => undefined);
     }
+    for (const t of gone) this.#lostFromNode(node.id, t.id, t.generation);
     this.#placeAll = true;
     this.#stopsDirty = true;
     this.#scheduleTick();
@@ -635,6 +646,17 @@ export class ManagerCore {
       }
     });
     this.#scheduleTick();
+  }
+
+  /** A task its node no longer has (not in its hello): `lost`, and its slot re-placed. */
+  #lostFromNode(nodeId: string, id: string, generation: number): void {
+    const t = this.store.getTask(id);
+    if (this.#closed || !t || t.generation !== generation || t.node !== nodeId || t.desired !== 'running' || isTerminal(t.state)) return;
+    this.#tx(() => {
+      this.store.putTasks([{ ...t, state: 'lost', desired: 'stopped', error: { code: 'GOAT_ERR_NODE_DOWN', message: `node ${nodeId} no longer has this task` }, updatedAt: Date.now() }]);
+      this.#event('task.state', id, { state: 'lost', generation, node: nodeId });
+    });
+    this.mark(t.service);
   }
 
   /** An `unknown` task (its node is down) becomes `lost`, and its slot re-placed, unless its node came back first. */

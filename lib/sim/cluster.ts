@@ -73,6 +73,7 @@ export class SimCluster {
       const machine = new SimMachine(name, sched, rng.fork(`machine:${name}`), cfg.runtime, {
         started: (node, inst, adopted) => obs.started(node, inst, adopted),
         stopped: (node, inst, how) => obs.stopped(node, inst, how, this.#mayFence(node, inst.task.taskId)),
+        note: (line) => obs.log(line),
       });
       this.workers.set(name, { name, saved: {}, machine, joined: null, ctx: null });
     }
@@ -187,6 +188,7 @@ export class SimCluster {
         if (!this.sched.alive(ctx)) return;
         w.joined = joined;
         joined.worker.subscribe((e) => {
+          if (e.type === 'task') this.obs.log(`${w.name} view ${e.task.id}@${e.task.generation} ${e.task.state}`);
           if (e.type !== 'supervision') return;
           this.obs.log(`${w.name} ${e.event.type} ${e.event.path}${'reason' in e.event ? ` ${String(e.event.reason)}` : ''}`);
           if (e.event.type === 'budget_exceeded' || (e.event.type === 'child_crashed' && e.event.path === '/worker/runtime')) this.obs.path('escalation');
@@ -337,7 +339,8 @@ export class SimCluster {
         const t = this.store.getTask(i.task.taskId);
         const want = t && t.generation === i.task.generation && t.desired === 'running' && t.node === `node-${node}`;
         if (!want) {
-          this.obs.fail('running-equals-desired', `${node} still runs ${i.task.taskId}@${i.task.generation}, which the store does not want there (${t ? `${t.state}/${t.desired} on ${t.node}` : 'unknown task'})`);
+          const view = this.workers.get(node)?.joined?.worker.task(i.task.taskId);
+          this.obs.fail('running-equals-desired', `${node} still runs ${i.task.taskId}@${i.task.generation}, which the store does not want there (store: ${t ? `${t.state}/${t.desired} on ${t.node}` : 'unknown task'}; worker: ${view ? view.state : 'forgotten'})`);
           continue;
         }
         const k = `${i.task.service}/${i.task.slot}`;

@@ -92,8 +92,9 @@ export class Observer {
       return;
     }
     if (text.includes('"type":"heartbeat"') || text.includes('"type":"hello"')) {
-      this.#heard.set(from, managerClock);
-      if (text.includes('"type":"hello"')) this.#inGrace.delete(from);
+      const id = `node-${from}`; // the harness names worker w1's node node-w1
+      this.#heard.set(id, managerClock);
+      if (text.includes('"type":"hello"')) this.#inGrace.delete(id);
     }
   }
 
