@@ -45,6 +45,8 @@ export interface ManagerSettings {
   scorer: 'spread' | 'binpack';
   /** The random part of a new task id. */
   newId: () => string;
+  /** The leader's epoch (HA), sent with every command; 0 for a single manager. */
+  epoch: number;
 }
 
 /** The environment of the manager's actors. */
@@ -62,6 +64,8 @@ export interface ManagerContext {
   onHeartbeat(link: object): void;
   /** Observes a placement round (metrics). */
   onPlacement(ms: number, placed: number): void;
+  /** Rolls a service back to its previous spec (a rollout's `failureAction: rollback`). */
+  rollback(name: string, message: string): void;
 }
 
 /** Messages of `/manager/store`. */
@@ -80,7 +84,8 @@ export type NodeMessage =
   | { type: 'apply-reports' }
   | { type: 'closed'; linkNo: number }
   | { type: 'check'; due: number }
-  | { type: 'assign'; task: TaskRecord }
+  | { type: 'assign'; task: TaskRecord; resent?: boolean }
+  | { type: 'gone'; id: string; generation: number }
   | { type: 'stop'; id: string; generation: number }
   | { type: 'stopped'; id: string; generation: number }
   | { type: 'stop-failed'; id: string; generation: number }

@@ -37,19 +37,20 @@ import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
 import { detectorConfig, isLive, normalizeServiceSpec, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
 import { Journal } from '../../lib/manager/index.js';
-import { openSqliteStore, StoreCell, type StoreFactory } from '../../lib/store/index.js';
-import { EventBus, systemClock, type ChildRef, type ChildSpec, type Clock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { openSqliteStore, StoreCell, type Store, type StoreFactory } from '../../lib/store/index.js';
+import { EscalationLog, EventBus, systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
-import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
+import { createApiHandler, type ApiOptions, type ManagerApi } from '../../transport/http-api.js';
 import { LinkServer } from '../../transport/index.js';
-import { AdminServer, noSuchActor, type AdminRequest } from '../../transport/admin-server.js';
-import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
+import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
+import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspectable, type NactRef } from '../supervision/index.js';
+import { ClusterTree, localSource } from './tree.js';
 import type { ManagerContext, ManagerMessage, NodeLink } from './context.js';
 import { ManagerMetrics } from './metrics.js';
 import { nodeActor } from './node.js';
 import { reconcilerActor } from './reconciler.js';
 import { schedulerActor } from './scheduler.js';
-import { defaultTaskId, serviceActor } from './service.js';
+import { defaultTaskId, serviceActor, setServiceState } from './service.js';
 import { storeActor } from './store.js';
 
 /** How a manager is started. */
@@ -68,8 +69,16 @@ export interface ManagerOptions {
   detector?: Partial<DetectorConfig>;
   /** Where time comes from, for every decision and timer of the manager. @default systemClock */
   clock?: Clock;
-  /** Opens the store (the `store` actor calls it at start and after a restart). @default SQLite at `<dataDir>/goat.db` */
-  store?: StoreFactory;
+  /**
+   * The store: a factory the `store` actor calls at start and after a restart,
+   * or a store opened by the caller (HA: the leader's etcd store; closed by
+   * {@link Manager.stop}, and not reopened by a restart). @default SQLite at `<dataDir>/goat.db`
+   */
+  store?: StoreFactory | Store;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
+  /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
+  epoch?: number;
   /** Makes the random part of task ids (a seeded one in a simulation). @default nanoid */
   newId?: () => string;
   /** After a start, no node is declared down during this grace, ms. @default 2 × downAfterMs */
@@ -95,7 +104,11 @@ export class Manager implements ManagerApi {
   #links!: LinkServer;
   #ready = false;
   #admin: AdminServer | undefined;
-  readonly #localWorkers = new Map<string, () => TreeNode>();
+  /** The workers' subtrees under `nodes/<id>` (actors/manager/tree.ts). */
+  readonly #cluster = new ClusterTree();
+  readonly #escalations = new EscalationLog();
+  /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
+  #pruneTimer: TimerId | undefined;
   #nodesSup: Supervisor<NactRef> | undefined;
   #servicesSup: Supervisor<NactRef> | undefined;
   /** Children being started under `nodes` or `services`, with the messages that wait for them. */
@@ -128,11 +141,17 @@ export class Manager implements ManagerApi {
         checkMs: CHECK_MS,
         scorer: options.scorer ?? 'spread',
         newId: options.newId ?? defaultTaskId,
+        epoch: options.epoch ?? 0,
       },
       tell: (path, message) => this.tell(path, message),
       linkOf: (id) => this.#nodeLinks.get(id),
       onHeartbeat: (link) => this.#metrics.heartbeat(link),
       onPlacement: (ms, placed) => this.#metrics.placement(ms, placed),
+      rollback: (name, message) => {
+        try {
+          this.#rollback(name, message);
+        } catch { /* no previous spec: nothing to roll back to */ }
+      },
     };
   }
 
@@ -141,7 +160,8 @@ export class Manager implements ManagerApi {
     await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
-    const store = new StoreCell(options.store ?? (() => openSqliteStore(join(options.dataDir, 'goat.db'))));
+    const given = options.store;
+    const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db')));
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
     // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
     store.open();
@@ -166,9 +186,15 @@ export class Manager implements ManagerApi {
     return (this.#server.address() as AddressInfo).port;
   }
 
+  /** Resolves once the manager's root supervisor gave up: its error and the chain of failures that led there. */
+  whenFailed(): Promise<{ error: GoatError; chain: string }> {
+    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+  }
+
   /** Stops listening, closes links and the store. Workers keep their tasks. */
   async stop(): Promise<void> {
     this.#ready = false;
+    if (this.#pruneTimer !== undefined) this.#clock.clearTimeout(this.#pruneTimer);
     await this.#root.stop();
     if (this.#system) stopNact(this.#system);
   }
@@ -196,12 +222,44 @@ export class Manager implements ManagerApi {
     }
     const before = this.store.getService(spec.name);
     const record = this.#journal.tx(() => {
-      const r = this.store.putService(spec, this.#clock.now());
+      let r = this.store.putService(spec, this.#clock.now());
       if (!before || r.version !== before.version) this.#journal.event('service.updated', spec.name, { version: r.version, replicas: spec.replicas });
+      // The spec a rollback goes back to (Swarm's PreviousSpec): the one before the last change of the task.
+      if (before && JSON.stringify(before.spec.task) !== JSON.stringify(r.spec.task)) r = setServiceState(this.#context, r, { previousSpec: before.spec });
       return r;
     });
+    await this.#acked(undefined);
     this.tell(`/manager/services/${spec.name}`, { type: 'reconcile' });
     return { record, created: !before };
+  }
+  async rollbackService(name: string): Promise<ServiceRecord> {
+    const record = this.#rollback(name, 'rollback requested');
+    return this.#acked(record);
+  }
+
+  /** Rolls a service back to its previous spec, with its `rollback` settings; 409 GOAT_ERR_NO_PREVIOUS_SPEC when there is none. */
+  #rollback(name: string, message: string): ServiceRecord {
+    const s = this.store.getService(name);
+    if (!s) throw new GoatError('GOAT_ERR_NOT_FOUND', `no service '${name}'`, { details: { service: name } });
+    if (!s.previousSpec) {
+      throw new GoatError('GOAT_ERR_NO_PREVIOUS_SPEC', `service '${name}' has no previous spec to roll back to`, { details: { service: name } });
+    }
+    const previous = s.previousSpec;
+    const now = this.#clock.now();
+    const record = this.#journal.tx(() => {
+      const r = this.store.putService(previous, now);
+      this.#journal.event('service.updated', name, { version: r.version, replicas: previous.replicas });
+      this.#journal.event('update.rollback', name, { version: r.version, message });
+      return setServiceState(this.#context, r, { previousSpec: null, update: { state: 'rolling_back', message, version: r.version, startedAt: now } });
+    });
+    this.tell(`/manager/services/${name}`, { type: 'reconcile' });
+    return record;
+  }
+
+  /** `result` once the writes that made it are durable (at once with SQLite): the API acknowledges only then. */
+  async #acked<T>(result: T): Promise<T> {
+    if (this.store.pending) await this.store.committed();
+    return result;
   }
   async scaleService(name: string, replicas: number): Promise<ServiceRecord> {
     const s = this.store.getService(name);
@@ -214,6 +272,7 @@ export class Manager implements ManagerApi {
       if (ok) this.#journal.event('service.deleted', name, {});
       return ok;
     });
+    await this.#acked(undefined);
     if (deleted) this.tell(`/manager/services/${name}`, { type: 'reconcile' });
     return deleted;
   }
@@ -236,10 +295,11 @@ export class Manager implements ManagerApi {
     this.#journal.tx(() => {
       this.store.putNode(drained);
       this.#journal.event('node.status', id, { status: 'draining' });
-      const stop = this.store.listTasks({ node: id }).filter(isLive).map((t) => ({ ...t, desired: 'stopped' as const, updatedAt: now }));
+      const stop = this.store.listActiveTasks({ node: id }).filter(isLive).map((t) => ({ ...t, desired: 'stopped' as const, updatedAt: now }));
       this.store.putTasks(stop);
       for (const t of stop) services.add(t.service);
     });
+    await this.#acked(undefined);
     this.tell(`/manager/nodes/${id}`, { type: 'sync' });
     for (const service of services) this.tell(`/manager/services/${service}`, { type: 'reconcile' });
     return drained;
@@ -251,20 +311,12 @@ export class Manager implements ManagerApi {
     return this.#journal.subscribe(listener);
   }
   tree(): TreeNode {
-    const tree = this.#root.snapshot();
-    if (this.#localWorkers.size === 0) return tree;
-    // A worker in this process (`start`, createCluster) shows its own tree under its node.
-    const nodes = tree.children?.find((c) => c.id === 'nodes');
-    for (const child of nodes?.children ?? []) {
-      const local = this.#localWorkers.get(child.id);
-      if (local) child.children = [local()];
-    }
-    return tree;
+    return this.#cluster.graft(this.#root.snapshot(), this.#clock.now());
   }
 
-  /** Shows the supervision tree of a worker running in this process under `/manager/nodes/<nodeId>` in {@link tree}. */
-  attachLocalWorker(nodeId: string, tree: () => TreeNode): void {
-    this.#localWorkers.set(nodeId, tree);
+  /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */
+  attachLocalWorker(nodeId: string, tree: () => TreeNode, inspect: Inspectable = { inspect: () => undefined }): void {
+    this.#cluster.attach(nodeId, localSource(tree, inspect));
   }
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.#metrics.render();
@@ -273,7 +325,12 @@ export class Manager implements ManagerApi {
     return this.store.getIdempotency(key, this.#clock.now());
   }
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
-    this.store.putIdempotency(key, rec, this.#clock.now() + 24 * 3_600_000);
+    const now = this.#clock.now();
+    this.store.pruneIdempotency(now); // an indexed range delete: the expired keys never pile up
+    this.store.putIdempotency(key, rec, now + 24 * 3_600_000);
+  }
+  lastEventSeq(): number {
+    return this.store.lastEventSeq();
   }
 
   /**
@@ -343,8 +400,10 @@ export class Manager implements ManagerApi {
     const parent = this.options.parent ?? (this.#system = startSystem() as unknown as NactRef);
     const bus = this.options.bus ?? new EventBus(this.#clock);
     bus.subscribe((e) => this.#onSupervision(e));
-    this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock });
-    this.#server = createServer(createApiHandler(this, { token: this.token.token }));
+    bus.subscribe((e) => this.#escalations.record(e));
+    const epoch = this.options.epoch ?? 0;
+    this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
+    this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
     this.#links.attach(this.#server);
     this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
     this.#admin.attach(this.#server);
@@ -392,6 +451,13 @@ export class Manager implements ManagerApi {
     this.#links.onLink((link) => this.attachLink(link));
     // Its own sweep at start may run before `nodes` and `services` exist: once more now that the whole tree runs.
     this.tell('/manager/reconciler', { type: 'sweep' });
+    const prune = (): void => {
+      this.store.pruneIdempotency(this.#clock.now());
+      this.#pruneTimer = this.#clock.setTimeout(prune, 60_000);
+      (this.#pruneTimer as { unref?: () => void }).unref?.();
+    };
+    this.#pruneTimer = this.#clock.setTimeout(prune, 60_000);
+    (this.#pruneTimer as { unref?: () => void }).unref?.();
     this.#ready = true;
     const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
     log.info(`manager API on ${this.url} (${tokenWhere})`);
@@ -408,20 +474,9 @@ export class Manager implements ManagerApi {
         return this.listNodes();
       case 'services':
         return this.listServices();
-      case 'send': {
-        const ref = this.#root.lookup(req.path);
-        if (!ref) throw noSuchActor(req.path);
-        return { delivery: ref.send(req.message) };
-      }
-      case 'ask': {
-        const ref = this.#root.lookup(req.path) as ChildRef | undefined;
-        if (!ref || typeof ref.ask !== 'function') throw noSuchActor(req.path);
-        if (typeof req.message !== 'object' || req.message === null || Array.isArray(req.message)) {
-          throw new GoatError('GOAT_ERR_INVALID_SPEC', 'ask wants an object message, e.g. { type: "$info" }', { details: { field: 'message' } });
-        }
-        const message = req.message;
-        return ref.ask((reply) => ({ ...message, reply }), req.timeoutMs ?? 5_000);
-      }
+      case 'send':
+      case 'ask':
+        return this.#cluster.route(`${this.#root.path}/nodes`, req) ?? adminCall(this.#root, req);
     }
   }
 

@@ -22,6 +22,8 @@ export interface SchedulerState {
   requested: boolean;
   /** The next round, when one waits (a backoff after idle rounds). */
   timer: TimerId | null;
+  /** A round when the first slot in its reschedule backoff may go (a task's `notBefore`). */
+  placeAt: { at: number; timer: TimerId } | null;
 }
 
 const key = (t: TaskRecord): string => t.id;
@@ -32,7 +34,7 @@ export function schedulerActor(mc: ManagerContext): ChildSpec<NactRef> {
     id: 'scheduler',
     init: (ctx) => {
       ctx.tell({ type: 'round' });
-      return { placement: INITIAL_PLACEMENT, requested: true, timer: null };
+      return { placement: INITIAL_PLACEMENT, requested: true, timer: null, placeAt: null };
     },
     receive: (s, msg, ctx) => {
       if (!isMessage<SchedulerMessage>(msg, 'place', 'round')) return s; // anything else (a REPL user's message) is ignored
@@ -40,35 +42,52 @@ export function schedulerActor(mc: ManagerContext): ChildSpec<NactRef> {
         // A change: the backoff is over; the changes already queued join one round (it is queued after them).
         if (s.timer !== null) mc.clock.clearTimeout(s.timer);
         if (!s.requested) ctx.tell({ type: 'round' });
-        return { placement: { ...s.placement, idleRounds: 0 }, requested: true, timer: null };
+        return { ...s, placement: { ...s.placement, idleRounds: 0 }, requested: true, timer: null };
       }
       if (s.timer !== null) mc.clock.clearTimeout(s.timer);
+      const now = mc.clock.now();
       const next = round(mc, s.placement);
       const timer = next.nextInMs === null ? null : mc.clock.setTimeout(() => ctx.tell({ type: 'round' }), next.nextInMs);
-      return { placement: next.state, requested: false, timer };
+      // A slot in its reschedule backoff waits: a round is set for when the first of them may go (the earliest wins).
+      let placeAt = s.placeAt !== null && s.placeAt.at > now ? s.placeAt : null;
+      if (next.waitUntil !== null && (placeAt === null || next.waitUntil < placeAt.at)) {
+        if (placeAt) mc.clock.clearTimeout(placeAt.timer);
+        placeAt = { at: next.waitUntil, timer: mc.clock.setTimeout(() => ctx.tell({ type: 'place' }), Math.max(0, next.waitUntil - now)) };
+      }
+      return { placement: next.state, requested: false, timer, placeAt };
     },
     terminate: (s) => {
       if (s.timer !== null) mc.clock.clearTimeout(s.timer);
+      if (s.placeAt !== null) mc.clock.clearTimeout(s.placeAt.timer);
     },
   });
 }
 
 /** One placement round: places a batch of the pending queue and tells each node what to run. */
-function round(mc: ManagerContext, state: PlacementState): ReturnType<typeof afterRound> {
+function round(mc: ManagerContext, state: PlacementState): ReturnType<typeof afterRound> & { waitUntil: number | null } {
   const { store } = mc.journal;
-  const waiting = store.listTasks({ state: 'pending' }).filter((t) => t.desired === 'running').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  if (waiting.length === 0) return { state: { cursor: null, idleRounds: 0 }, nextInMs: null };
+  const now = mc.clock.now();
+  let waitUntil = Infinity;
+  const waiting = store.listTasks({ state: 'pending' }).filter((t) => {
+    if (t.desired !== 'running') return false;
+    if (t.notBefore !== undefined && t.notBefore > now) {
+      waitUntil = Math.min(waitUntil, t.notBefore);
+      return false;
+    }
+    return true;
+  }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const wait = waitUntil === Infinity ? null : waitUntil;
+  if (waiting.length === 0) return { state: { cursor: null, idleRounds: 0 }, nextInMs: null, waitUntil: wait };
   const { batch, covered } = roundBatch(state, waiting, key);
   const started = performance.now();
-  const now = mc.clock.now();
   const nodes = store.listNodes().filter((n) => mc.linkOf(n.id)?.open === true);
-  const all = store.listTasks().filter((t) => t.node !== null && isLive(t));
-  const result = place(batch.map((t) => ({ taskId: t.id, service: t.service, slot: t.slot, spec: t.spec })), buildNodeTable(nodes, all), { scorer: mc.settings.scorer });
+  const all = store.listActiveTasks().filter((t) => t.node !== null && isLive(t));
+  const result = place(batch.map((t) => ({ taskId: t.id, service: t.service, slot: t.slot, spec: t.spec, ...(t.avoid ? { avoid: t.avoid } : {}) })), buildNodeTable(nodes, all), { scorer: mc.settings.scorer });
   const byId = new Map(batch.map((t) => [t.id, t]));
   const assigned: TaskRecord[] = [];
   mc.journal.tx(() => {
     for (const p of result.placements) {
-      const t = byId.get(p.taskId)!;
+      const { notBefore: _n, avoid: _a, ...t } = byId.get(p.taskId)!;
       assigned.push({ ...t, node: p.node, state: 'assigned', error: null, updatedAt: now });
       mc.journal.event('task.state', t.id, { state: 'assigned', node: p.node, generation: t.generation });
     }
@@ -77,5 +96,5 @@ function round(mc: ManagerContext, state: PlacementState): ReturnType<typeof aft
   });
   mc.onPlacement(performance.now() - started, assigned.length);
   for (const t of assigned) mc.tell(`/manager/nodes/${t.node!}`, { type: 'assign', task: t });
-  return afterRound(state, { batch, covered, placed: assigned.length }, key);
+  return { ...afterRound(state, { batch, covered, placed: assigned.length }, key), waitUntil: wait };
 }

@@ -16,6 +16,8 @@ export interface ReportedTask {
   state: TaskState;
   restarts: number;
   lastExit?: { code: number | null; signal: string | null; oomKilled: boolean; message: string; finishedAt: number } | null | undefined;
+  /** Why it failed, when it did (the worker's classification). */
+  failure?: { kind: 'app' | 'health' | 'resource' | 'runtime'; message: string; code?: string | undefined } | null | undefined;
 }
 
 /** What applying reports decided. */
@@ -55,12 +57,17 @@ export function applyReports(nodeId: string, reports: readonly ReportedTask[], g
     const lastExit = r.lastExit ? { code: r.lastExit.code, signal: r.lastExit.signal, oomKilled: r.lastExit.oomKilled, message: r.lastExit.message, finishedAt: r.lastExit.finishedAt } : t.lastExit;
     const moved = r.state !== t.state && canTransition(t.state, r.state);
     if (!moved && r.restarts === t.restarts && lastExit === t.lastExit) continue;
+    const failure = r.failure ? { kind: r.failure.kind, message: r.failure.message, ...(r.failure.code ? { code: r.failure.code } : {}) }
+      : r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure;
     const next: TaskRecord = {
-      ...t, state: moved ? r.state : t.state, restarts: r.restarts, lastExit,
-      failure: r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure, updatedAt: now,
+      ...t, state: moved ? r.state : t.state, restarts: r.restarts, lastExit, failure, updatedAt: now,
+      ...(moved && r.state === 'running' ? { runningSince: now } : {}),
+      // Every failed task says why: the failure, else the last exit.
+      ...(moved && r.state === 'failed' && failure ? { error: { ...(failure.code ? { code: failure.code } : {}), message: failure.message } } : {}),
     };
+    if (moved && r.state === 'failed' && !failure && !next.error) next.error = { message: lastExit?.message ?? 'failed on its node' };
     written.set(t.id, next);
-    if (moved) out.events.push({ type: 'task.state', subject: t.id, data: { state: r.state, generation: t.generation, node: nodeId, restarts: r.restarts } });
+    if (moved) out.events.push({ type: 'task.state', subject: t.id, data: { state: r.state, generation: t.generation, node: nodeId, restarts: r.restarts, ...(r.state === 'failed' || r.state === 'exited' ? { failure: next.failure, error: next.error } : {}) } });
     if (isTerminal(next.state) && !out.services.includes(t.service)) out.services.push(t.service);
   }
   out.puts = [...written.values()];

@@ -9,7 +9,8 @@
  * history of generations — and this step is where a per-slot policy decides
  * whether a slot's next generation is created now or later.
  */
-import { isTerminal, reconcileService, type ServiceRecord, type TaskRecord, type TaskState } from '../model/index.js';
+import { isTerminal, reconcileService, type RolloutStatus, type ServiceRecord, type ServiceStatus, type TaskRecord, type TaskState } from '../model/index.js';
+import type { Random } from '../supervision/index.js';
 import type { PendingEvent } from './journal.js';
 
 /** One slot as its controller sees it. */
@@ -44,6 +45,13 @@ export interface ServiceEffects {
   stops: { node: string; id: string; generation: number }[];
   /** The service is deleted and every task of it stopped: the controller can end. */
   done: boolean;
+  /** The service's rollout status and status, when they changed (written with its state). */
+  update?: RolloutStatus | null;
+  status?: ServiceStatus;
+  /** Put the previous spec back and roll it out; the message says why. */
+  rollback?: string;
+  /** Reconcile again at this time (a monitor period, a rollout delay or a slot's backoff ends). */
+  wakeAt?: number;
 }
 
 /** A controller's initial state (rebuilt from the store at its first step). */
@@ -70,8 +78,9 @@ export function serviceStep(
   tasks: readonly TaskRecord[],
   now: number,
   newId: (service: string, slot: number) => string,
+  random: Random = Math.random,
 ): { state: ServiceState; effects: ServiceEffects } {
-  const r = reconcileService(s.name, service, tasks, now, newId);
+  const r = reconcileService(s.name, service, tasks, now, newId, random);
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const puts: TaskRecord[] = [...r.create];
   const stops: ServiceEffects['stops'] = [];
@@ -85,7 +94,10 @@ export function serviceStep(
       stops.push({ node: t.node, id: t.id, generation: t.generation });
     }
   }
-  const events = r.create.map((t): PendingEvent => ({ type: 'task.state', subject: t.id, data: { service: t.service, slot: t.slot, generation: t.generation, state: t.state } }));
+  const events = [
+    ...r.create.map((t): PendingEvent => ({ type: 'task.state', subject: t.id, data: { service: t.service, slot: t.slot, generation: t.generation, state: t.state, ...(t.notBefore ? { notBefore: t.notBefore } : {}) } })),
+    ...(r.events ?? []).map((e): PendingEvent => ({ type: e.type, subject: e.subject, data: e.data })),
+  ];
   const after = new Map(tasks.map((t) => [t.id, t]));
   for (const t of puts) after.set(t.id, t);
   const all = [...after.values()];
@@ -96,6 +108,12 @@ export function serviceStep(
   const done = !service && all.every((t) => t.desired === 'stopped');
   return {
     state: { name: s.name, version: service?.version ?? null, slots: slotsOf(all) },
-    effects: { puts, events, place: r.create.length > 0, stops, done },
+    effects: {
+      puts, events, place: r.create.length > 0, stops, done,
+      ...(r.update !== undefined ? { update: r.update } : {}),
+      ...(r.status !== undefined ? { status: r.status } : {}),
+      ...(r.rollback !== undefined ? { rollback: r.rollback } : {}),
+      ...(r.wakeAt !== undefined ? { wakeAt: r.wakeAt } : {}),
+    },
   };
 }

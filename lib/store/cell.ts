@@ -10,7 +10,7 @@
  * keeps exactly the guarantees its own interface states.
  */
 import { GoatError } from '../errors.js';
-import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, TaskRecord } from '../model/index.js';
+import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, ServiceState, TaskRecord } from '../model/index.js';
 import type { IdempotencyRecord, Store, TaskFilter } from './store.js';
 
 /** Opens a store (e.g. `() => openSqliteStore(file)`, or an in-memory one in a simulation). */
@@ -40,6 +40,24 @@ export class StoreCell implements Store {
 
   get file(): string {
     return this.#s.file;
+  }
+  get pending(): boolean {
+    return this.#current?.pending ?? false;
+  }
+  committed(): Promise<void> {
+    return this.#current ? this.#current.committed() : Promise.resolve();
+  }
+  putServiceState(name: string, state: Partial<ServiceState>): boolean {
+    return this.#s.putServiceState(name, state);
+  }
+  listActiveTasks(filter?: Omit<TaskFilter, 'state'>): TaskRecord[] {
+    return this.#s.listActiveTasks(filter);
+  }
+  countTasksByState(): Record<string, number> {
+    return this.#s.countTasksByState();
+  }
+  pruneTaskHistory(service: string, keep: number): number {
+    return this.#s.pruneTaskHistory(service, keep);
   }
   /** Closes the open store, if any; the cell can be opened again. */
   close(): void {
