@@ -154,6 +154,15 @@ export class LinkServer extends Emitter<LinkServerEvents> {
     this.#wss.close();
   }
 
+  /**
+   * Takes a WebSocket already upgraded and authenticated elsewhere (the
+   * deterministic simulation's sockets): waits for its hello, as after an upgrade.
+   */
+  acceptSocket(ws: WebSocket, address: string): void {
+    if (this.#closed) return closeSocket(ws, LINK_CLOSE.GOING_AWAY.code, 'shutting down');
+    this.#accept(ws, address);
+  }
+
   #authenticate(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (socket.destroyed || this.#closed) return void socket.destroy();
     const address = req.socket.remoteAddress ?? 'unknown';

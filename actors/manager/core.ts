@@ -15,6 +15,7 @@ import {
 } from '../../lib/model/index.js';
 import { buildNodeTable, place } from '../../lib/scheduler/index.js';
 import type { Store } from '../../lib/store/index.js';
+import { planted } from '../../lib/sim/planted.js';
 
 /** A task as a worker reports it (hello and report frames). */
 export interface ReportedTask {
@@ -294,11 +295,11 @@ export class ManagerCore {
     const late = now - this.#nextCheckAt;
     if (late > 0) this.#detector.stall(now, late);
     // The grace covers only nodes known from before this start, not those that linked since.
-    const graceOver = now - this.#startedAt >= this.#graceMs;
+    const graceOver = planted.skipRecoveryGrace || now - this.#startedAt >= this.#graceMs;
     if (graceOver) this.#inGrace.clear();
     for (const id of this.#detector.nodes()) {
       const verdict = this.#detector.status(id, now);
-      if (verdict === 'down' && !this.#inGrace.has(id)) this.#nodeDown(id);
+      if ((verdict === 'down' || (planted.replaceBeforeDown && verdict === 'suspect')) && !this.#inGrace.has(id)) this.#nodeDown(id);
       else if (verdict !== 'ready' && this.#links.has(id) && !this.#silent.has(id)) {
         this.#silent.add(id);
         this.#suspect(id);
