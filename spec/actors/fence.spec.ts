@@ -1,5 +1,6 @@
 import test from 'ava';
 import { startFencing, tasksToFence, type FenceCandidate } from '../../actors/worker/fence.js';
+import { eventually } from '../runtime/helpers/wait.js';
 
 const task = (taskId: string, stopAfterMs?: number, state = 'running'): FenceCandidate => ({
   taskId, state, spec: { disconnect: { replace: true, ...(stopAfterMs === undefined ? {} : { stopAfterMs }) } },
@@ -14,24 +15,45 @@ test('tasksToFence: only tasks with stopAfterMs, once cut off that long, and not
 });
 
 test('startFencing stops each due task once, even while its stop is slow', async (t) => {
+  // Time is the injected `now`; the test waits on how many times fencing looked, never on a timer.
+  let now = 1_000_000;
   let since: number | null = null;
+  let looks = 0;
   const stops: string[] = [];
   const fenced: string[] = [];
+  let finishStop: () => void = () => undefined;
   const stop = startFencing({
-    tasks: () => [task('a', 50), task('b')].filter((x) => !fenced.includes(x.taskId)),
+    tasks: () => {
+      looks += 1;
+      return [task('a', 50), task('b')].filter((x) => !fenced.includes(x.taskId));
+    },
     disconnectedSince: () => since,
-    stop: async (id) => {
+    stop: (id) => {
       stops.push(id);
-      await new Promise((r) => setTimeout(r, 100));
+      return new Promise<void>((resolve) => (finishStop = resolve));
     },
     onFenced: (id) => fenced.push(id),
-    everyMs: 10,
+    everyMs: 5,
+    now: () => now,
   });
   t.teardown(stop);
-  await new Promise((r) => setTimeout(r, 100));
+  const looked = async (n: number): Promise<void> => {
+    const target = looks + n;
+    await eventually(`${n} more looks`, () => looks >= target, 5_000, 5);
+  };
+  await looked(3);
   t.deepEqual(stops, [], 'connected: nothing stopped');
-  since = Date.now();
-  await new Promise((r) => setTimeout(r, 300));
+  since = now;
+  now += 49;
+  await looked(3);
+  t.deepEqual(stops, [], 'cut off 49 ms of 50: nothing stopped yet');
+  now += 1;
+  await eventually('a stopped', () => stops.length > 0, 5_000, 5);
+  await looked(3);
+  t.deepEqual(stops, ['a'], 'once, while its stop is still running');
+  finishStop();
+  await eventually('a fenced', () => fenced.length > 0, 5_000, 5);
+  await looked(3);
   t.deepEqual(stops, ['a']);
   t.deepEqual(fenced, ['a']);
 });
