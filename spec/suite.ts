@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { clean, describe, leftovers, reap, RUN_ENV, type Leftovers } from './helpers/leaks.js';
 import { ROOT } from './runtime/helpers/repo.js';
 
-/** The spec files that run once per CI run (on the lowest supported Node), not on every version: Docker, multi-process failures, the disruptive ones, and the packed package's types (not Node-version specific). */
+/** The spec files that run once per CI run (on the lowest supported Node), not on every version: Docker, multi-process failures, the disruptive ones, real etcd clusters, and the packed package's types (not Node-version specific). */
 export const HEAVY = [
   'dist/spec/integration/',
   'dist/spec/runtime/docker.spec.js',
@@ -28,6 +28,8 @@ export const HEAVY = [
   'dist/spec/runtime/images.spec.js',
   'dist/spec/disruptive/',
   'dist/spec/hygiene/package-types.spec.js',
+  'dist/spec/ha/',
+  'dist/spec/store/etcd.spec.js',
 ];
 
 /** The spec files of the light run: every `dist/spec/…/*.spec.js` but the {@link HEAVY} ones. */

@@ -1,4 +1,5 @@
 /** Styled text for the inspector: segments, cutting to a width, ANSI colours (or none). */
+import { stripVTControlCharacters } from 'node:util';
 
 /** A style of a piece of text. */
 export type Style = 'plain' | 'bold' | 'dim' | 'green' | 'yellow' | 'red' | 'cyan';
@@ -40,8 +41,7 @@ export function paint(segs: Segment[], colour: boolean, inverseWidth = 0): strin
   return `\x1b[7m${text}${' '.repeat(Math.max(0, inverseWidth - len))}\x1b[27m`;
 }
 
-/** The text without ANSI escape sequences. */
+/** The text without ANSI escape sequences (Node's own `util.stripVTControlCharacters`, in every supported version). */
 export function stripAnsi(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  return stripVTControlCharacters(s);
 }

@@ -8,6 +8,7 @@ import { LINK_CLOSE } from '../../transport/close-codes.js';
 import { decodeFrame, encodeFrame, type AssignBody, type FrameBodyInput, type StopBody } from '../../transport/frames.js';
 import { LinkClient, linkUrl, type LinkClientEvents, type LinkClientOptions } from '../../transport/link-client.js';
 import { delay, helloBody, startHarness, TOKEN, type Harness } from './helpers.js';
+import { eventually } from '../runtime/helpers/wait.js';
 
 type Hello = FrameBodyInput<'hello'>;
 
@@ -85,7 +86,7 @@ test('connects with the token, says hello, is welcomed and heartbeats at the man
     beats.push(b.seq);
     usages.add(JSON.stringify(b.usage));
   });
-  await delay(200);
+  await eventually('4 heartbeats', () => beats.length >= 4, 10_000, 10);
   off();
   t.deepEqual([...usages], [JSON.stringify({ tasks: 2, memoryMb: 10, cpuSeconds: 1 })]);
   t.true(beats.length >= 4, `beats: ${beats.join(',')}`);

@@ -7,6 +7,7 @@ import { LINK_CLOSE } from '../../transport/close-codes.js';
 import type { LinkRejection } from '../../transport/link-server.js';
 import type { ManagerLink } from '../../transport/manager-link.js';
 import { delay, helloBody, RawPeer, startHarness, TOKEN } from './helpers.js';
+import { eventually } from '../runtime/helpers/wait.js';
 
 test('a worker with the token is welcomed and its link handed out', async (t) => {
   const h = await startHarness({ heartbeatMs: 1_000, epoch: () => 7 });
@@ -25,7 +26,7 @@ test('a worker with the token is welcomed and its link handed out', async (t) =>
   t.is(h.links.links.size, 1);
   peer.ws.close();
   await peer.closed;
-  await delay(20);
+  await eventually('the closed link forgotten', () => h.links.links.size === 0, 5_000, 5);
   t.is(h.links.links.size, 0, 'a closed link is forgotten');
 });
 
