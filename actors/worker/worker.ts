@@ -179,6 +179,8 @@ export class Worker {
     await this.state.unassign(taskId, cmdId ? [`cmd:${cmdId}`] : []);
     if (this.#tasksSup?.childIds().includes(taskId)) await this.#tasksSup.stopChild(taskId);
     await this.runtime.stop(taskId, view.generation, timeout);
+    // Stopped on purpose (stop, scale-down, rollout): nothing is left behind; the manager's task records are the history.
+    await this.runtime.remove(taskId, view.generation).catch(() => undefined);
     this.#move(taskId, 'stopped');
   }
 
