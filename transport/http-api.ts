@@ -4,11 +4,14 @@
  * `{"error":{"code","message","details"}}`, events as JSON or SSE. What the
  * routes do is the {@link ManagerApi}'s business; this file only speaks HTTP.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GoatError, isGoatError, type GoatErrorCode } from '../lib/errors.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../lib/model/index.js';
 import type { TreeNode } from '../lib/supervision/index.js';
+import { bearerMatches } from './auth.js';
+import { parseSeq, streamEvents, type EventStreamOptions } from './event-stream.js';
+import { checkIdempotencyKey, decodePathParam } from './request-guards.js';
 
 /** What the HTTP API needs from the manager. */
 export interface ManagerApi {
@@ -33,6 +36,10 @@ export interface ManagerApi {
   /** The stored result of an Idempotency-Key, if any (expired ones are gone). */
   idempotent(key: string): { bodyHash: string; status: number; response: unknown } | undefined;
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void;
+  /** The last event sequence number given out; a `since` past it is clamped to it. */
+  lastEventSeq?(): number;
+  /** Why the manager is not ready (e.g. the disk is full), shown by `/readyz`; undefined when nothing is wrong. */
+  notReadyReason?(): { code: GoatErrorCode; message: string } | undefined;
 }
 
 /** Options of {@link createApiHandler}. */
@@ -40,6 +47,10 @@ export interface ApiOptions {
   token: string;
   /** Largest accepted body, in bytes. @default 1 MiB */
   maxBodyBytes?: number;
+  /** Require the bearer token on `/metrics` too (it is open by default, like `/healthz`). @default false */
+  metricsToken?: boolean;
+  /** Limits of SSE event streams (buffer per subscriber, replay page size). */
+  events?: EventStreamOptions;
 }
 
 const STATUS: Partial<Record<GoatErrorCode, number>> = {
@@ -66,10 +77,13 @@ interface RequestContext {
 /** Builds the request handler of the manager's HTTP server. */
 export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBody = options.maxBodyBytes ?? 1 << 20;
-  const tokenHash = sha256(options.token);
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/healthz$/, ({ res }) => send(res, 200, { ok: true })],
-    ['GET', /^\/readyz$/, ({ res }) => (api.ready() ? send(res, 200, { ready: true }) : fail(res, new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet')))],
+    ['GET', /^\/readyz$/, ({ res }) => {
+      const why = api.notReadyReason?.();
+      if (why) return send(res, 503, { ready: false, error: { ...why, details: {} } });
+      return api.ready() ? send(res, 200, { ready: true }) : fail(res, new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet'));
+    }],
     ['GET', /^\/metrics$/, async ({ res }) => {
       const m = await api.metrics();
       res.writeHead(200, { 'content-type': m.contentType }).end(m.body);
@@ -104,16 +118,17 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
     ['GET', /^\/v1\/tasks\/([^/]+)$/, ({ res, params }) => send(res, 200, taskJson(mustFind(api.getTask(params[0]!), 'task', params[0]!)))],
     ['GET', /^\/v1\/nodes$/, ({ res }) => send(res, 200, api.listNodes())],
     ['POST', /^\/v1\/nodes\/([^/]+)\/drain$/, async ({ res, params }) => send(res, 200, await api.drainNode(params[0]!))],
-    ['GET', /^\/v1\/events$/, (c) => events(api, c)],
+    ['GET', /^\/v1\/events$/, (c) => events(api, c, options.events)],
     ['GET', /^\/v1\/tree$/, ({ res }) => send(res, 200, api.tree())],
   ];
 
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://manager');
-    const path = url.pathname;
     void (async () => {
       try {
-        if (path.startsWith('/v1/') && !authorized(req, tokenHash)) {
+        const url = parseUrl(req.url);
+        const path = url.pathname;
+        const guarded = path.startsWith('/v1/') || (options.metricsToken === true && path === '/metrics');
+        if (guarded && !bearerMatches(options.token, header(req, 'authorization'))) {
           throw new GoatError('GOAT_ERR_UNAUTHORIZED', 'missing or wrong bearer token');
         }
         const matching = routes.filter(([, re]) => re.test(path));
@@ -124,7 +139,7 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
           return send(res, 405, { error: { code: 'GOAT_ERR_NOT_FOUND', message: `${req.method} is not allowed on ${path}`, details: {} } });
         }
         if (path.startsWith('/v1/') && !api.ready()) throw new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet', { temporary: true });
-        const params = (route[1].exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
+        const params = (route[1].exec(path) ?? []).slice(1).map((p) => decodePathParam(p));
         await route[2]({ req, res, params, query: url.searchParams, body: () => readBody(req, maxBody) });
       } catch (err) {
         if (!res.headersSent) fail(res, err);
@@ -136,12 +151,13 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
 
 async function createService(api: ManagerApi, { req, res, body }: RequestContext): Promise<void> {
   const { raw, json } = await body();
-  const key = header(req, 'idempotency-key');
+  const key = checkIdempotencyKey(header(req, 'idempotency-key'));
   if (key) {
     const seen = api.idempotent(key);
     const hash = sha256(raw).toString('hex');
     if (seen) {
-      if (seen.bodyHash !== hash) throw new GoatError('GOAT_ERR_CONFLICT', `Idempotency-Key '${key}' was used with another body`, { details: { idempotencyKey: key } });
+      // The key is not echoed: it may be a secret of the client's, and a 409 may end up in logs.
+      if (seen.bodyHash !== hash) throw new GoatError('GOAT_ERR_CONFLICT', 'this Idempotency-Key was used with another body', { details: { field: 'Idempotency-Key' } });
       return send(res, seen.status, seen.response);
     }
     const { record, created } = await api.putService(json);
@@ -154,25 +170,12 @@ async function createService(api: ManagerApi, { req, res, body }: RequestContext
   send(res, created ? 201 : 200, serviceJson(record));
 }
 
-function events(api: ManagerApi, { req, res, query }: RequestContext): void {
-  const since = Number(query.get('since') ?? '0');
-  if (!Number.isInteger(since) || since < 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid query: since: a whole number >= 0', { details: { field: 'since' } });
-  const limit = Math.min(10_000, Number(query.get('limit') ?? '1000') || 1000);
+function events(api: ManagerApi, { req, res, query }: RequestContext, options: EventStreamOptions | undefined): void {
+  const end = api.lastEventSeq?.() ?? Number.MAX_SAFE_INTEGER;
+  const since = parseSeq(query.get('since'), 'since', 0, end);
+  const limit = Math.max(1, Math.min(10_000, parseSeq(query.get('limit'), 'limit', 1000)));
   if (!(req.headers.accept ?? '').includes('text/event-stream')) return send(res, 200, api.eventsSince(since, limit));
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  let last = since;
-  const write = (e: ClusterEvent): void => {
-    if (e.seq <= last) return;
-    last = e.seq;
-    res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-  };
-  const off = api.subscribeEvents(write);
-  for (const e of api.eventsSince(since, limit)) write(e);
-  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-  req.on('close', () => {
-    clearInterval(keepAlive);
-    off();
-  });
+  streamEvents(api, req, res, since, options);
 }
 
 /** Task JSON (DESIGN.md): the record without its spec, plus `pendingReason` when it waits for a node. */
@@ -217,10 +220,13 @@ function notFound(what: string, id: string): GoatError {
   return new GoatError('GOAT_ERR_NOT_FOUND', `no ${what} '${id}'`, { details: { [what]: id } });
 }
 
-function authorized(req: IncomingMessage, tokenHash: Buffer): boolean {
-  const auth = header(req, 'authorization');
-  const m = auth ? /^Bearer (.+)$/.exec(auth) : null;
-  return m !== null && timingSafeEqual(sha256(m[1]!), tokenHash);
+/** The request's URL; a target that is not a URL path is a 400. */
+function parseUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://manager');
+  } catch {
+    throw new GoatError('GOAT_ERR_BAD_REQUEST', 'the request target is not a valid URL path', { details: { field: 'path' } });
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -16,6 +16,7 @@ import {
 import { SERVICE_DEFAULTS } from '../../lib/model/defaults.js';
 import { buildNodeTable, place } from '../../lib/scheduler/index.js';
 import type { Store } from '../../lib/store/index.js';
+import { planted } from '../../lib/sim/planted.js';
 
 /** A task as a worker reports it (hello and report frames). */
 export interface ReportedTask {
@@ -245,10 +246,21 @@ export class ManagerCore {
       if (old?.status !== node.status) this.#event('node.status', node.id, { status: node.status });
       this.#applyReports(node.id, hello.tasks);
     });
-    // Seed 002: re-send the last desired state on every (re)connect.
+    // Seed 002: re-send the last desired state on every (re)connect. A task the node had started (or acknowledged
+    // and then lost, answering `applied: false`) and no longer reports is gone from it: lost, its slot re-placed
+    // (found by the simulation, seed 3: a worker fenced a task, restarted, and the slot stayed empty for good).
+    const gone: TaskRecord[] = [];
     for (const t of this.store.listActiveTasks({ node: node.id })) {
-      if (t.desired === 'running' && !isTerminal(t.state) && !reported.has(`${t.id}@${t.generation}`)) void channel.assign(t).catch(() => undefined);
+      if (t.desired !== 'running' || isTerminal(t.state) || reported.has(`${t.id}@${t.generation}`)) continue;
+      if (t.state !== 'assigned') {
+        gone.push(t);
+        continue;
+      }
+      void channel.assign(t).then((r) => {
+        if (!(r as { applied?: boolean } | undefined)?.applied) this.#lostFromNode(node.id, t.id, t.generation);
+      }, () => undefined);
     }
+    for (const t of gone) this.#lostFromNode(node.id, t.id, t.generation);
     this.#placeAll = true;
     this.#stopsDirty = true;
     this.#scheduleTick();
@@ -336,11 +348,11 @@ export class ManagerCore {
     const late = now - this.#nextCheckAt;
     if (late > 0) this.#detector.stall(now, late);
     // The grace covers only nodes known from before this start, not those that linked since.
-    const graceOver = now - this.#startedAt >= this.#graceMs;
+    const graceOver = planted.skipRecoveryGrace || now - this.#startedAt >= this.#graceMs;
     if (graceOver) this.#inGrace.clear();
     for (const id of this.#detector.nodes()) {
       const verdict = this.#detector.status(id, now);
-      if (verdict === 'down' && !this.#inGrace.has(id)) this.#nodeDown(id);
+      if ((verdict === 'down' || (planted.replaceBeforeDown && verdict === 'suspect')) && !this.#inGrace.has(id)) this.#nodeDown(id);
       else if (verdict !== 'ready' && this.#links.has(id) && !this.#silent.has(id)) {
         this.#silent.add(id);
         this.#suspect(id);
@@ -641,6 +653,17 @@ export class ManagerCore {
       }
     });
     this.#scheduleTick();
+  }
+
+  /** A task its node no longer has (not in its hello): `lost`, and its slot re-placed. */
+  #lostFromNode(nodeId: string, id: string, generation: number): void {
+    const t = this.store.getTask(id);
+    if (this.#closed || !t || t.generation !== generation || t.node !== nodeId || t.desired !== 'running' || isTerminal(t.state)) return;
+    this.#tx(() => {
+      this.store.putTasks([{ ...t, state: 'lost', desired: 'stopped', error: { code: 'GOAT_ERR_NODE_DOWN', message: `node ${nodeId} no longer has this task` }, updatedAt: Date.now() }]);
+      this.#event('task.state', id, { state: 'lost', generation, node: nodeId });
+    });
+    this.mark(t.service);
   }
 
   /** An `unknown` task (its node is down) becomes `lost`, and its slot re-placed, unless its node came back first. */

@@ -123,7 +123,7 @@ function syncDir(dir: string): void {
 }
 
 /** JSON with object keys sorted, so two equal specs give the same text. */
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
     return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -388,8 +388,9 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     throw new GoatError('GOAT_ERR_INVALID_SPEC', `store options: maxEvents must be an integer ≥ 1, got ${String(maxEvents)}`, { details: { field: 'maxEvents' } });
   }
   checkNonNegativeInt(busyTimeoutMs, 'busyTimeoutMs');
-  const path = resolve(file);
-  const db = openDatabase(path, busyTimeoutMs);
+  // ':memory:' is SQLite's in-memory database (the deterministic simulation): no file, gone on close.
+  const path = file === ':memory:' ? file : resolve(file);
+  const db = path === ':memory:' ? new Database(':memory:') : openDatabase(path, busyTimeoutMs);
   try {
     const facts = checkFile(db, path);
     // Only now, with the file known good, does anything write to it.
