@@ -199,9 +199,7 @@ export class Manager implements ManagerApi {
     return this.store.getIdempotency(key, Date.now());
   }
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
-    const now = Date.now();
-    this.store.pruneIdempotency(now); // an indexed range delete: the expired keys never pile up
-    this.store.putIdempotency(key, rec, now + 24 * 3_600_000);
+    this.store.putIdempotency(key, rec, Date.now() + 24 * 3_600_000);
   }
   lastEventSeq(): number {
     return this.store.lastEventSeq();
