@@ -16,7 +16,7 @@
 import { nanoid } from 'nanoid';
 import { GoatError } from '../../lib/errors.js';
 import {
-  FailureDetector, canTransition, classifyExit, isLive, isTerminal, normalizeServiceSpec, reconcileService,
+  FailureDetector, canTransition, classifyExit, isLive, isRolling, isTerminal, normalizeServiceSpec, reconcileService,
   type ClusterEvent, type NodeRecord, type ServiceRecord, type ServiceState, type TaskRecord, type TaskState,
 } from '../../lib/model/index.js';
 import { SERVICE_DEFAULTS } from '../../lib/model/defaults.js';
@@ -615,7 +615,14 @@ export class ManagerCore {
       this.store.putTasks([next]);
       if (moved) this.#event('task.state', t.id, { state, generation: t.generation, node: nodeId, restarts: r.restarts, ...(state === 'failed' || state === 'exited' ? { failure: next.failure, error: next.error } : {}) });
       if (isTerminal(next.state)) this.#dirty.add(t.service);
+      else if (moved && state === 'running' && this.#watchesRunning(t.service)) this.#dirty.add(t.service);
     }
+  }
+
+  /** A service rolling out (its monitor starts) or degraded (it may run again) reconciles when one of its tasks runs. */
+  #watchesRunning(name: string): boolean {
+    const s = this.store.getService(name);
+    return !!s && (isRolling(s.update) || s.status?.state === 'degraded');
   }
 
   /** The node is down: its tasks are lost (their slots re-placed); a link it still has is closed, so that it says hello again. */

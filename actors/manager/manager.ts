@@ -325,9 +325,7 @@ export class Manager implements ManagerApi {
     return this.store.getIdempotency(key, this.#clock.now());
   }
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
-    const now = this.#clock.now();
-    this.store.pruneIdempotency(now); // an indexed range delete: the expired keys never pile up
-    this.store.putIdempotency(key, rec, now + 24 * 3_600_000);
+    this.store.putIdempotency(key, rec, this.#clock.now() + 24 * 3_600_000); // pruned by the manager's minute timer
   }
   lastEventSeq(): number {
     return this.store.lastEventSeq();

@@ -202,6 +202,8 @@ export class Worker {
       if (!isGoatError(err, 'GOAT_ERR_NO_SUCH_CHILD')) throw err;
     });
     await this.runtime.stop(taskId, view.generation, timeout);
+    // Stopped on purpose (stop, scale-down, rollout): nothing is left behind; the manager's task records are the history.
+    await this.runtime.remove(taskId, view.generation).catch(() => undefined);
     this.#move(taskId, 'stopped');
   }
 
