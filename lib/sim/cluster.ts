@@ -313,7 +313,7 @@ export class SimCluster {
 
   /** The safety invariants now. */
   check(): void {
-    this.obs.check(this.running());
+    this.obs.check(() => this.running());
   }
 
   /** Acknowledged writes survive: the store has what was last acknowledged. */
