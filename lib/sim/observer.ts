@@ -85,19 +85,16 @@ export class Observer {
   }
 
   /** A frame reached a live socket. */
-  delivered(from: string, to: string, text: string, managerClock: number): void {
-    if (to !== 'manager') {
-      if (text.includes('"type":"stop"')) {
-        const f = decodeFrame(text);
-        if (!(f instanceof Error) && f.type === 'stop') this.#stopsDelivered.add(`${to} ${f.body.taskId}@${f.body.generation}`);
-      }
-      return;
-    }
-    if (text.includes('"type":"heartbeat"') || text.includes('"type":"hello"')) {
-      const id = `node-${from}`; // the harness names worker w1's node node-w1
-      this.#heard.set(id, managerClock);
-      if (text.includes('"type":"hello"')) this.#inGrace.delete(id);
-    }
+  delivered(from: string, to: string, text: string): void {
+    if (from !== 'manager' || !text.includes('"type":"stop"')) return;
+    const f = decodeFrame(text);
+    if (!(f instanceof Error) && f.type === 'stop') this.#stopsDelivered.add(`${to} ${f.body.taskId}@${f.body.generation}`);
+  }
+
+  /** The manager's core heard from node `id` (its hello, a heartbeat) at `managerClock`; `hello` ends its recovery grace. */
+  heard(id: string, managerClock: number, hello: boolean): void {
+    this.#heard.set(id, managerClock);
+    if (hello) this.#inGrace.delete(id);
   }
 
   /** An event of the manager's log (committed). */
