@@ -7,6 +7,7 @@
 import { LinkClient, type AssignBody, type LinkClientOptions, type StopBody, type TaskReport } from '../../transport/index.js';
 import { planted } from '../../lib/sim/planted.js';
 import { consola } from 'consola';
+import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
@@ -39,8 +40,12 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const refresh = setInterval(() => void worker.usage().then((u) => (usage = u), () => undefined), 5_000);
   refresh.unref();
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
+  // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
+  const epochs = await EpochFile.load(options.dataDir);
   const link = new LinkClient({
     urls,
+    minEpoch: () => epochs.epoch,
+    onEpoch: (epoch) => (epoch > epochs.epoch ? epochs.raise(epoch) : undefined),
     token: options.token,
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
     usage: () => usage,
@@ -107,5 +112,7 @@ export function toReport(t: TaskView): TaskReport {
   return {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
     lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: t.lastExit.message, finishedAt: t.lastExit.finishedAt } : null,
+    failure: t.failure ? { kind: t.failure.kind, message: t.failure.message.slice(0, 4096), ...(t.failure.code ? { code: t.failure.code } : {}) }
+      : t.error && t.state === 'failed' ? { kind: 'app', message: t.error.message.slice(0, 4096), ...(t.error.code ? { code: t.error.code } : {}) } : null,
   };
 }

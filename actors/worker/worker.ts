@@ -15,7 +15,7 @@ import { GoatError, isGoatError } from '../../lib/errors.js';
 import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
-import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle } from '../../lib/supervision/index.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
 import { taskChild, type TaskReport } from './task.js';
 
@@ -87,6 +87,7 @@ export class Worker {
   #root!: Supervisor<NactRef>;
   #system: NactRef | null = null;
   #status: 'ready' | 'degraded' = 'degraded';
+  readonly #escalations = new EscalationLog();
 
   private constructor(
     readonly state: WorkerState,
@@ -139,6 +140,16 @@ export class Worker {
   /** The supervision tree below this worker. */
   tree(): TreeNode {
     return this.#root.snapshot();
+  }
+
+  /** Resolves once the worker's root supervisor gave up: its error and the chain of failures that led there. */
+  whenFailed(): Promise<{ error: GoatError; chain: string }> {
+    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+  }
+
+  /** Any path of its tree, for the admin channel's `info`, `state`, `kill`, `send` and `ask`. */
+  inspect(path: string): PathHandle | undefined {
+    return this.#root.inspect(path);
   }
 
   /** CPUs, memory and free disk of this node. */
@@ -208,6 +219,7 @@ export class Worker {
     this.#system = system;
     const bus = new EventBus(systemClock);
     bus.subscribe((event) => this.#onSupervision(event));
+    bus.subscribe((event) => this.#escalations.record(event));
     this.#root = await startSupervisor(system as never, {
       id: 'worker', bus, strategy: 'rest_for_one', maxRestarts: 50, windowMs: 60_000,
       children: [

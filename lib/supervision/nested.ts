@@ -55,6 +55,7 @@ export function supervisorChild<H>(input: SupervisorChildInput<H>, hosts: HostFa
         kill: () => sup.kill(),
         snapshot: () => sup.snapshot(),
         lookup: (path) => sup.lookup(path),
+        inspect: (path) => sup.inspect(path),
       };
     },
   };
