@@ -74,6 +74,10 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const off = worker.subscribe((e) => {
     if (e.type === 'task') link.report([toReport(e.task)]);
   });
+  // Changes between the hello being built and the welcome were not sent (no link yet): say where every task stands
+  // now (found by the simulation, seed 60 of the CI budget: a task fenced just before its worker re-linked stayed
+  // `running` in the manager's eyes, its slot empty for good).
+  link.on('connected', () => void link.report(worker.tasks().map(toReport)));
   link.start();
   // Self-fencing: cut off from every manager for a task's `disconnect.stopAfterMs`, stop that task here.
   const log = options.logger ?? consola.withTag('goat:worker');

@@ -64,7 +64,7 @@ export class SimCluster {
     readonly rng: Prng,
   ) {
     this.net = new SimNetwork(sched, rng.fork('net'), cfg.net);
-    this.net.onDeliver = (from, to, text) => this.obs.delivered(from, to, text, sched.clockOf('manager'));
+    this.net.onDeliver = (from, to, text) => this.obs.delivered(from, to, text);
     sched.addNode('manager', cfg.clocks[0] ?? { rate: 1, offset: 0 });
     this.store = this.#faulty(openSqliteStore(':memory:'));
     for (let i = 1; i <= cfg.workers; i++) {
@@ -117,9 +117,28 @@ export class SimCluster {
     });
   }
 
+  /** An uncaught error on a node: its process dies (Node's default) and is started again, as its supervisor would. */
+  processCrashed(node: string, err: unknown): void {
+    this.obs.log(`${node} process dies: uncaught ${err instanceof Error ? err.message : String(err)}`);
+    if (node === 'manager') return this.#crashManagerNow();
+    const w = this.workers.get(node);
+    if (!w) return;
+    this.killWorker(w, false);
+    this.#later(this.rng.int(500, 5_000), () => void this.startWorker(w, true));
+  }
+
   #crashManagerNow(): void {
     this.killManager();
-    this.#later(this.rng.int(100, 5_000), () => void this.startManager(true));
+    this.#later(this.rng.int(100, 5_000), () => this.#bootManager());
+  }
+
+  /** Starts the manager again; one that dies while starting (a store fault) is started again a little later, as its supervisor (systemd) would. */
+  #bootManager(): void {
+    this.startManager(true).catch((err: unknown) => {
+      this.killManager();
+      if (!(err instanceof SimStoreFault)) this.obs.fail('manager-starts', `the manager failed to start: ${err instanceof Error ? err.message : String(err)}`);
+      this.#later(this.rng.int(500, 5_000), () => this.#bootManager());
+    });
   }
 
   #later(ms: number, fn: () => void): void {
@@ -155,9 +174,13 @@ export class SimCluster {
           stop: (t) => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation }),
           close: (reason) => link.close(LINK_CLOSE.SILENT.code, reason),
         };
-        link.on('heartbeat', (hb) => core.heartbeat(id, hb.usage));
+        link.on('heartbeat', (hb) => {
+          this.obs.heard(id, this.sched.clockOf('manager'), false);
+          core.heartbeat(id, hb.usage);
+        });
         link.on('report', (r) => core.report(id, r.tasks));
         link.on('close', () => core.nodeUnlinked(id, channel));
+        this.obs.heard(id, this.sched.clockOf('manager'), true);
         core.nodeLinked({ ...link.hello, capacity: link.hello.capacity }, channel);
       });
     });
@@ -226,7 +249,7 @@ export class SimCluster {
       }
       case 'killManager':
         this.killManager();
-        this.#restartLater(op.downMs, () => this.startManager(true), () => !this.sched.node('manager').up);
+        this.#restartLater(op.downMs, async () => this.#bootManager(), () => !this.sched.node('manager').up);
         return;
       case 'partition':
         if (op.way !== 'fromManager') this.net.cut(op.node, 'manager', false);
@@ -302,7 +325,7 @@ export class SimCluster {
       w.machine.setHealthy(true);
     }
     for (const fn of this.#restarts) fn();
-    if (!this.sched.node('manager').up) void this.startManager(true);
+    if (!this.sched.node('manager').up) this.#bootManager();
     for (const w of this.workers.values()) if (!this.sched.node(w.name).up) void this.startWorker(w, true);
   }
 
@@ -313,7 +336,7 @@ export class SimCluster {
 
   /** The safety invariants now. */
   check(): void {
-    this.obs.check(this.running());
+    this.obs.check(() => this.running());
   }
 
   /** Acknowledged writes survive: the store has what was last acknowledged. */
