@@ -15,9 +15,10 @@ import {
 } from '../../lib/model/index.js';
 import { buildNodeTable, place } from '../../lib/scheduler/index.js';
 import type { Store } from '../../lib/store/index.js';
+import { applyReportedFault, type ReportedFault } from '../../lib/model/report.js';
 
-/** A task as a worker reports it (hello and report frames). */
-export interface ReportedTask {
+/** A task as a worker reports it (hello and report frames), with why it is not running (`error`, `failure`). */
+export interface ReportedTask extends ReportedFault {
   taskId: string;
   service: string;
   slot: number;
@@ -486,11 +487,9 @@ export class ManagerCore {
       const state = r.state;
       const lastExit = r.lastExit ? { code: r.lastExit.code, signal: r.lastExit.signal, oomKilled: r.lastExit.oomKilled, message: r.lastExit.message, finishedAt: r.lastExit.finishedAt } : t.lastExit;
       const moved = state !== t.state && canTransition(t.state, state);
-      if (!moved && r.restarts === t.restarts && lastExit === t.lastExit) continue;
-      const next: TaskRecord = {
-        ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit,
-        failure: r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure, updatedAt: now,
-      };
+      const fault = applyReportedFault({ ...t, failure: r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure }, r);
+      if (!moved && r.restarts === t.restarts && lastExit === t.lastExit && !fault.changed) continue;
+      const next: TaskRecord = { ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit, ...fault.fields, updatedAt: now };
       this.store.putTasks([next]);
       if (moved) this.#event('task.state', t.id, { state, generation: t.generation, node: nodeId, restarts: r.restarts });
       if (isTerminal(next.state)) this.#dirty.add(t.service);

@@ -5,7 +5,9 @@
  * once) and reports every task change.
  */
 import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
+import { availableParallelism, totalmem } from 'node:os';
 import { consola } from 'consola';
+import { clip } from '../../lib/model/index.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
@@ -42,7 +44,8 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
     usage: () => usage,
     hello: async () => {
-      const capacity = await worker.capacity();
+      // With its engine away the node still says hello (its tasks and why it takes none), with the host's size.
+      const capacity = await worker.capacity().catch(() => ({ cpus: availableParallelism(), memoryMb: Math.round(totalmem() / 1048576), diskFreeMb: undefined }));
       return {
         nodeId: worker.nodeId, name: worker.state.name, runtime: worker.runtimeChoice.kind, labels: options.labels ?? {},
         capacity: { cpus: capacity.cpus, memoryMb: capacity.memoryMb, ...(capacity.diskFreeMb === undefined ? {} : { diskFreeMb: capacity.diskFreeMb }) },
@@ -88,6 +91,9 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
 export function toReport(t: TaskView): TaskReport {
   return {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
-    lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: t.lastExit.message, finishedAt: t.lastExit.finishedAt } : null,
+    lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: clip(t.lastExit.message), finishedAt: t.lastExit.finishedAt } : null,
+    // Why it is not running, so the manager's `ps` can say it (issue 11).
+    error: t.error ? { ...(t.error.code ? { code: t.error.code.slice(0, 128) } : {}), message: clip(t.error.message) } : null,
+    failure: t.failure ? { kind: t.failure.kind, message: clip(t.failure.message), ...(t.failure.code ? { code: t.failure.code.slice(0, 128) } : {}) } : null,
   };
 }

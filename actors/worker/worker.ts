@@ -17,6 +17,8 @@ import { createRuntime, type Capacity, type ExitInfo, type Runtime, type Runtime
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
 import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
+import { assignWanted, stoppedKey } from './assign-once.js';
+import { sweepUnexplained } from './sweep.js';
 import { taskChild, type TaskReport } from './task.js';
 
 /** How a worker is started. */
@@ -27,8 +29,10 @@ export interface WorkerOptions {
   name?: string;
   /** The cluster name, a label on everything it starts. @default 'goat' */
   cluster?: string;
-  /** `auto` picks Docker when its engine answers, else processes. @default 'auto' */
+  /** `auto` picks Docker when its engine answers, else processes if `allowProcess`. @default 'auto' */
   runtime?: 'auto' | RuntimeKind;
+  /** Lets `auto` fall back to local processes (arbitrary commands as this user) when Docker does not answer. @default false */
+  allowProcess?: boolean;
   /** Where it logs. @default consola tagged `goat:worker` */
   logger?: Logger;
   /** Backoff of the runtime actor while the engine is away. */
@@ -87,8 +91,8 @@ export class Worker {
   private constructor(
     readonly state: WorkerState,
     readonly runtime: Runtime,
-    /** Which runtime it chose, and why. */
-    readonly runtimeChoice: { kind: RuntimeKind; reason: string },
+    /** Which runtime it chose, and why; `refusesTasks` says why it takes no tasks while its engine does not answer. */
+    readonly runtimeChoice: { kind: RuntimeKind; reason: string; refusesTasks?: string },
     readonly cluster: string,
   ) {}
 
@@ -96,9 +100,11 @@ export class Worker {
   static async start(options: WorkerOptions): Promise<Worker> {
     const state = await WorkerState.open(options.dataDir, options.name);
     const cluster = options.cluster ?? 'goat';
-    const choice = await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
-    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason }, cluster);
-    (options.logger ?? consola.withTag('goat:worker')).info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
+    const choice = await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId, allowProcess: options.allowProcess === true });
+    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason, ...(choice.refusesTasks ? { refusesTasks: choice.refusesTasks } : {}) }, cluster);
+    const log = options.logger ?? consola.withTag('goat:worker');
+    log.info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
+    await sweepUnexplained(choice.runtime, state.assignments(), log);
     for (const a of state.assignments()) worker.#track(a);
     await worker.#boot(options);
     return worker;
@@ -158,7 +164,7 @@ export class Worker {
    */
   async assign(input: AssignInput): Promise<{ applied: boolean }> {
     const keys = [`${input.taskId}@${input.generation}`, ...(input.cmdId ? [`cmd:${input.cmdId}`] : [])];
-    if (keys.some((k) => this.state.wasApplied(k) || this.#applying.has(k))) return { applied: false };
+    if (keys.some((k) => this.#applying.has(k)) || !assignWanted(this.state, input.taskId, input.generation, keys)) return { applied: false };
     const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
     for (const k of keys) this.#applying.add(k);
     try {
@@ -167,6 +173,12 @@ export class Worker {
       for (const k of keys) this.#applying.delete(k);
     }
     this.#track(a);
+    if (this.runtimeChoice.refusesTasks && this.#status !== 'ready') {
+      // `auto` without Docker and without --allow-process: refused (and reported), so the manager places it elsewhere.
+      const error = new GoatError('GOAT_ERR_RESOURCE', `node ${this.state.name} takes no tasks: ${this.runtimeChoice.refusesTasks}`, { details: { resource: 'runtime' } });
+      this.#onReport({ type: 'refused', taskId: a.taskId, error });
+      return { applied: true };
+    }
     if (this.#tasksSup?.state === 'running') await this.#tasksSup.startChild(this.#taskSpec(a));
     return { applied: true };
   }
@@ -176,10 +188,12 @@ export class Worker {
     const view = this.#tasks.get(taskId);
     if (!view) throw new GoatError('GOAT_ERR_NO_SUCH_TASK', `no task ${taskId} on node ${this.nodeId}`, { details: { taskId } });
     const timeout = this.state.assignments().find((a) => a.taskId === taskId)?.spec.stopTimeoutMs ?? 10_000;
-    await this.state.unassign(taskId, cmdId ? [`cmd:${cmdId}`] : []);
+    await this.state.unassign(taskId, [...(cmdId ? [`cmd:${cmdId}`] : []), stoppedKey(taskId, view.generation)]);
     if (this.#tasksSup?.childIds().includes(taskId)) await this.#tasksSup.stopChild(taskId);
     await this.runtime.stop(taskId, view.generation, timeout);
     this.#move(taskId, 'stopped');
+    // Its container, or its process record, logs and folder (<data>/tasks/<task>-gN), go with it.
+    await this.runtime.remove(taskId, view.generation).catch(() => undefined);
   }
 
   /** Stops the worker's actors; its tasks keep running, to be adopted by the next worker on this data dir. */
@@ -263,7 +277,7 @@ export class Worker {
       case 'refused':
         this.#move(r.taskId, 'failed', { error: r.error.toJSON(), failure: classifyError(r.error) });
         // Not retried here: a resource failure is for the manager to place elsewhere.
-        void this.state.unassign(r.taskId).then(() => this.#tasksSup?.stopChild(r.taskId)).catch(() => undefined);
+        void this.state.unassign(r.taskId, [stoppedKey(r.taskId, this.#tasks.get(r.taskId)?.generation ?? 0)]).then(() => this.#tasksSup?.stopChild(r.taskId)).catch(() => undefined);
         return;
     }
   }

@@ -12,3 +12,4 @@ export { normalizeServiceSpec, serviceSpecSchema, SERVICE_NAME, type ServiceSpec
 export type { ServiceRecord, TaskRecord, NodeRecord, NodeStatus, NodeCapacity, NodeUsage, LastExit, ClusterEvent } from './records.js';
 export { FailureDetector, type DetectorVerdict, type FailureDetectorOptions } from './failure-detector.js';
 export { reconcileService, isLive, type ReconcileResult } from './reconcile.js';
+export { applyReportedFault, clip, MAX_REPORTED_MESSAGE, type ReportedFault } from './report.js';
