@@ -52,7 +52,7 @@ function untilSignal(): Promise<string> {
 
 function startManager(s: Settings): Promise<Manager> {
   const m = s.config.manager;
-  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, ...(s.token ? { token: s.token } : {}) });
+  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, ...(s.token ? { token: s.token } : {}) });
 }
 
 /** Builds the package's own images (`goat/echo`, `goat/faulty`) a Docker service needs and the engine lacks. */

@@ -18,7 +18,7 @@ const schema = z.strictObject({
   manager: z.strictObject({
     listen: listen.optional(), dataDir: z.string().min(1).optional(),
     heartbeatMs: z.number().int().positive().optional(), downAfterMs: z.number().int().positive().optional(),
-    scorer: z.enum(['spread', 'binpack']).optional(),
+    scorer: z.enum(['spread', 'binpack']).optional(), metricsToken: z.boolean().optional(),
   }).optional(),
   worker: z.strictObject({
     runtime: z.enum(['auto', 'docker', 'process']).optional(), name: z.string().min(1).optional(),
@@ -33,7 +33,7 @@ export interface ResolvedConfig {
   /** The file it came from, or null for defaults only. */
   file: string | null;
   cluster: { name: string; token: string | undefined };
-  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack' };
+  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack'; metricsToken: boolean };
   worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string; allowProcess: boolean };
   /** The services for a runtime (validated by the manager when applied). */
   services(ctx: ServicesContext): ServiceSpecInput[];
@@ -63,6 +63,7 @@ export function resolveConfig(raw: unknown, file: string | null, env: NodeJS.Pro
     manager: {
       listen: env['GOAT_LISTEN'] ?? c.manager?.listen ?? '127.0.0.1:7070', dataDir,
       heartbeatMs: c.manager?.heartbeatMs ?? 1_000, downAfterMs: c.manager?.downAfterMs ?? 4_000, scorer: c.manager?.scorer ?? 'spread',
+      metricsToken: c.manager?.metricsToken ?? false,
     },
     worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker'), allowProcess: c.worker?.allowProcess ?? false },
     services: (ctx) => {

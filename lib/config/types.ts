@@ -24,6 +24,8 @@ export interface ManagerSection {
   downAfterMs?: number;
   /** How the scheduler picks among nodes that fit: spread replicas, or pack them. @default 'spread' */
   scorer?: 'spread' | 'binpack';
+  /** Require the cluster token on `/metrics` too; it is open by default, like `/healthz` (it shows counts, no specs or secrets). @default false */
+  metricsToken?: boolean;
 }
 
 /** The (local) worker's settings. */
