@@ -6,6 +6,7 @@
 import { clusterMemoryBenchmark, clusterThroughputBenchmark } from './cluster.js';
 import { failureBenchmarks } from './failures.js';
 import { placementBenchmarks } from './placement.js';
+import { slowSubscribersBenchmark } from './slow-subscribers.js';
 import { supervisionBenchmarks } from './supervision.js';
 import { dockerEngineProblem, workerBenchmarks } from './worker.js';
 
@@ -86,6 +87,20 @@ rows.push({
 notes.push(`worker killed: ${killed.rounds.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(', ')} (median shown), from the kill -9 of the worker's process group and its tasks until every slot runs on a live node; default settings (heartbeat 1 s, down after 4 s)`);
 notes.push(`false down verdicts: ${falseDowns.burners} busy-looping processes for ${Math.round(falseDowns.windowMs / 1000)} s beside the manager's child process; ${falseDowns.linkDrops} link drops`);
 notes.push(`link storm: ratio = peak ÷ workers; ${storm.attempts} connection attempts from the kill until all were back (${(storm.backAfterKillMs / 1000).toFixed(2)} s after the kill; the new manager listened ${Math.round(storm.downMs)} ms after it); default reconnect backoff (500 ms doubling to 30 s, full jitter)`);
+
+// Slow event subscribers (issue 11): RSS bounded, and a normal client's p99 against the same flood without them.
+const sse = await slowSubscribersBenchmark(scale);
+const SSE_RSS_BOUND_MB = 300;
+const sseRatio = sse.floodP99Ms / sse.quietP99Ms;
+rows.push({
+  name: `${sse.name}: API p99`, baseline: `same events, no subscribers ${Math.round(sse.quietP99Ms)} ms`, candidate: `${Math.round(sse.floodP99Ms)} ms`,
+  ratio: sseRatio, target: '≤ 2× p99', ok: sseRatio <= 2,
+});
+rows.push({
+  name: `${sse.name}: manager RSS`, baseline: `${Math.round(sse.rssBefore / 1_048_576)} MB before`, candidate: `peak ${Math.round(sse.rssPeak / 1_048_576)} MB`,
+  ratio: sse.rssPeak / sse.rssBefore, target: `bounded (≤ ${SSE_RSS_BOUND_MB} MB)`, ok: sse.rssPeak / 1_048_576 <= SSE_RSS_BOUND_MB,
+});
+notes.push(`slow subscribers: an idle manager's API p99 is ${sse.idleP99Ms.toFixed(1)} ms; the event flood (PATCH replicas 0 ↔ 100, no workers) dominates both runs`);
 
 const table = rows.map((r) => [r.name, r.baseline, r.candidate, `${r.ratio.toFixed(2)}×`, r.target, r.ok ? 'met' : 'MISSED']);
 const header = ['benchmark', 'baseline', 'goat', 'ratio', 'target', ''];

@@ -6,7 +6,8 @@
  * the manager's peak RSS (VmRSS, sampled every 100 ms), and the p99 latency
  * of a normal client (`GET /v1/services`, one at a time) during the flood,
  * against the same flood with no subscribers (the quiet baseline), side by
- * side in the same run. `scale` multiplies subscribers and events.
+ * side in the same run; the idle manager's p99 is printed too (the flood of
+ * writes itself, 100 tasks per PATCH, dominates the latency). `scale` multiplies subscribers and events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -28,7 +29,8 @@ export interface SlowSubscribersResult {
   /** Manager RSS before the subscribers connected, and its peak during the flood, bytes. */
   rssBefore: number;
   rssPeak: number;
-  /** p99 of the normal client's requests, ms: with no subscribers, and with the stalled ones. */
+  /** p99 of the normal client's requests, ms: idle manager; the same events with no subscribers; with the stalled ones. */
+  idleP99Ms: number;
   quietP99Ms: number;
   floodP99Ms: number;
 }
@@ -69,6 +71,19 @@ async function startManager(dir: string, port: number): Promise<ChildProcess> {
   }
 }
 
+/** A normal client alone for `ms`: its latencies (ms). */
+async function idle(base: string, ms: number): Promise<number[]> {
+  const latencies: number[] = [];
+  const end = now() + ms;
+  while (now() < end) {
+    const t0 = now();
+    await (await api(base, 'GET', '/v1/services')).arrayBuffer();
+    latencies.push(now() - t0);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return latencies;
+}
+
 /** Makes `events` events through the API while a normal client measures its latency; returns the latencies (ms). */
 async function flood(base: string, service: string, events: number): Promise<number[]> {
   const latencies: number[] = [];
@@ -104,6 +119,7 @@ export async function slowSubscribersBenchmark(scale: number): Promise<SlowSubsc
   const sockets: Socket[] = [];
   try {
     for (const name of ['quiet', 'flood']) await (await api(base, 'PUT', `/v1/services/${name}`, { name, replicas: 0, task: { image: 'goat/none' } })).arrayBuffer();
+    const idleLatencies = await idle(base, 3_000);
     // Quiet baseline: the same flood, nobody subscribed.
     const quiet = await flood(base, 'quiet', events);
     const rssBefore = await rss(manager.pid!);
@@ -129,7 +145,7 @@ export async function slowSubscribersBenchmark(scale: number): Promise<SlowSubsc
     peak = Math.max(peak, await rss(manager.pid!));
     return {
       name: `manager with ${subscribers.toLocaleString('en-US')} stalled SSE subscribers, ${events.toLocaleString('en-US')} events`,
-      subscribers, events, rssBefore, rssPeak: peak, quietP99Ms: p99(quiet), floodP99Ms: p99(loud),
+      subscribers, events, rssBefore, rssPeak: peak, idleP99Ms: p99(idleLatencies), quietP99Ms: p99(quiet), floodP99Ms: p99(loud),
     };
   } finally {
     for (const s of sockets) s.destroy();
