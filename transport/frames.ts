@@ -84,8 +84,13 @@ export const BODY_SCHEMAS = {
   assign: z.strictObject({
     cmdId: id,
     task: z.strictObject({ taskId: id, service: id, slot: count, generation: count, spec: wireTaskSpec }),
+    /** The sending leader's epoch (HA); a worker refuses one older than the highest it stored. */
+    epoch: count.optional(),
   }),
-  stop: z.strictObject({ cmdId: id, taskId: id, generation: count }),
+  stop: z.strictObject({ cmdId: id, taskId: id, generation: count, epoch: count.optional() }),
+  // follower manager → worker (HA, lib/ha): go to the leader, or retry later
+  redirect: z.strictObject({ url: z.string().min(1).max(2048), leaderId: id, epoch: count }),
+  no_leader: z.strictObject({ retryAfterMs: z.number().int().min(0).max(60_000) }),
   // both ways
   ack: ackBody,
   error: errorBody,
@@ -103,7 +108,7 @@ export const FRAME_TYPES = {
   /** Frames a manager accepts from a worker. */
   toManager: ['hello', 'heartbeat', 'report', 'ack', 'error'],
   /** Frames a worker accepts from a manager. */
-  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'ack', 'error'],
+  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'redirect', 'no_leader', 'ack', 'error'],
 } as const satisfies Record<string, readonly FrameType[]>;
 
 /** A direction of travel: who receives. */
@@ -130,6 +135,10 @@ export type WelcomeBody = FrameBody<'welcome'>;
 export type AssignBody = FrameBody<'assign'>;
 /** The body of `stop`. */
 export type StopBody = FrameBody<'stop'>;
+/** The body of `redirect` (a follower names the leader). */
+export type RedirectBody = FrameBody<'redirect'>;
+/** The body of `no_leader` (a follower knows no leader yet). */
+export type NoLeaderBody = FrameBody<'no_leader'>;
 /** The body of `ack`. */
 export type AckBody = FrameBody<'ack'>;
 /** The body of `error`. */

@@ -165,6 +165,15 @@ export class LinkServer extends Emitter<LinkServerEvents> {
     this.#wss.close();
   }
 
+  /**
+   * Takes a WebSocket already upgraded and authenticated elsewhere (the
+   * deterministic simulation's sockets): waits for its hello, as after an upgrade.
+   */
+  acceptSocket(ws: WebSocket, address: string): void {
+    if (this.#closed) return closeSocket(ws, LINK_CLOSE.GOING_AWAY.code, 'shutting down');
+    this.#accept(ws, address);
+  }
+
   #unauthorized(req: IncomingMessage, socket: Duplex): void {
     if (socket.destroyed) return;
     this.#refuse(req, socket, 401, 'GOAT_ERR_UNAUTHORIZED', req.headers.authorization ? 'wrong token' : 'missing token: send Authorization: Bearer <token>');

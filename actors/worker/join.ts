@@ -4,10 +4,12 @@
  * the manager's `assign` and `stop` commands (each (task, generation) at most
  * once) and reports every task change.
  */
-import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
+import { LinkClient, type AssignBody, type LinkClientOptions, type StopBody, type TaskReport } from '../../transport/index.js';
 import { availableParallelism, totalmem } from 'node:os';
+import { planted } from '../../lib/sim/planted.js';
 import { consola } from 'consola';
 import { clip } from '../../lib/model/index.js';
+import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
@@ -21,6 +23,8 @@ export interface JoinOptions extends WorkerOptions {
   labels?: Record<string, string>;
   /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
   backoff?: { initialMs?: number; maxMs?: number };
+  /** Opens the link's WebSocket (the deterministic simulation's network). @default a real one */
+  linkConnect?: LinkClientOptions['connect'];
 }
 
 /** A joined worker. */
@@ -38,11 +42,16 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const refresh = setInterval(() => void worker.usage().then((u) => (usage = u), () => undefined), 5_000);
   refresh.unref();
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
+  // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
+  const epochs = await EpochFile.load(options.dataDir);
   const link = new LinkClient({
     urls,
+    minEpoch: () => epochs.epoch,
+    onEpoch: (epoch) => (epoch > epochs.epoch ? epochs.raise(epoch) : undefined),
     token: options.token,
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
     usage: () => usage,
+    ...(options.linkConnect ? { connect: options.linkConnect } : {}),
     hello: async () => {
       // With its engine away the node still says hello (its tasks and why it takes none), with the host's size.
       const capacity = await worker.capacity().catch(() => ({ cpus: availableParallelism(), memoryMb: Math.round(totalmem() / 1048576), diskFreeMb: undefined }));
@@ -54,6 +63,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     },
     onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
     onStop: async (body: StopBody) => {
+      if (planted.workerIgnoresGenerations) return plantedStopSlot(worker, body);
       const task = worker.task(body.taskId);
       if (!task || task.generation !== body.generation || task.state === 'stopped') return { applied: false };
       await worker.stopTask(body.taskId, body.cmdId);
@@ -87,6 +97,15 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   };
 }
 
+/** Planted bug (lib/sim/planted.ts): a stop addressed to one copy stops every copy of its slot here. */
+async function plantedStopSlot(worker: Worker, body: StopBody): Promise<{ applied: boolean }> {
+  const target = worker.task(body.taskId);
+  if (!target) return { applied: false };
+  const copies = worker.tasks().filter((t) => t.service === target.service && t.slot === target.slot && t.state !== 'stopped');
+  for (const t of copies) await worker.stopTask(t.id, t.id === body.taskId ? body.cmdId : undefined);
+  return { applied: copies.length > 0 };
+}
+
 /** A task as the link reports it. */
 export function toReport(t: TaskView): TaskReport {
   return {
@@ -94,6 +113,7 @@ export function toReport(t: TaskView): TaskReport {
     lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: clip(t.lastExit.message), finishedAt: t.lastExit.finishedAt } : null,
     // Why it is not running, so the manager's `ps` can say it (issue 11).
     error: t.error ? { ...(t.error.code ? { code: t.error.code.slice(0, 128) } : {}), message: clip(t.error.message) } : null,
-    failure: t.failure ? { kind: t.failure.kind, message: clip(t.failure.message), ...(t.failure.code ? { code: t.failure.code.slice(0, 128) } : {}) } : null,
+    failure: t.failure ? { kind: t.failure.kind, message: clip(t.failure.message), ...(t.failure.code ? { code: t.failure.code.slice(0, 128) } : {}) }
+      : t.error && t.state === 'failed' ? { kind: 'app', message: clip(t.error.message), ...(t.error.code ? { code: t.error.code.slice(0, 128) } : {}) } : null,
   };
 }

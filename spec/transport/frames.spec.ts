@@ -16,7 +16,9 @@ test('every frame type round-trips through encode and decode', (t) => {
     welcome: { nodeId: 'n1', heartbeatMs: 1000, epoch: 4 },
     heartbeat_ack: { seq: 3 },
     assign: { cmdId: 'c2', task: { taskId: 'web.0.abc', service: 'web', slot: 0, generation: 2, spec: { command: ['node', 'app.js'] } } },
-    stop: { cmdId: 'c3', taskId: 'web.0.abc', generation: 2 },
+    stop: { cmdId: 'c3', taskId: 'web.0.abc', generation: 2, epoch: 7 },
+    redirect: { url: 'ws://127.0.0.1:7071/v1/link', leaderId: 'm2', epoch: 7 },
+    no_leader: { retryAfterMs: 500 },
     error: { code: 'GOAT_ERR_BAD_FRAME', message: 'nope' },
   };
   for (const [type, body] of Object.entries(bodies) as [FrameType, never][]) {
