@@ -206,6 +206,9 @@ export class Manager implements ManagerApi {
   lastEventSeq(): number {
     return this.store.lastEventSeq();
   }
+  probeWrite(): void {
+    this.store.setMeta('diskProbeAt', String(Date.now()));
+  }
 
   // --- internals -----------------------------------------------------------------
 
