@@ -3,7 +3,7 @@
  * worker's errors reach the manager. A `worker --runtime auto` whose Docker
  * does not answer and which was not given `--allow-process` runs nothing: it
  * says why when it starts, and every task sent to it fails with that reason
- * in `ps` (task `error` and `failure`), no program started. With
+ * in `ps -a` (task `error` and `failure`), no program started. With
  * `--allow-process` it runs the same service; a command that cannot be
  * spawned shows its spawn error in `ps` too.
  */
@@ -47,7 +47,7 @@ test('without Docker and without --allow-process a node runs nothing and says wh
   await eventually('locked linked', async () => (await c.api<{ name: string }[]>('GET', '/v1/nodes')).json.some((n) => n.name === 'locked'), 20_000);
   // An image task sent to it is refused with the reason, and ps says it.
   t.is((await c.api('PUT', '/v1/services/img', { name: 'img', replicas: 1, task: { image: 'goat/echo' } })).status, 201);
-  const refused = await eventually('the refusal in ps', async () => (await c.cliJson<Task[]>('ps')).find((x) => x.service === 'img' && x.error?.code === 'GOAT_ERR_RESOURCE' && x.node !== null), 20_000);
+  const refused = await eventually('the refusal in ps', async () => (await c.cliJson<Task[]>('ps', '-a')).find((x) => x.service === 'img' && x.error?.code === 'GOAT_ERR_RESOURCE' && x.node !== null), 20_000);
   t.regex(refused.error?.message ?? '', /takes no tasks: Docker does not answer.*--allow-process/);
   t.is(refused.failure?.kind, 'resource');
   // A command task is never placed there: its pending reason names the docker runtime; nothing starts.
