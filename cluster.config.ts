@@ -12,7 +12,8 @@ const health = { http: { path: '/', port: 7777 }, intervalMs: 5_000, timeoutMs: 
 export default defineConfig({
   cluster: { name: 'goat' },
   manager: { listen: '127.0.0.1:7070', dataDir: '.goat' },
-  worker: { runtime: 'auto', name: 'local' },
+  // allowProcess: without Docker, run the echo as a local process (an explicit opt-in; see the README's security section).
+  worker: { runtime: 'auto', name: 'local', allowProcess: true },
   services: ({ runtime }) => [
     runtime === 'docker'
       ? { name: 'echo', replicas: 1, task: { image: 'goat/echo', ports: port, health } }

@@ -7,6 +7,7 @@ import { clusterMemoryBenchmark, clusterThroughputBenchmark } from './cluster.js
 import { failureBenchmarks } from './failures.js';
 import { placementBenchmarks } from './placement.js';
 import { historyBenchmark, rolloutBenchmarks } from './rollout.js';
+import { slowSubscribersBenchmark } from './slow-subscribers.js';
 import { supervisionBenchmarks } from './supervision.js';
 import { dockerEngineProblem, workerBenchmarks } from './worker.js';
 
@@ -101,6 +102,19 @@ const hist = await historyBenchmark(scale);
   const slow = hist.candidateUs / hist.baselineUs;
   rows.push({ name: hist.name, baseline: `${hist.baselineName} ${(hist.baselineUs / 1000).toFixed(2)} ms`, candidate: `${hist.candidateName} ${(hist.candidateUs / 1000).toFixed(2)} ms`, ratio: slow, target: '≤ 1.2× time', ok: slow <= 1.2 });
 }
+// Slow event subscribers (issue 11): RSS bounded, and a normal client's p99 against the same flood without them.
+const sse = await slowSubscribersBenchmark(scale);
+const SSE_RSS_BOUND_MB = 300;
+const sseRatio = sse.floodP99Ms / sse.quietP99Ms;
+rows.push({
+  name: `${sse.name}: API p99`, baseline: `same events, no subscribers ${Math.round(sse.quietP99Ms)} ms`, candidate: `${Math.round(sse.floodP99Ms)} ms`,
+  ratio: sseRatio, target: '≤ 2× p99', ok: sseRatio <= 2,
+});
+rows.push({
+  name: `${sse.name}: manager RSS`, baseline: `${Math.round(sse.rssBefore / 1_048_576)} MB before`, candidate: `peak ${Math.round(sse.rssPeak / 1_048_576)} MB`,
+  ratio: sse.rssPeak / sse.rssBefore, target: `bounded (≤ ${SSE_RSS_BOUND_MB} MB)`, ok: sse.rssPeak / 1_048_576 <= SSE_RSS_BOUND_MB,
+});
+notes.push(`slow subscribers: an idle manager's API p99 is ${sse.idleP99Ms.toFixed(1)} ms; the event flood (PATCH replicas 0 ↔ 100, no workers) dominates both runs`);
 
 const table = rows.map((r) => [r.name, r.baseline, r.candidate, `${r.ratio.toFixed(2)}×`, r.target, r.ok ? 'met' : 'MISSED']);
 const header = ['benchmark', 'baseline', 'goat', 'ratio', 'target', ''];

@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   GOAT_ERR_STORE_CORRUPT: 'The store file failed its integrity check or is not a Goat store; Goat refuses to start on it (`details.file`); restore a backup with `goat-cluster restore FILE`.',
   GOAT_ERR_STORE_VERSION: 'The store file was written by a newer Goat (its schema version is above the one this Goat knows); upgrade Goat or restore an older backup.',
   GOAT_ERR_BAD_FRAME: 'A link frame could not be decoded or failed its schema; the message names what is wrong (`details.field`, `details.problem`).',
+  GOAT_ERR_DISK_FULL: 'The disk under the store is full: the write was not made (HTTP 507, `/readyz` 503 meanwhile); temporary, it succeeds again once space returns.',
   GOAT_ERR_LINK_CLOSED: 'The link to the worker or manager closed before the command was acknowledged; temporary.',
   GOAT_ERR_BAD_MESSAGE: 'An actor does not understand this message (admin channel or link); nothing was delivered and the actor runs on.',
   GOAT_ERR_BUSY: 'Too many admin requests in flight on this session; temporary: wait for answers, then retry.',

@@ -33,8 +33,10 @@ const taskReportSchema = z.strictObject({
     message: z.string().max(4096),
     finishedAt: amount,
   }).nullable().optional(),
-  /** Why it failed (its kind and message), when it did. */
-  failure: z.strictObject({ kind: z.enum(['app', 'health', 'resource', 'runtime']), message: z.string().max(4096), code: z.string().max(64).optional() }).nullable().optional(),
+  /** Why it is not running (a refusal, a spawn or start error, a spent budget); null once it runs. */
+  error: z.strictObject({ code: z.string().max(128).optional(), message: z.string().max(4096) }).nullable().optional(),
+  /** Its latest classified failure (app, health, resource, runtime). */
+  failure: z.strictObject({ kind: z.enum(['app', 'health', 'resource', 'runtime']), message: z.string().max(4096), code: z.string().max(128).optional() }).nullable().optional(),
 });
 
 /**

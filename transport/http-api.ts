@@ -12,6 +12,7 @@ import type { TreeNode } from '../lib/supervision/index.js';
 import { bearerMatches } from './auth.js';
 import { parseSeq, streamEvents, type EventStreamOptions } from './event-stream.js';
 import { checkIdempotencyKey, decodePathParam } from './request-guards.js';
+import { DiskFullState, diskFullError, isDiskFull } from './disk-full.js';
 
 /** What the HTTP API needs from the manager. */
 export interface ManagerApi {
@@ -38,8 +39,10 @@ export interface ManagerApi {
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void;
   /** The last event sequence number given out; a `since` past it is clamped to it. */
   lastEventSeq?(): number;
-  /** Why the manager is not ready (e.g. the disk is full), shown by `/readyz`; undefined when nothing is wrong. */
+  /** Why the manager is not ready, shown by `/readyz`; undefined when nothing is wrong. */
   notReadyReason?(): { code: GoatErrorCode; message: string } | undefined;
+  /** A tiny durable write, tried by `/readyz` while the disk was full, to see whether space returned. */
+  probeWrite?(): void;
 }
 
 /** Options of {@link createApiHandler}. */
@@ -63,6 +66,7 @@ const STATUS: Partial<Record<GoatErrorCode, number>> = {
   GOAT_ERR_NO_PREVIOUS_SPEC: 409,
   GOAT_ERR_TOO_LARGE: 413,
   GOAT_ERR_NOT_READY: 503,
+  GOAT_ERR_DISK_FULL: 507,
 };
 
 type Handler = (ctx: RequestContext) => Promise<void> | void;
@@ -77,11 +81,12 @@ interface RequestContext {
 /** Builds the request handler of the manager's HTTP server. */
 export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBody = options.maxBodyBytes ?? 1 << 20;
+  const disk = new DiskFullState(api.probeWrite?.bind(api));
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/healthz$/, ({ res }) => send(res, 200, { ok: true })],
     ['GET', /^\/readyz$/, ({ res }) => {
-      const why = api.notReadyReason?.();
-      if (why) return send(res, 503, { ready: false, error: { ...why, details: {} } });
+      const why = disk.check()?.toJSON() ?? api.notReadyReason?.();
+      if (why) return send(res, 503, { ready: false, error: { details: {}, ...why } });
       return api.ready() ? send(res, 200, { ready: true }) : fail(res, new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet'));
     }],
     ['GET', /^\/metrics$/, async ({ res }) => {
@@ -141,8 +146,11 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
         if (path.startsWith('/v1/') && !api.ready()) throw new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet', { temporary: true });
         const params = (route[1].exec(path) ?? []).slice(1).map((p) => decodePathParam(p));
         await route[2]({ req, res, params, query: url.searchParams, body: () => readBody(req, maxBody) });
+        if (req.method !== 'GET') disk.succeeded();
       } catch (err) {
-        if (!res.headersSent) fail(res, err);
+        const full = isDiskFull(err);
+        if (full) disk.failed();
+        if (!res.headersSent) fail(res, full ? diskFullError(err) : err);
         else res.destroy();
       }
     })();

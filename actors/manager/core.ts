@@ -22,10 +22,11 @@ import {
 import { SERVICE_DEFAULTS } from '../../lib/model/defaults.js';
 import { buildNodeTable, place } from '../../lib/scheduler/index.js';
 import type { Store } from '../../lib/store/index.js';
+import { applyReportedFault, type ReportedFault } from '../../lib/model/report.js';
 import { planted } from '../../lib/sim/planted.js';
 
-/** A task as a worker reports it (hello and report frames). */
-export interface ReportedTask {
+/** A task as a worker reports it (hello and report frames), with why it is not running (`error`, `failure`). */
+export interface ReportedTask extends ReportedFault {
   taskId: string;
   service: string;
   slot: number;
@@ -602,16 +603,18 @@ export class ManagerCore {
       const state = r.state;
       const lastExit = r.lastExit ? { code: r.lastExit.code, signal: r.lastExit.signal, oomKilled: r.lastExit.oomKilled, message: r.lastExit.message, finishedAt: r.lastExit.finishedAt } : t.lastExit;
       const moved = state !== t.state && canTransition(t.state, state);
-      if (!moved && r.restarts === t.restarts && lastExit === t.lastExit) continue;
       const failure = r.failure ? { kind: r.failure.kind, message: r.failure.message, ...(r.failure.code ? { code: r.failure.code } : {}) }
         : r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure;
+      // The worker's own error and failure (a refusal, a spawn or start error), so `ps` says why (issue 11).
+      const fault = applyReportedFault({ ...t, failure }, r);
+      if (!moved && r.restarts === t.restarts && lastExit === t.lastExit && !fault.changed) continue;
       const next: TaskRecord = {
-        ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit, failure, updatedAt: now,
+        ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit, ...fault.fields, updatedAt: now,
         ...(moved && state === 'running' ? { runningSince: now } : {}),
-        // Every failed task says why: the failure, else the last exit.
-        ...(moved && state === 'failed' && failure ? { error: { ...(failure.code ? { code: failure.code } : {}), message: failure.message } } : {}),
+        // Every failed task says why: what the worker said, else the failure, else the last exit.
+        ...(moved && state === 'failed' && !r.error && fault.fields.failure ? { error: { ...(fault.fields.failure.code ? { code: fault.fields.failure.code } : {}), message: fault.fields.failure.message } } : {}),
       };
-      if (moved && state === 'failed' && !failure && !next.error) next.error = { message: lastExit?.message ?? 'failed on its node' };
+      if (moved && state === 'failed' && !fault.fields.failure && !next.error) next.error = { message: lastExit?.message ?? 'failed on its node' };
       this.store.putTasks([next]);
       if (moved) this.#event('task.state', t.id, { state, generation: t.generation, node: nodeId, restarts: r.restarts, ...(state === 'failed' || state === 'exited' ? { failure: next.failure, error: next.error } : {}) });
       if (isTerminal(next.state)) this.#dirty.add(t.service);

@@ -330,6 +330,9 @@ export class Manager implements ManagerApi {
   lastEventSeq(): number {
     return this.store.lastEventSeq();
   }
+  probeWrite(): void {
+    this.store.setMeta('diskProbeAt', String(Date.now()));
+  }
 
   /**
    * A worker's link (after its hello): handed to its node's actor, started

@@ -5,9 +5,11 @@
  * once) and reports every task change.
  */
 import { LinkClient, type AssignBody, type LinkClientOptions, type StopBody, type TaskReport } from '../../transport/index.js';
+import { availableParallelism, totalmem } from 'node:os';
 import { planted } from '../../lib/sim/planted.js';
 import { consola } from 'consola';
 import type { Clock } from '../../lib/supervision/index.js';
+import { clip } from '../../lib/model/index.js';
 import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
@@ -55,7 +57,8 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     usage: () => usage,
     ...(options.linkConnect ? { connect: options.linkConnect } : {}),
     hello: async () => {
-      const capacity = await worker.capacity();
+      // With its engine away the node still says hello (its tasks and why it takes none), with the host's size.
+      const capacity = await worker.capacity().catch(() => ({ cpus: availableParallelism(), memoryMb: Math.round(totalmem() / 1048576), diskFreeMb: undefined }));
       return {
         nodeId: worker.nodeId, name: worker.state.name, runtime: worker.runtimeChoice.kind, labels: options.labels ?? {},
         capacity: { cpus: capacity.cpus, memoryMb: capacity.memoryMb, ...(capacity.diskFreeMb === undefined ? {} : { diskFreeMb: capacity.diskFreeMb }) },
@@ -116,8 +119,10 @@ async function plantedStopSlot(worker: Worker, body: StopBody): Promise<{ applie
 export function toReport(t: TaskView): TaskReport {
   return {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
-    lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: t.lastExit.message, finishedAt: t.lastExit.finishedAt } : null,
-    failure: t.failure ? { kind: t.failure.kind, message: t.failure.message.slice(0, 4096), ...(t.failure.code ? { code: t.failure.code } : {}) }
-      : t.error && t.state === 'failed' ? { kind: 'app', message: t.error.message.slice(0, 4096), ...(t.error.code ? { code: t.error.code } : {}) } : null,
+    lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: clip(t.lastExit.message), finishedAt: t.lastExit.finishedAt } : null,
+    // Why it is not running, so the manager's `ps` can say it (issue 11).
+    error: t.error ? { ...(t.error.code ? { code: t.error.code.slice(0, 128) } : {}), message: clip(t.error.message) } : null,
+    failure: t.failure ? { kind: t.failure.kind, message: clip(t.failure.message), ...(t.failure.code ? { code: t.failure.code.slice(0, 128) } : {}) }
+      : t.error && t.state === 'failed' ? { kind: 'app', message: clip(t.error.message), ...(t.error.code ? { code: t.error.code.slice(0, 128) } : {}) } : null,
   };
 }

@@ -17,6 +17,8 @@ import { createRuntime, type Capacity, type ExitInfo, type Runtime, type Runtime
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
 import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle } from '../../lib/supervision/index.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
+import { assignWanted, stoppedKey } from './assign-once.js';
+import { sweepUnexplained } from './sweep.js';
 import { taskChild, type TaskReport } from './task.js';
 
 /** How a worker is started. */
@@ -27,8 +29,10 @@ export interface WorkerOptions {
   name?: string;
   /** The cluster name, a label on everything it starts. @default 'goat' */
   cluster?: string;
-  /** `auto` picks Docker when its engine answers, else processes. @default 'auto' */
+  /** `auto` picks Docker when its engine answers, else processes if `allowProcess`. @default 'auto' */
   runtime?: 'auto' | RuntimeKind;
+  /** Lets `auto` fall back to local processes (arbitrary commands as this user) when Docker does not answer. @default false */
+  allowProcess?: boolean;
   /** Where it logs. @default consola tagged `goat:worker` */
   logger?: Logger;
   /** Backoff of the runtime actor while the engine is away. */
@@ -92,8 +96,8 @@ export class Worker {
   private constructor(
     readonly state: WorkerState,
     readonly runtime: Runtime,
-    /** Which runtime it chose, and why. */
-    readonly runtimeChoice: { kind: RuntimeKind; reason: string },
+    /** Which runtime it chose, and why; `refusesTasks` says why it takes no tasks while its engine does not answer. */
+    readonly runtimeChoice: { kind: RuntimeKind; reason: string; refusesTasks?: string },
     readonly cluster: string,
   ) {}
 
@@ -101,11 +105,13 @@ export class Worker {
   static async start(options: WorkerOptions): Promise<Worker> {
     const state = options.state ?? await WorkerState.open(options.dataDir, options.name);
     const cluster = options.cluster ?? 'goat';
-    const choice = options.runtimeInstance
+    const choice: { runtime: Runtime; kind: RuntimeKind; reason: string; refusesTasks?: string } = options.runtimeInstance
       ? { ...options.runtimeInstance, reason: 'given' }
-      : await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
-    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason }, cluster);
-    (options.logger ?? consola.withTag('goat:worker')).info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
+      : await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId, allowProcess: options.allowProcess === true });
+    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason, ...(choice.refusesTasks ? { refusesTasks: choice.refusesTasks } : {}) }, cluster);
+    const log = options.logger ?? consola.withTag('goat:worker');
+    log.info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
+    await sweepUnexplained(choice.runtime, state.assignments(), log);
     for (const a of state.assignments()) worker.#track(a);
     await worker.#boot(options);
     return worker;
@@ -175,7 +181,7 @@ export class Worker {
    */
   async assign(input: AssignInput): Promise<{ applied: boolean }> {
     const keys = [`${input.taskId}@${input.generation}`, ...(input.cmdId ? [`cmd:${input.cmdId}`] : [])];
-    if (keys.some((k) => this.state.wasApplied(k) || this.#applying.has(k))) return { applied: false };
+    if (keys.some((k) => this.#applying.has(k)) || !assignWanted(this.state, input.taskId, input.generation, keys)) return { applied: false };
     const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
     for (const k of keys) this.#applying.add(k);
     try {
@@ -184,6 +190,12 @@ export class Worker {
       for (const k of keys) this.#applying.delete(k);
     }
     this.#track(a);
+    if (this.runtimeChoice.refusesTasks && this.#status !== 'ready') {
+      // `auto` without Docker and without --allow-process: refused (and reported), so the manager places it elsewhere.
+      const error = new GoatError('GOAT_ERR_RESOURCE', `node ${this.state.name} takes no tasks: ${this.runtimeChoice.refusesTasks}`, { details: { resource: 'runtime' } });
+      this.#onReport({ type: 'refused', taskId: a.taskId, error });
+      return { applied: true };
+    }
     // A tasks supervisor being (re)started took its children from the assignments before this one, or after it.
     const sup = this.#tasksSup;
     if ((sup?.state === 'running' || sup?.state === 'new') && !sup.childIds().includes(a.taskId)) await sup.startChild(this.#taskSpec(a));
@@ -195,7 +207,7 @@ export class Worker {
     const view = this.#tasks.get(taskId);
     if (!view) throw new GoatError('GOAT_ERR_NO_SUCH_TASK', `no task ${taskId} on node ${this.nodeId}`, { details: { taskId } });
     const timeout = this.state.assignments().find((a) => a.taskId === taskId)?.spec.stopTimeoutMs ?? 10_000;
-    await this.state.unassign(taskId, cmdId ? [`cmd:${cmdId}`] : []);
+    await this.state.unassign(taskId, [...(cmdId ? [`cmd:${cmdId}`] : []), stoppedKey(taskId, view.generation)]);
     // Through the supervisor's queue even when the child is not there yet: an assign's start still queued behind
     // it must not start the task after this stop (found by the simulation, seed 2: a stop overtook its assign).
     await this.#tasksSup?.stopChild(taskId).catch((err: unknown) => {
@@ -205,6 +217,8 @@ export class Worker {
     // Stopped on purpose (stop, scale-down, rollout): nothing is left behind; the manager's task records are the history.
     await this.runtime.remove(taskId, view.generation).catch(() => undefined);
     this.#move(taskId, 'stopped');
+    // Its container, or its process record, logs and folder (<data>/tasks/<task>-gN), go with it.
+    await this.runtime.remove(taskId, view.generation).catch(() => undefined);
   }
 
   /** Stops the worker's actors; its tasks keep running, to be adopted by the next worker on this data dir. */
@@ -291,7 +305,7 @@ export class Worker {
       case 'refused':
         this.#move(r.taskId, 'failed', { error: r.error.toJSON(), failure: classifyError(r.error) });
         // Not retried here: a resource failure is for the manager to place elsewhere.
-        void this.state.unassign(r.taskId).then(() => this.#tasksSup?.stopChild(r.taskId)).catch(() => undefined);
+        void this.state.unassign(r.taskId, [stoppedKey(r.taskId, this.#tasks.get(r.taskId)?.generation ?? 0)]).then(() => this.#tasksSup?.stopChild(r.taskId)).catch(() => undefined);
         return;
     }
   }

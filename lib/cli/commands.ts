@@ -184,9 +184,9 @@ export function whyColumn(t: TaskRecord, now = Date.now()): string {
 
 /** The commands by name. */
 export const commands: Record<string, Command> = {
-  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' } }, run: serve.start },
+  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.start },
   manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' } }, run: serve.manager },
-  worker: { options: { join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' } }, run: serve.worker },
+  worker: { options: { join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
   run: {
     options: {
       image: { type: 'string' }, command: { type: 'string' }, replicas: { type: 'string' }, publish: { type: 'string', short: 'p', multiple: true },

@@ -23,6 +23,8 @@ interface Settings {
   listen: string;
   runtime: RuntimeChoice;
   token: string | undefined;
+  /** `--allow-process` or `worker.allowProcess`: `auto` may fall back to processes. */
+  allowProcess: boolean;
 }
 
 async function settings(ctx: CommandContext): Promise<Settings> {
@@ -36,6 +38,7 @@ async function settings(ctx: CommandContext): Promise<Settings> {
     listen: flag('listen') ?? config.manager.listen,
     runtime,
     token: flag('token') ?? config.cluster.token,
+    allowProcess: ctx.values['allow-process'] === true || config.worker.allowProcess,
   };
 }
 
@@ -71,7 +74,7 @@ async function untilSignalOrFailure(ctx: CommandContext, roots: Record<string, {
 
 function startManager(s: Settings): Promise<Manager> {
   const m = s.config.manager;
-  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, ...(s.token ? { token: s.token } : {}) });
+  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, ...(s.token ? { token: s.token } : {}) });
 }
 
 /** Builds the package's own images (`goat/echo`, `goat/faulty`) a Docker service needs and the engine lacks. */
@@ -115,11 +118,12 @@ export async function start(ctx: CommandContext): Promise<void> {
   try {
     worker = await joinCluster({
       join: manager.url, token: manager.token.token, dataDir: s.config.worker.dataDir === join(s.config.manager.dataDir, 'worker') ? join(s.dataDir, 'worker') : s.config.worker.dataDir,
-      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name,
+      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess,
     });
     const local = worker;
     manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree(), local.worker);
     ctx.out.write(`goat-cluster: manager at ${manager.url}; ${manager.token.file ? `token in ${manager.token.file}` : 'token as given'}; local worker ${worker.worker.nodeId} (${worker.worker.runtimeChoice.kind} runtime)\n`);
+    if (worker.worker.runtimeChoice.refusesTasks) ctx.err.write(`goat-cluster: the local worker takes no tasks while ${worker.worker.runtimeChoice.refusesTasks}\n`);
     await applyServices(ctx, s, manager, worker.worker.runtimeChoice.kind);
   } catch (err) {
     await worker?.stop();
@@ -150,8 +154,9 @@ export async function worker(ctx: CommandContext): Promise<void> {
   const s = await settings(ctx);
   const name = (ctx.values['name'] as string | undefined) ?? s.config.worker.name;
   const dataDir = ctx.values['data-dir'] ? resolve(ctx.values['data-dir'] as string) : s.config.worker.dataDir;
-  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, ...(name ? { name } : {}) });
+  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, ...(name ? { name } : {}) });
   ctx.out.write(`goat-cluster: worker ${w.worker.nodeId} (${w.worker.runtimeChoice.kind} runtime) joining ${joinUrl}\n`);
+  if (w.worker.runtimeChoice.refusesTasks) ctx.err.write(`goat-cluster: this node takes no tasks while ${w.worker.runtimeChoice.refusesTasks}\n`);
   // Say why a link attempt failed (once per distinct reason), and when it is up again.
   let lastReason = '';
   w.link.on('disconnected', (d) => {

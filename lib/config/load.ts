@@ -18,11 +18,12 @@ const schema = z.strictObject({
   manager: z.strictObject({
     listen: listen.optional(), dataDir: z.string().min(1).optional(),
     heartbeatMs: z.number().int().positive().optional(), downAfterMs: z.number().int().positive().optional(),
-    scorer: z.enum(['spread', 'binpack']).optional(),
+    scorer: z.enum(['spread', 'binpack']).optional(), metricsToken: z.boolean().optional(),
   }).optional(),
   worker: z.strictObject({
     runtime: z.enum(['auto', 'docker', 'process']).optional(), name: z.string().min(1).optional(),
     labels: z.record(z.string(), z.string()).optional(), dataDir: z.string().min(1).optional(),
+    allowProcess: z.boolean().optional(),
   }).optional(),
   services: z.union([z.array(z.unknown()), z.custom<(ctx: ServicesContext) => unknown[]>((v) => typeof v === 'function', 'a list or a function')]).optional(),
 });
@@ -32,8 +33,8 @@ export interface ResolvedConfig {
   /** The file it came from, or null for defaults only. */
   file: string | null;
   cluster: { name: string; token: string | undefined };
-  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack' };
-  worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string };
+  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack'; metricsToken: boolean };
+  worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string; allowProcess: boolean };
   /** The services for a runtime (validated by the manager when applied). */
   services(ctx: ServicesContext): ServiceSpecInput[];
 }
@@ -62,8 +63,9 @@ export function resolveConfig(raw: unknown, file: string | null, env: NodeJS.Pro
     manager: {
       listen: env['GOAT_LISTEN'] ?? c.manager?.listen ?? '127.0.0.1:7070', dataDir,
       heartbeatMs: c.manager?.heartbeatMs ?? DETECTOR_DEFAULTS.heartbeatMs, downAfterMs: c.manager?.downAfterMs ?? DETECTOR_DEFAULTS.downAfterMs, scorer: c.manager?.scorer ?? 'spread',
+      metricsToken: c.manager?.metricsToken ?? false,
     },
-    worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker') },
+    worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker'), allowProcess: c.worker?.allowProcess ?? false },
     services: (ctx) => {
       const list = typeof services === 'function' ? services(ctx) : services;
       if (!Array.isArray(list)) throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${file ?? 'config'}: services: the function must return a list`, { details: { file, field: 'services', expected: 'a list of services' } });

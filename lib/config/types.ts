@@ -24,6 +24,8 @@ export interface ManagerSection {
   downAfterMs?: number;
   /** How the scheduler picks among nodes that fit: spread replicas, or pack them. @default 'spread' */
   scorer?: 'spread' | 'binpack';
+  /** Require the cluster token on `/metrics` too; it is open by default, like `/healthz` (it shows counts, no specs or secrets). @default false */
+  metricsToken?: boolean;
 }
 
 /** The (local) worker's settings. */
@@ -36,6 +38,14 @@ export interface WorkerSection {
   labels?: Record<string, string>;
   /** Its state dir. @default '<manager.dataDir>/worker' */
   dataDir?: string;
+  /**
+   * Lets `runtime: 'auto'` fall back to local processes when Docker does not
+   * answer. A process task runs any command as the worker's user, so this is
+   * opt-in (like Nomad's `raw_exec`); `--allow-process` on the command line.
+   * Without it and without Docker, the node takes no tasks and says why.
+   * @default false
+   */
+  allowProcess?: boolean;
 }
 
 /** What `services` may depend on: the runtime the local worker chose. */

@@ -14,3 +14,4 @@ export { FailureDetector, DETECTOR_DEFAULTS, detectorConfig, type DetectorConfig
 export { reconcileService, isLive, whyFailed, type ReconcileResult, type ReconcileEvent } from './reconcile.js';
 export { stepRollout, isRolling, type RolloutObservation, type RolloutEffect, type RolloutStep } from './rollout.js';
 export { decideSlot, FRESH_SLOT, type SlotSupervision, type SlotEvent, type SlotDecision } from './slot.js';
+export { applyReportedFault, clip, MAX_REPORTED_MESSAGE, type ReportedFault } from './report.js';

@@ -1,7 +1,10 @@
 /**
  * Choosing the runtime at worker start: `docker` or `process` when asked,
  * or `auto` — Docker when its engine answers a ping within a short timeout,
- * else local processes — and saying which was chosen and why.
+ * else local processes only when the node allows them (`allowProcess`) —
+ * and saying which was chosen and why. `auto` never widens what a node
+ * allows: without Docker and without the opt-in, the node keeps the Docker
+ * runtime (it takes tasks once the engine answers) and refuses tasks meanwhile.
  */
 import type Dockerode from 'dockerode';
 import { DockerRuntime } from './docker.js';
@@ -24,6 +27,12 @@ export interface CreateRuntimeOptions {
   probeTimeoutMs?: number;
   /** Working directory of task processes (process runtime). @default process.cwd() */
   cwd?: string;
+  /**
+   * May `auto` fall back to running tasks as local processes (any command, as
+   * the worker's user) when Docker does not answer? An explicit `runtime:
+   * 'process'` is its own opt-in. @default false
+   */
+  allowProcess?: boolean;
 }
 
 /** The runtime {@link createRuntime} chose, and why. */
@@ -34,6 +43,8 @@ export interface RuntimeChoice {
   kind: RuntimeKind;
   /** One line for the log, e.g. `auto: docker engine at /var/run/docker.sock answers`. */
   reason: string;
+  /** Set when `auto` found no Docker and processes are not allowed: why this node refuses tasks while Docker does not answer. */
+  refusesTasks?: string;
 }
 
 /**
@@ -61,7 +72,11 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
     return { runtime: docker, kind: 'docker', reason: `docker runtime requested; ${health.detail}` };
   }
   if (health.ok) return { runtime: docker, kind: 'docker', reason: `auto: ${health.detail}` };
+  if (options.allowProcess !== true) {
+    const refusesTasks = `Docker does not answer (${health.detail}) and this node does not allow the process runtime (--allow-process, or worker.allowProcess in the config)`;
+    return { runtime: docker, kind: 'docker', reason: `auto: ${refusesTasks}; it takes no tasks until Docker answers`, refusesTasks };
+  }
   await docker.close();
   const runtime = new ProcessRuntime({ dataDir: options.dataDir, ...shared, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
-  return { runtime, kind: 'process', reason: `auto: ${health.detail}; using local processes` };
+  return { runtime, kind: 'process', reason: `auto: ${health.detail}; using local processes (allowed by --allow-process)` };
 }

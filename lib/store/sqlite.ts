@@ -9,7 +9,8 @@
  * that is not a SQLite database, fails `PRAGMA integrity_check`, or lacks
  * Goat's `application_id` → GOAT_ERR_STORE_CORRUPT; a schema newer than this
  * code knows → GOAT_ERR_STORE_VERSION; an older one is migrated. A missing
- * file (or an empty one) is created.
+ * file (or an empty SQLite database) is created; a zero-byte file is
+ * refused as truncated (GOAT_ERR_STORE_CORRUPT), never started empty.
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
@@ -391,6 +392,8 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
   checkNonNegativeInt(busyTimeoutMs, 'busyTimeoutMs');
   // ':memory:' is SQLite's in-memory database (the deterministic simulation): no file, gone on close.
   const path = file === ':memory:' ? file : resolve(file);
+  // A zero-byte store is a truncated one (a new store is created with a header at once): never start it empty.
+  if (path !== ':memory:' && existsSync(path) && statSync(path).size === 0) throw corrupt(path, 'is empty (zero bytes): it was truncated');
   const db = path === ':memory:' ? new Database(':memory:') : openDatabase(path, busyTimeoutMs);
   try {
     const facts = checkFile(db, path);

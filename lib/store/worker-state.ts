@@ -8,6 +8,7 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
+import { GoatError } from '../errors.js';
 import type { TaskSpec } from '../model/index.js';
 
 /** One task this worker must run. */
@@ -25,6 +26,44 @@ interface FileShape {
   name: string;
   assignments: Assignment[];
   applied: string[];
+}
+
+/** Why `text` is not a worker state file, or undefined when it is one. */
+function problemOf(raw: unknown): string | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return 'not a JSON object';
+  const d = raw as Partial<FileShape>;
+  if (d.version !== 1) return `version: expected 1, got ${JSON.stringify(d.version) ?? 'nothing'}`;
+  if (typeof d.nodeId !== 'string' || d.nodeId === '') return 'nodeId: missing';
+  if (typeof d.name !== 'string' || d.name === '') return 'name: missing';
+  if (!Array.isArray(d.assignments)) return 'assignments: not a list';
+  const bad = d.assignments.findIndex((a: Partial<Assignment> | null) => a === null || typeof a !== 'object' || typeof a.taskId !== 'string' || typeof a.service !== 'string'
+    || !Number.isInteger(a.slot) || !Number.isInteger(a.generation) || a.spec === null || typeof a.spec !== 'object');
+  if (bad >= 0) return `assignments.${bad}: not an assignment`;
+  if (!Array.isArray(d.applied) || d.applied.some((k) => typeof k !== 'string')) return 'applied: not a list of strings';
+  return undefined;
+}
+
+/**
+ * Reads a worker state file, or throws GOAT_ERR_STORE_CORRUPT naming the file
+ * and how to recover. The file is never rewritten when it is refused.
+ */
+function parseStateFile(file: string, text: string): FileShape {
+  let raw: unknown;
+  let problem: string | undefined;
+  try {
+    raw = JSON.parse(text);
+    problem = problemOf(raw);
+  } catch {
+    problem = text.trim() === '' ? 'empty' : 'not JSON';
+  }
+  if (problem === undefined) return raw as FileShape;
+  throw new GoatError(
+    'GOAT_ERR_STORE_CORRUPT',
+    `worker state ${file} is damaged (${problem}); refusing to start on it, the file is left as it is. `
+      + 'Restore it from a backup, or move it aside to start this worker as a new node (the manager then re-places the old node\'s tasks; '
+      + 'stop what still runs from the old record by hand).',
+    { details: { file, reason: problem } },
+  );
 }
 
 /** How many applied command ids are remembered (oldest forgotten first). */
@@ -56,12 +95,17 @@ export class WorkerState {
     await mkdir(dataDir, { recursive: true });
     const file = join(dataDir, 'worker.json');
     let data: FileShape;
+    let text: string | undefined;
     try {
-      data = JSON.parse(await readFile(file, 'utf8')) as FileShape;
+      text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (text === undefined) {
       const nodeId = `node-${nanoid(10)}`;
       data = { version: 1, nodeId, name: name ?? nodeId, assignments: [], applied: [] };
+    } else {
+      data = parseStateFile(file, text); // a bad file is refused before anything writes to it
     }
     if (name && name !== data.name) data.name = name;
     const state = new WorkerState(file, data);

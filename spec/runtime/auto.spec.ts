@@ -22,11 +22,21 @@ test('auto picks docker when the engine answers a ping', async (t) => {
   }
 });
 
-test('auto falls back to processes when there is no engine, and says why', async (t) => {
+test('auto falls back to processes when there is no engine only with allowProcess, and says why', async (t) => {
   const dir = await tempDataDir();
-  const choice = await createRuntime({ dataDir: dir, docker: { socketPath: `${dir}/none.sock` } });
+  const choice = await createRuntime({ dataDir: dir, docker: { socketPath: `${dir}/none.sock` }, allowProcess: true });
   t.is(choice.kind, 'process');
   t.regex(choice.reason, /does not answer: .*ENOENT.*; using local processes/);
+  t.is(choice.refusesTasks, undefined);
+  await choice.runtime.close();
+});
+
+test('auto never widens what a node allows: no engine and no allowProcess keeps docker and refuses tasks, saying why', async (t) => {
+  const dir = await tempDataDir();
+  const choice = await createRuntime({ dataDir: dir, docker: { socketPath: `${dir}/none.sock` } });
+  t.is(choice.kind, 'docker');
+  t.regex(choice.refusesTasks ?? '', /Docker does not answer .*ENOENT.*--allow-process/);
+  t.regex(choice.reason, /takes no tasks until Docker answers/);
   await choice.runtime.close();
 });
 
@@ -36,7 +46,7 @@ test('auto falls back to processes within the probe timeout when the engine hang
   await engine.start();
   try {
     const before = Date.now();
-    const choice = await createRuntime({ dataDir: dir, docker: { socketPath: engine.socketPath }, probeTimeoutMs: 300 });
+    const choice = await createRuntime({ dataDir: dir, docker: { socketPath: engine.socketPath }, probeTimeoutMs: 300, allowProcess: true });
     t.is(choice.kind, 'process');
     t.regex(choice.reason, /no answer in time/);
     t.true(Date.now() - before < 2000);

@@ -99,13 +99,17 @@ test('a foreign SQLite database → refused (GOAT_ERR_STORE_CORRUPT), untouched'
   openFails(t, other, 'GOAT_ERR_STORE_CORRUPT');
 });
 
-test('an empty file and an empty SQLite database become new stores', (t) => {
+test('a zero-byte file is refused as truncated and left as it is; an empty SQLite database becomes a new store', (t) => {
   const dir = tempDir(t);
   const empty = join(dir, 'empty.db');
   writeFileSync(empty, '');
+  const err = t.throws(() => openSqliteStore(empty), { instanceOf: GoatError });
+  t.is(err?.code, 'GOAT_ERR_STORE_CORRUPT');
+  t.regex(err?.message ?? '', /zero bytes/);
+  t.is(statSync(empty).size, 0);
   const blank = join(dir, 'blank.db');
-  readonly(blank, (db) => db.pragma('user_version', { simple: true }));
-  for (const file of [empty, blank]) {
+  readonly(blank, (db) => db.exec('CREATE TABLE x (a); DROP TABLE x'));
+  for (const file of [blank]) {
     const store = openSqliteStore(file);
     store.setMeta('k', 'v');
     store.close();

@@ -1,0 +1,97 @@
+/**
+ * Issue 11: a worker's record (`worker.json`) out of step with what runs,
+ * with real processes and real Docker containers. A damaged record is refused
+ * and left as it is; a record that lost its assignments gets what it does not
+ * explain stopped on boot (no orphan, no second copy), and the manager's
+ * re-sent assign is applied again; a stopped task's folder goes with it.
+ */
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from '../../actors/worker/index.js';
+import { GoatError } from '../../lib/errors.js';
+import { startTestWorker } from '../helpers/worker.js';
+import { docker, dockerTest, imageBuilder, removeClusterContainers, requireEngine, runDockerTests } from '../runtime/helpers/docker.js';
+import { freePort } from '../runtime/helpers/net.js';
+import { ECHO_SERVER } from '../runtime/helpers/repo.js';
+import { eventually, pidExists } from '../runtime/helpers/wait.js';
+
+const CLUSTER = `goat-record-${process.pid}`;
+const quiet = { info: () => undefined, warn: () => undefined };
+
+test('a damaged worker.json (garbage, empty, null, {}, wrong fields) is refused, named, and left untouched', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-record-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'worker.json');
+  for (const text of ['garbage{', '', 'null', '{}', '[]', '{"version":1,"nodeId":"n","name":"n","assignments":[null],"applied":[]}']) {
+    await writeFile(file, text);
+    const err = await t.throwsAsync(Worker.start({ dataDir: dir, runtime: 'process', cluster: CLUSTER, logger: quiet }), { instanceOf: GoatError }, JSON.stringify(text));
+    t.is(err?.code, 'GOAT_ERR_STORE_CORRUPT');
+    t.true(err?.message.includes(file), 'names the file');
+    t.regex(err?.message ?? '', /move it aside|backup/);
+    t.is(await readFile(file, 'utf8'), text, 'the file is left as it was');
+  }
+});
+
+test('a record that lost its assignments: the orphans are stopped on boot, and the re-sent assign is applied', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-record-'));
+  const first = await startTestWorker(t, { runtime: 'process', cluster: CLUSTER, dataDir: dir });
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const assign = async (w: Worker, slot: number, port: number) => w.assign({
+    cmdId: `assign:echo.${slot}.x:1`, taskId: `echo.${slot}.x`, service: 'echo', slot, generation: 1, spec: { command: ['node', ECHO_SERVER], ports: [{ host: port, container: 7777 }] },
+  });
+  const ports = [await freePort(), await freePort()];
+  for (const slot of [0, 1]) t.true((await assign(first.w, slot, ports[slot]!)).applied);
+  const pids = await Promise.all([0, 1].map((slot) => eventually('running', async () => {
+    const s = await first.w.runtime.inspect(`echo.${slot}.x`, 1);
+    return s?.running ? Number(s.runtimeId) : undefined;
+  }, 20_000)));
+  await first.shutdown(); // the worker process "dies"; its tasks keep running
+  t.true(pids.every((pid) => pidExists(pid)));
+  const file = join(dir, 'worker.json');
+  const record = JSON.parse(await readFile(file, 'utf8')) as { assignments: unknown[] };
+  await writeFile(file, JSON.stringify({ ...record, assignments: [] }));
+
+  const second = await startTestWorker(t, { runtime: 'process', cluster: CLUSTER, dataDir: dir });
+  // What the record does not explain was stopped before anything started: no orphan left running.
+  await eventually('orphans stopped', () => pids.every((pid) => !pidExists(pid)), 10_000);
+  t.deepEqual(await second.w.runtime.list(), []);
+  // The manager re-sends the assigns it never saw acknowledged by this record: applied again.
+  for (const slot of [0, 1]) t.deepEqual(await assign(second.w, slot, ports[slot]!), { applied: true });
+  await eventually('both running again', () => [0, 1].every((slot) => second.w.task(`echo.${slot}.x`)?.state === 'running'), 20_000);
+  t.is((await second.w.runtime.list()).filter((s) => s.running).length, 2, 'one process per replica, not four');
+  // A second re-send is not applied twice.
+  t.false((await assign(second.w, 0, ports[0]!)).applied);
+  // Stopped on purpose: gone with its folder, and a late re-send does not revive it.
+  await second.w.stopTask('echo.1.x');
+  t.false(existsSync(join(dir, 'tasks', 'echo.1.x-g1')));
+  t.false((await assign(second.w, 1, ports[1]!)).applied);
+});
+
+if (runDockerTests) test.before(() => requireEngine());
+
+dockerTest('docker: a container the record does not explain is removed on boot; a killed one does not show running', async (t) => {
+  await (await imageBuilder()).buildImages({ docker, apps: ['echo'] });
+  const cluster = `${CLUSTER}-d`;
+  t.teardown(() => removeClusterContainers(cluster).then(() => undefined));
+  const dir = await mkdtemp(join(tmpdir(), 'goat-record-d-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const first = await startTestWorker(t, { runtime: 'docker', cluster, dataDir: dir });
+  await first.w.assign({ taskId: 'web.0.d', service: 'web', slot: 0, generation: 1, spec: { image: 'goat/echo', restart: { policy: 'no' } } });
+  await eventually('container running', () => first.w.task('web.0.d')?.state === 'running', 30_000);
+  // Killed behind the worker's back: the task must not show running.
+  const [c] = await docker.listContainers({ filters: { label: [`goat.cluster=${cluster}`, 'goat.task=web.0.d'] } });
+  await docker.getContainer(c!.Id).kill();
+  await eventually('not running after a kill', () => first.w.task('web.0.d')?.state !== 'running', 15_000);
+  await first.w.assign({ taskId: 'web.1.d', service: 'web', slot: 1, generation: 1, spec: { image: 'goat/echo' } });
+  await eventually('second running', () => first.w.task('web.1.d')?.state === 'running', 30_000);
+  await first.shutdown();
+  const file = join(dir, 'worker.json');
+  const record = JSON.parse(await readFile(file, 'utf8')) as { assignments: unknown[] };
+  await writeFile(file, JSON.stringify({ ...record, assignments: [] }));
+  const second = await startTestWorker(t, { runtime: 'docker', cluster, dataDir: dir });
+  t.deepEqual(await second.w.runtime.list(), [], 'no container runs unsupervised');
+  t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`goat.cluster=${cluster}`] } }), []);
+});
