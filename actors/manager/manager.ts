@@ -182,7 +182,7 @@ export class Manager implements ManagerApi {
     return this.core.subscribe(listener);
   }
   tree(): TreeNode {
-    return this.#cluster.graft(this.#root.snapshot(), Date.now());
+    return this.#cluster.graft(this.#root.snapshot());
   }
 
   /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */
@@ -305,6 +305,7 @@ export class Manager implements ManagerApi {
     const nodes = this.#nodesSup;
     const id = link.nodeId;
     if (!nodes) return link.close(1011, 'manager not ready');
+    this.#cluster.linked(link); // before any await: the worker's tree snapshot follows the welcome
     if (nodes.childIds().includes(id)) await nodes.stopChild(id).catch(() => undefined);
     const channel: NodeChannel = {
       // A command goes out only once the write behind it is durable (at once with SQLite).

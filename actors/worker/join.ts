@@ -5,6 +5,10 @@
  * once) and reports every task change.
  */
 import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
+import { TreePublisher } from '../../transport/remote-tree.js';
+import { systemClock } from '../../lib/supervision/index.js';
+import { adminCall } from '../supervision/index.js';
+import { linkChild } from './link.js';
 import { consola } from 'consola';
 import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
@@ -55,6 +59,8 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
       };
     },
     onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
+    // The manager routes the REPL's send/ask to this worker's actors; checked here as at the manager.
+    onAdmin: (body) => adminCall(worker, { type: body.op, path: body.path, message: body.message, timeoutMs: body.timeoutMs }),
     onStop: async (body: StopBody) => {
       const task = worker.task(body.taskId);
       if (!task || task.generation !== body.generation || task.state === 'stopped') return { applied: false };
@@ -62,10 +68,15 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
       return { applied: true };
     },
   });
+  // The worker's tree goes to the manager: whole on every link, then its changes, at most 4 a second.
+  const publisher = new TreePublisher({ tree: () => worker.tree(), send: (type, body) => link.sendTree(type, body), clock: systemClock });
+  const offConnected = link.on('connected', () => publisher.snapshot());
   const off = worker.subscribe((e) => {
     if (e.type === 'task') link.report([toReport(e.task)]);
+    if (e.type === 'supervision') publisher.changed();
   });
-  link.start();
+  // The link lives in the worker's tree as its `link` actor, which starts it.
+  await worker.supervise(linkChild(link));
   // Self-fencing: cut off from every manager for a task's `disconnect.stopAfterMs`, stop that task here.
   const log = options.logger ?? consola.withTag('goat:worker');
   const stopFencing = startFencing({
@@ -81,6 +92,8 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     link,
     stop: async () => {
       off();
+      offConnected();
+      publisher.stop();
       stopFencing();
       clearInterval(refresh);
       link.stop();
