@@ -145,11 +145,20 @@ export class ClusterTree {
       return Promise.reject(new GoatError('GOAT_ERR_LINK_CLOSED', `node ${nodeId} is not linked: ${call.path} is only its last known tree`, { temporary: true, details: { path: call.path, nodeId } }));
     }
     const local = `/${rest.join('/')}`;
-    return source.call({ ...call, path: local }).catch((err: unknown) => {
+    const prefix = `${nodesPath}/${nodeId}`;
+    return source.call({ ...call, path: local }).then((result) => inManagerPaths(result, prefix), (err: unknown) => {
       if (err instanceof GoatError && err.code === 'GOAT_ERR_NO_SUCH_CHILD') throw noActorAt(call.path);
       throw err;
     });
   }
+}
+
+/** An `info` or `kill` answer names the worker's own path: give it the manager's, as the REPL user typed it. */
+function inManagerPaths(result: unknown, prefix: string): unknown {
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) return result;
+  const r = result as Record<string, unknown>;
+  const fix = (k: string): Record<string, unknown> => (typeof r[k] === 'string' && (r[k] as string).startsWith('/') ? { [k]: `${prefix}${r[k] as string}` } : {});
+  return { ...r, ...fix('path'), ...fix('killed') };
 }
 
 function findChild(node: TreeNode, id: string): TreeNode | undefined {

@@ -60,7 +60,7 @@ test('a linked worker\'s tree, its actors reached over the link, and its last kn
 
   // Every path paths() lists can be addressed: info on the worker's actors, over the link.
   const info = (await client.request('ask', { path: `${node}/worker/runtime`, message: { type: '$info' } })) as ActorInfo;
-  t.is(info.path, '/worker/runtime');
+  t.is(info.path, `${node}/worker/runtime`, 'named by the manager\'s path');
   t.is(info.status, 'running');
   t.is(typeof info.mailbox, 'number');
   const sup = (await client.request('ask', { path: `${node}/worker`, message: { type: '$info' } })) as ActorInfo;
@@ -80,7 +80,7 @@ test('a linked worker\'s tree, its actors reached over the link, and its last kn
 
   // kill over the link: the worker's supervisor restarts its runtime actor.
   await eventually('linked again', async () => ((await client.request('ask', { path: `${node}/worker/link`, message: { type: '$state' } }).catch(() => null)) as { status?: string } | null)?.status === 'connected', 10_000);
-  t.deepEqual(await client.request('send', { path: `${node}/worker/runtime`, message: { type: '$kill', reason: 'from the test' } }), { killed: '/worker/runtime', reason: 'from the test' });
+  t.deepEqual(await client.request('send', { path: `${node}/worker/runtime`, message: { type: '$kill', reason: 'from the test' } }), { killed: `${node}/worker/runtime`, reason: 'from the test' });
   await eventually('the runtime restarted, shown in the manager\'s tree', () => {
     const r = find(manager.tree(), `${node}/worker/runtime`);
     return r && r.restarts >= 1 && r.status === 'running' && r.lastError?.message === 'killed: from the test';
