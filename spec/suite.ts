@@ -20,13 +20,14 @@ import { join } from 'node:path';
 import { clean, describe, leftovers, reap, RUN_ENV, type Leftovers } from './helpers/leaks.js';
 import { ROOT } from './runtime/helpers/repo.js';
 
-/** The spec files that run once per CI run (on the lowest supported Node), not on every version: Docker, multi-process failures, the disruptive ones. */
+/** The spec files that run once per CI run (on the lowest supported Node), not on every version: Docker, multi-process failures, the disruptive ones, and the packed package's types (not Node-version specific). */
 export const HEAVY = [
   'dist/spec/integration/',
   'dist/spec/runtime/docker.spec.js',
   'dist/spec/runtime/docker-logs.spec.js',
   'dist/spec/runtime/images.spec.js',
   'dist/spec/disruptive/',
+  'dist/spec/hygiene/package-types.spec.js',
 ];
 
 /** The spec files of the light run: every `dist/spec/…/*.spec.js` but the {@link HEAVY} ones. */

@@ -163,6 +163,9 @@ export class Manager implements ManagerApi {
   async deleteService(name: string): Promise<boolean> {
     return this.#acked(this.core.deleteService(name));
   }
+  async rollbackService(name: string): Promise<ServiceRecord> {
+    return this.#acked(this.core.rollbackService(name));
+  }
   listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[] {
     return this.store.listTasks(filter);
   }
@@ -196,7 +199,9 @@ export class Manager implements ManagerApi {
     return this.store.getIdempotency(key, Date.now());
   }
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
-    this.store.putIdempotency(key, rec, Date.now() + 24 * 3_600_000);
+    const now = Date.now();
+    this.store.pruneIdempotency(now); // an indexed range delete: the expired keys never pile up
+    this.store.putIdempotency(key, rec, now + 24 * 3_600_000);
   }
   lastEventSeq(): number {
     return this.store.lastEventSeq();

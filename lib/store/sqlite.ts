@@ -388,8 +388,9 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     throw new GoatError('GOAT_ERR_INVALID_SPEC', `store options: maxEvents must be an integer ≥ 1, got ${String(maxEvents)}`, { details: { field: 'maxEvents' } });
   }
   checkNonNegativeInt(busyTimeoutMs, 'busyTimeoutMs');
-  const path = resolve(file);
-  const db = openDatabase(path, busyTimeoutMs);
+  // ':memory:' is SQLite's in-memory database (the deterministic simulation): no file, gone on close.
+  const path = file === ':memory:' ? file : resolve(file);
+  const db = path === ':memory:' ? new Database(':memory:') : openDatabase(path, busyTimeoutMs);
   try {
     const facts = checkFile(db, path);
     // Only now, with the file known good, does anything write to it.
