@@ -59,6 +59,31 @@ const wireTaskSpec = z.custom<TaskSpecInput | TaskSpec>(() => true).transform((i
   }
 });
 
+/** Any JSON value of at most 64 KiB (admin messages and their results). */
+const jsonValue = z.unknown().refine((v) => {
+  try {
+    return (JSON.stringify(v) ?? '').length <= 65_536;
+  } catch {
+    return false;
+  }
+}, 'JSON of at most 64 KiB');
+
+/** One node of a worker's supervision tree, flattened (`tree_snapshot`, `tree_delta`). */
+const flatNodeSchema = z.strictObject({
+  path: z.string().min(1).max(1024),
+  /** The parent's path; null for the worker's root. */
+  parent: z.string().max(1024).nullable(),
+  /** Its position among its siblings. */
+  index: count,
+  id: z.string().min(1).max(256),
+  kind: z.enum(['supervisor', 'worker']),
+  status: z.enum(['starting', 'running', 'restarting', 'stopping', 'stopped', 'failed']),
+  restarts: count,
+  nextRestartAt: amount.nullable(),
+  lastError: z.strictObject({ name: z.string().max(256), message: z.string().max(4096), code: z.string().max(128).optional() }).nullable(),
+  strategy: z.enum(['one_for_one', 'one_for_all', 'rest_for_one']).optional(),
+});
+
 const errorBody = z.strictObject({ code: z.string().min(1).max(128), message: z.string().max(4096) });
 const ackBody = z.strictObject({ cmdId: id, applied: z.boolean() });
 
@@ -78,6 +103,12 @@ export const BODY_SCHEMAS = {
     usage: z.strictObject({ tasks: count, memoryMb: amount, cpuSeconds: amount }),
   }),
   report: z.strictObject({ tasks: z.array(taskReportSchema).max(100_000) }),
+  /** The worker's whole supervision tree, flattened: on every link, after `welcome`. */
+  tree_snapshot: z.strictObject({ seq: count, nodes: z.array(flatNodeSchema).max(50_000) }),
+  /** What changed in it since the previous `tree_*` frame (rate-limited by the worker). */
+  tree_delta: z.strictObject({ seq: count, upserts: z.array(flatNodeSchema).max(50_000), removes: z.array(z.string().max(1024)).max(50_000) }),
+  /** The answer to an `admin` frame (`re`: its id). */
+  admin_result: z.strictObject({ ok: z.boolean(), result: jsonValue.optional(), error: z.strictObject({ code: z.string().min(1).max(128), message: z.string().max(4096) }).optional() }),
   // manager → worker
   // The manager's failure-detector configuration (lib/model DetectorConfig): the worker heartbeats every
   // `heartbeatMs` and closes a link silent for `linkSilenceMs`. Optional for older managers.
@@ -95,6 +126,8 @@ export const BODY_SCHEMAS = {
     epoch: count.optional(),
   }),
   stop: z.strictObject({ cmdId: id, taskId: id, generation: count, epoch: count.optional() }),
+  /** An admin `send`/`ask` routed to an actor of the worker's tree (path relative to the worker: `/worker/...`). */
+  admin: z.strictObject({ op: z.enum(['send', 'ask']), path: z.string().startsWith('/').max(1024), message: jsonValue, timeoutMs: z.number().int().min(1).max(60_000) }),
   // follower manager → worker (HA, lib/ha): go to the leader, or retry later
   redirect: z.strictObject({ url: z.string().min(1).max(2048), leaderId: id, epoch: count }),
   no_leader: z.strictObject({ retryAfterMs: z.number().int().min(0).max(60_000) }),
@@ -113,9 +146,9 @@ export type FrameBodyInput<T extends FrameType> = z.input<(typeof BODY_SCHEMAS)[
 /** Which frame types each side accepts. */
 export const FRAME_TYPES = {
   /** Frames a manager accepts from a worker. */
-  toManager: ['hello', 'heartbeat', 'report', 'ack', 'error'],
+  toManager: ['hello', 'heartbeat', 'report', 'tree_snapshot', 'tree_delta', 'admin_result', 'ack', 'error'],
   /** Frames a worker accepts from a manager. */
-  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'redirect', 'no_leader', 'ack', 'error'],
+  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'admin', 'redirect', 'no_leader', 'ack', 'error'],
 } as const satisfies Record<string, readonly FrameType[]>;
 
 /** A direction of travel: who receives. */
@@ -146,6 +179,16 @@ export type StopBody = FrameBody<'stop'>;
 export type RedirectBody = FrameBody<'redirect'>;
 /** The body of `no_leader` (a follower knows no leader yet). */
 export type NoLeaderBody = FrameBody<'no_leader'>;
+/** A node of a worker's tree as `tree_snapshot` and `tree_delta` carry it. */
+export type FlatNode = z.output<typeof flatNodeSchema>;
+/** The body of `tree_snapshot`. */
+export type TreeSnapshotBody = FrameBody<'tree_snapshot'>;
+/** The body of `tree_delta`. */
+export type TreeDeltaBody = FrameBody<'tree_delta'>;
+/** The body of `admin`. */
+export type AdminBody = FrameBody<'admin'>;
+/** The body of `admin_result`. */
+export type AdminResultBody = FrameBody<'admin_result'>;
 /** The body of `ack`. */
 export type AckBody = FrameBody<'ack'>;
 /** The body of `error`. */

@@ -12,7 +12,7 @@ import { detectorConfig, type NodeUsage } from '../lib/model/index.js';
 import { systemClock, type Clock, type Random, type TimerId } from '../lib/supervision/index.js';
 import { LINK_CLOSE } from './close-codes.js';
 import { Emitter } from './emitter.js';
-import { decodeFrame, type AssignBody, type ErrorBody, type Frame, type FrameBodyInput, type StopBody, type TaskReport, type WelcomeBody } from './frames.js';
+import { decodeFrame, type AdminBody, type AssignBody, type ErrorBody, type Frame, type FrameBodyInput, type StopBody, type TaskReport, type WelcomeBody } from './frames.js';
 import { LINK_PATH } from './link-server.js';
 import type { CommandResult } from './manager-link.js';
 import { jittered, reconnectDelay, RECONNECT_DEFAULTS, type ReconnectBackoff } from './reconnect.js';
@@ -30,6 +30,8 @@ export interface LinkClientOptions {
   onAssign: (body: AssignBody) => Promise<CommandResult>;
   /** Applies a `stop`; as {@link onAssign}. */
   onStop: (body: StopBody) => Promise<CommandResult>;
+  /** Answers an `admin` frame (a `send`/`ask` routed by the manager to this worker's tree); a rejection is answered `ok: false`. @default every path unknown */
+  onAdmin?: (body: AdminBody) => Promise<unknown>;
   /** What the node's tasks use now, sent in every heartbeat. @default zeros */
   usage?: () => NodeUsage;
   /** Heartbeat interval, in ms. @default the manager's, from `welcome` */
@@ -172,6 +174,23 @@ export class LinkClient extends Emitter<LinkClientEvents> {
     return sendFrame(s.ws, 'report', { tasks });
   }
 
+  /** Sends the worker's tree or a change of it; false when not connected (the next link starts with a snapshot). */
+  sendTree(type: 'tree_snapshot' | 'tree_delta', body: FrameBodyInput<'tree_snapshot'> | FrameBodyInput<'tree_delta'>): boolean {
+    const s = this.#session;
+    if (!s || this.#status !== 'connected') return false;
+    return type === 'tree_snapshot' ? sendFrame(s.ws, type, body as FrameBodyInput<'tree_snapshot'>) : sendFrame(s.ws, type, body as FrameBodyInput<'tree_delta'>);
+  }
+
+  #onAdmin(session: Session, frameId: string, body: AdminBody): void {
+    const run = this.#o.onAdmin ? this.#o.onAdmin(body) : Promise.reject(new GoatError('GOAT_ERR_NO_SUCH_CHILD', `no actor at ${body.path}`));
+    run.then(
+      (result) => {
+        if (!sendFrame(session.ws, 'admin_result', { ok: true, result: result ?? null }, { re: frameId })) return;
+      },
+      (err: unknown) => void sendFrame(session.ws, 'admin_result', { ok: false, error: { code: codeOf(err).slice(0, 128), message: errorMessage(err).slice(0, 4096) } }, { re: frameId }),
+    ).catch((err: unknown) => void sendFrame(session.ws, 'admin_result', { ok: false, error: { code: 'GOAT_ERR_INTERNAL', message: `the answer could not be sent: ${errorMessage(err).slice(0, 4000)}` } }, { re: frameId }));
+  }
+
   #connect(): void {
     this.#reconnectTimer = null;
     const redirected = this.#next?.url ?? null;
@@ -226,6 +245,8 @@ export class LinkClient extends Emitter<LinkClientEvents> {
         return this.#command(session, frame, () => this.#o.onAssign(frame.body));
       case 'stop':
         return this.#command(session, frame, () => this.#o.onStop(frame.body));
+      case 'admin':
+        return this.#onAdmin(session, frame.id, frame.body);
       case 'redirect':
         this.#next = { url: frame.body.url, delayMs: 0 };
         this.emit('redirected', { from: session.url, url: frame.body.url, retryAfterMs: 0 });

@@ -5,11 +5,11 @@
  * counted. One instance per connection; a closed link stays closed.
  */
 import type WebSocket from 'ws';
-import { GoatError } from '../lib/errors.js';
+import { GoatError, type GoatErrorCode } from '../lib/errors.js';
 import type { Clock, TimerId } from '../lib/supervision/index.js';
 import { LINK_CLOSE } from './close-codes.js';
 import { Emitter } from './emitter.js';
-import { decodeFrame, encodeFrame, newId, type ErrorBody, type Frame, type FrameBodyInput, type HeartbeatBody, type HelloBody, type ReportBody } from './frames.js';
+import { decodeFrame, encodeFrame, newId, type ErrorBody, type Frame, type FrameBodyInput, type HeartbeatBody, type HelloBody, type ReportBody, type AdminBody, type TreeDeltaBody, type TreeSnapshotBody } from './frames.js';
 import { closeSocket, messageText, sendError, sendFrame, sendText } from './socket.js';
 
 /** The commands a manager sends, acknowledged by the worker. */
@@ -32,6 +32,8 @@ export interface ManagerLinkEvents {
   report: ReportBody;
   /** The worker answered a frame with an error (`re`: that frame; `cmdId` when it was a command). */
   remoteError: ErrorBody & { re?: string; cmdId?: string };
+  /** The worker sent its supervision tree, or what changed in it. */
+  tree: { type: 'tree_snapshot'; body: TreeSnapshotBody } | { type: 'tree_delta'; body: TreeDeltaBody };
   /** The link closed, for any reason; emitted once. */
   close: { code: number; reason: string };
 }
@@ -71,6 +73,8 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
   /** How late the silence timer fired since the last frame: the manager's own stalls, not the worker's silence. */
   #stallCredit = 0;
   readonly #pending = new Map<string, Pending>();
+  /** Admin calls waiting for their `admin_result`, by the `admin` frame's id. */
+  readonly #admin = new Map<string, { resolve: (v: unknown) => void; reject: (e: GoatError) => void; timer: TimerId }>();
   readonly #ws: WebSocket;
   readonly #o: ManagerLinkOptions;
 
@@ -179,8 +183,45 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
     this.#handle(frame);
   }
 
-  #handle(frame: Frame<'hello' | 'heartbeat' | 'report' | 'ack' | 'error'>): void {
+  /**
+   * Sends an admin `send`/`ask` to an actor of the worker's tree and waits
+   * for its answer: GOAT_ERR_ASK_TIMEOUT after `timeoutMs` (plus a second for
+   * the round trip), GOAT_ERR_LINK_CLOSED if the link goes first. Never hangs.
+   */
+  admin(body: AdminBody): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new GoatError('GOAT_ERR_LINK_CLOSED', `link to node ${this.nodeId} is closed`, { temporary: true, details: { nodeId: this.nodeId } }));
+    const frameId = newId();
+    return new Promise((resolve, reject) => {
+      const timer = this.#o.clock.setTimeout(() => {
+        this.#admin.delete(frameId);
+        reject(new GoatError('GOAT_ERR_ASK_TIMEOUT', `no answer from ${body.path} on node ${this.nodeId} within ${body.timeoutMs} ms`, { temporary: true, details: { path: body.path, nodeId: this.nodeId, timeoutMs: body.timeoutMs } }));
+      }, body.timeoutMs + 1_000);
+      this.#admin.set(frameId, { resolve, reject, timer });
+      if (!sendFrame(this.#ws, 'admin', body, { id: frameId })) {
+        this.#o.clock.clearTimeout(timer);
+        this.#admin.delete(frameId);
+        reject(new GoatError('GOAT_ERR_LINK_CLOSED', `link to node ${this.nodeId} is not open`, { temporary: true, details: { nodeId: this.nodeId } }));
+      }
+    });
+  }
+
+  #handle(frame: Frame<'hello' | 'heartbeat' | 'report' | 'tree_snapshot' | 'tree_delta' | 'admin_result' | 'ack' | 'error'>): void {
     switch (frame.type) {
+      case 'tree_snapshot':
+        this.emit('tree', { type: 'tree_snapshot', body: frame.body });
+        return;
+      case 'tree_delta':
+        this.emit('tree', { type: 'tree_delta', body: frame.body });
+        return;
+      case 'admin_result': {
+        const waiting = frame.re === undefined ? undefined : this.#admin.get(frame.re);
+        if (!waiting) return; // too late: it timed out
+        this.#admin.delete(frame.re!);
+        this.#o.clock.clearTimeout(waiting.timer);
+        if (frame.body.ok) waiting.resolve(frame.body.result ?? null);
+        else waiting.reject(new GoatError((frame.body.error?.code ?? 'GOAT_ERR_INTERNAL') as GoatErrorCode, frame.body.error?.message ?? 'the worker failed the admin call', { details: { nodeId: this.nodeId } }));
+        return;
+      }
       case 'heartbeat':
         this.send('heartbeat_ack', { seq: frame.body.seq }, frame.id);
         this.emit('heartbeat', frame.body);
@@ -233,6 +274,11 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
       p.reject(this.#closedError(cmdId));
     }
     this.#pending.clear();
+    for (const a of this.#admin.values()) {
+      this.#o.clock.clearTimeout(a.timer);
+      a.reject(new GoatError('GOAT_ERR_LINK_CLOSED', `link to node ${this.nodeId} closed before the worker answered`, { temporary: true, details: { nodeId: this.nodeId } }));
+    }
+    this.#admin.clear();
     this.emit('close', { code, reason });
   }
 

@@ -41,7 +41,7 @@ import { openSqliteStore, StoreCell, type Store, type StoreFactory } from '../..
 import { EscalationLog, EventBus, systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ApiOptions, type ManagerApi } from '../../transport/http-api.js';
-import { LinkServer } from '../../transport/index.js';
+import { LinkServer, ManagerLink } from '../../transport/index.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspectable, type NactRef } from '../supervision/index.js';
 import { ClusterTree, localSource } from './tree.js';
@@ -311,7 +311,7 @@ export class Manager implements ManagerApi {
     return this.#journal.subscribe(listener);
   }
   tree(): TreeNode {
-    return this.#cluster.graft(this.#root.snapshot(), this.#clock.now());
+    return this.#cluster.graft(this.#root.snapshot());
   }
 
   /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */
@@ -343,6 +343,8 @@ export class Manager implements ManagerApi {
     const id = link.nodeId;
     const previous = this.#nodeLinks.get(id);
     this.#nodeLinks.set(id, link);
+    // A worker's tree arrives over its link (tree_snapshot/tree_delta frames); admin calls to it go back the same way.
+    if (link instanceof ManagerLink) this.#cluster.linked(link);
     link.on('close', () => {
       if (this.#nodeLinks.get(id) === link) this.#nodeLinks.delete(id);
     });

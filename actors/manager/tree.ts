@@ -7,6 +7,8 @@
  */
 import { GoatError } from '../../lib/errors.js';
 import type { TreeNode } from '../../lib/supervision/index.js';
+import type { ManagerLink } from '../../transport/index.js';
+import { RemoteTree } from '../../transport/remote-tree.js';
 import { adminCall, noActorAt, type AdminCall, type Inspectable } from '../supervision/index.js';
 
 /** Where a worker's subtree comes from. Its paths are the worker's own (`/worker/...`). */
@@ -32,21 +34,78 @@ export function rebase(node: TreeNode, prefix: string): TreeNode {
 }
 
 function mark(node: TreeNode, stale: { since: number; reason: string }): TreeNode {
-  return { ...node, stale, ...(node.children ? { children: node.children.map((c) => mark(c, stale)) } : {}) };
+  return { ...node, stale, ...(node.children ? { children: node.children.map((c) => mark(c, { since: stale.since, reason: '' })) } : {}) };
+}
+
+interface Remote {
+  tree: RemoteTree;
+  link: ManagerLink | null;
+  since: number | null;
 }
 
 /** The manager's view of every node's subtree. */
 export class ClusterTree {
-  readonly #sources = new Map<string, NodeTreeSource>();
+  /** Workers in this process: shown live from their own supervisor. */
+  readonly #local = new Map<string, NodeTreeSource>();
+  /** Workers over links: their trees as last sent. */
+  readonly #remote = new Map<string, Remote>();
 
-  /** Shows (and routes to) `source` under `nodes/<nodeId>`; replaces an earlier one. */
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Shows (and routes to) a worker of this process under `nodes/<nodeId>`; it wins over what its link sends. */
   attach(nodeId: string, source: NodeTreeSource): void {
-    this.#sources.set(nodeId, source);
+    this.#local.set(nodeId, source);
   }
 
-  /** Forgets a node's subtree. */
-  detach(nodeId: string, source?: NodeTreeSource): void {
-    if (!source || this.#sources.get(nodeId) === source) this.#sources.delete(nodeId);
+  /** Forgets a local worker's subtree. */
+  detach(nodeId: string): void {
+    this.#local.delete(nodeId);
+  }
+
+  /**
+   * A worker linked: its `tree_snapshot`/`tree_delta` frames become its
+   * subtree, admin calls to it go over this link; once the link closes the
+   * subtree stays, stale, until the worker links again.
+   */
+  linked(link: ManagerLink): void {
+    let r = this.#remote.get(link.nodeId);
+    if (!r) {
+      r = { tree: new RemoteTree(), link: null, since: null };
+      this.#remote.set(link.nodeId, r);
+    }
+    const remote = r;
+    remote.link = link;
+    remote.since = null;
+    link.on('tree', (f) => (f.type === 'tree_snapshot' ? remote.tree.apply(f.type, f.body) : remote.tree.apply(f.type, f.body)));
+    link.on('close', () => {
+      if (remote.link !== link) return;
+      remote.link = null;
+      remote.since = this.now();
+    });
+  }
+
+  /** How many frames of a node's tree arrived (tests, metrics). */
+  framesOf(nodeId: string): number {
+    return this.#remote.get(nodeId)?.tree.frames ?? 0;
+  }
+
+  #source(nodeId: string): NodeTreeSource | undefined {
+    const local = this.#local.get(nodeId);
+    if (local) return local;
+    const r = this.#remote.get(nodeId);
+    if (!r) return undefined;
+    return {
+      tree: () => r.tree.tree(),
+      staleSince: () => r.since,
+      call: (c) => {
+        if (!r.link) return Promise.reject(new GoatError('GOAT_ERR_LINK_CLOSED', `node ${nodeId} is not linked`, { temporary: true, details: { nodeId } }));
+        return r.link.admin({ op: c.type, path: c.path, message: c.message ?? null, timeoutMs: c.timeoutMs ?? 5_000 });
+      },
+    };
+  }
+
+  #ids(): Set<string> {
+    return new Set([...this.#local.keys(), ...this.#remote.keys()]);
   }
 
   /**
@@ -54,22 +113,22 @@ export class ClusterTree {
    * `nodes/<id>`. A node whose actor is gone (down) but whose subtree is
    * known is shown as a stopped `nodes/<id>` with the subtree, stale.
    */
-  graft(root: TreeNode, now: number): TreeNode {
+  graft(root: TreeNode): TreeNode {
     const nodes = findChild(root, 'nodes');
     if (!nodes) return root;
     const children = [...(nodes.children ?? [])];
     const seen = new Set(children.map((c) => c.id));
-    for (const [id, source] of this.#sources) {
-      if (seen.has(id) || source.tree() === null) continue;
+    for (const id of this.#ids()) {
+      if (seen.has(id) || !this.#source(id)?.tree()) continue;
       children.push({ id, path: `${nodes.path}/${id}`, kind: 'worker', status: 'stopped', restarts: 0, nextRestartAt: null, lastError: null });
     }
     nodes.children = children.map((child) => {
-      const source = this.#sources.get(child.id);
+      const source = this.#source(child.id);
       const tree = source?.tree();
       if (!source || !tree) return child;
       let sub = rebase(tree, child.path);
       const since = source.staleSince();
-      if (since !== null) sub = mark(sub, { since, reason: `last known ${Math.round((now - since) / 100) / 10}s ago` });
+      if (since !== null) sub = mark(sub, { since, reason: 'last known' });
       return { ...child, kind: 'supervisor' as const, children: [sub] };
     });
     return root;
@@ -80,17 +139,26 @@ export class ClusterTree {
     if (!call.path.startsWith(`${nodesPath}/`)) return null;
     const [nodeId, ...rest] = call.path.slice(nodesPath.length + 1).split('/');
     if (!nodeId || rest.length === 0) return null;
-    const source = this.#sources.get(nodeId);
+    const source = this.#source(nodeId);
     if (!source) return null;
     if (source.staleSince() !== null) {
       return Promise.reject(new GoatError('GOAT_ERR_LINK_CLOSED', `node ${nodeId} is not linked: ${call.path} is only its last known tree`, { temporary: true, details: { path: call.path, nodeId } }));
     }
     const local = `/${rest.join('/')}`;
-    return source.call({ ...call, path: local }).catch((err: unknown) => {
+    const prefix = `${nodesPath}/${nodeId}`;
+    return source.call({ ...call, path: local }).then((result) => inManagerPaths(result, prefix), (err: unknown) => {
       if (err instanceof GoatError && err.code === 'GOAT_ERR_NO_SUCH_CHILD') throw noActorAt(call.path);
       throw err;
     });
   }
+}
+
+/** An `info` or `kill` answer names the worker's own path: give it the manager's, as the REPL user typed it. */
+function inManagerPaths(result: unknown, prefix: string): unknown {
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) return result;
+  const r = result as Record<string, unknown>;
+  const fix = (k: string): Record<string, unknown> => (typeof r[k] === 'string' && (r[k] as string).startsWith('/') ? { [k]: `${prefix}${r[k] as string}` } : {});
+  return { ...r, ...fix('path'), ...fix('killed') };
 }
 
 function findChild(node: TreeNode, id: string): TreeNode | undefined {

@@ -7,6 +7,10 @@
 import { LinkClient, type AssignBody, type LinkClientOptions, type StopBody, type TaskReport } from '../../transport/index.js';
 import { availableParallelism, totalmem } from 'node:os';
 import { planted } from '../../lib/sim/planted.js';
+import { TreePublisher } from '../../transport/remote-tree.js';
+import { systemClock } from '../../lib/supervision/index.js';
+import { adminCall } from '../supervision/index.js';
+import { linkChild } from './link.js';
 import { consola } from 'consola';
 import type { Clock } from '../../lib/supervision/index.js';
 import { clip } from '../../lib/model/index.js';
@@ -66,6 +70,8 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
       };
     },
     onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
+    // The manager routes the REPL's send/ask to this worker's actors; checked here as at the manager.
+    onAdmin: (body) => adminCall(worker, { type: body.op, path: body.path, message: body.message, timeoutMs: body.timeoutMs }),
     onStop: async (body: StopBody) => {
       if (planted.workerIgnoresGenerations) return plantedStopSlot(worker, body);
       const task = worker.task(body.taskId);
@@ -74,14 +80,19 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
       return { applied: true };
     },
   });
+  // The worker's tree goes to the manager: whole on every link, then its changes, at most 4 a second.
+  const publisher = new TreePublisher({ tree: () => worker.tree(), send: (type, body) => link.sendTree(type, body), clock: systemClock });
+  const offConnected = link.on('connected', () => publisher.snapshot());
   const off = worker.subscribe((e) => {
     if (e.type === 'task') link.report([toReport(e.task)]);
+    if (e.type === 'supervision') publisher.changed();
   });
   // Changes between the hello being built and the welcome were not sent (no link yet): say where every task stands
   // now (found by the simulation, seed 60 of the CI budget: a task fenced just before its worker re-linked stayed
   // `running` in the manager's eyes, its slot empty for good).
   link.on('connected', () => void link.report(worker.tasks().map(toReport)));
-  link.start();
+  // The link lives in the worker's tree as its `link` actor, which starts it.
+  await worker.supervise(linkChild(link));
   // Self-fencing: cut off from every manager for a task's `disconnect.stopAfterMs`, stop that task here.
   const log = options.logger ?? consola.withTag('goat:worker');
   const stopFencing = startFencing({
@@ -98,6 +109,8 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     link,
     stop: async () => {
       off();
+      offConnected();
+      publisher.stop();
       stopFencing();
       clearInterval(refresh);
       link.stop();

@@ -3,7 +3,8 @@
  *
  *   worker      rest_for_one: when the runtime restarts, the tasks re-attach after it
  *   ├─ runtime  health gate of the engine; crashes when it goes away, restarts with backoff
- *   └─ tasks    one_for_one, one actor per task, each with its restart policy
+ *   ├─ tasks    one_for_one, one actor per task, each with its restart policy
+ *   └─ link     the link to the manager, when joined (actors/worker/link.ts); last, so its crash restarts it alone
  *
  * It can run on its own, driven in-process (tests, a small script) before a
  * manager exists: `assign`, `stopTask`, `tasks`, `status`, `shutdown`.
@@ -15,7 +16,7 @@ import { GoatError, isGoatError } from '../../lib/errors.js';
 import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
-import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle } from '../../lib/supervision/index.js';
+import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle, type ChildSpec } from '../../lib/supervision/index.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
 import { assignWanted, stoppedKey } from './assign-once.js';
 import { sweepUnexplained } from './sweep.js';
@@ -151,6 +152,11 @@ export class Worker {
   /** Resolves once the worker's root supervisor gave up: its error and the chain of failures that led there. */
   whenFailed(): Promise<{ error: GoatError; chain: string }> {
     return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+  }
+
+  /** Adds a child under the worker's root, after `runtime` and `tasks` (rest_for_one: its crash restarts it alone). */
+  async supervise(spec: ChildSpec<NactRef>): Promise<void> {
+    await this.#root.startChild(spec);
   }
 
   /** Any path of its tree, for the admin channel's `info`, `state`, `kill`, `send` and `ask`. */

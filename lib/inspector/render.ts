@@ -94,6 +94,11 @@ function rowSegments(r: Row, collapsed: ReadonlySet<string>, filtered: boolean, 
   if (n.restarts > 0) segs.push([`  restarts ${n.restarts}`, 'yellow']);
   if (n.nextRestartAt !== null && n.nextRestartAt > now) segs.push([`  restart in ${seconds(n.nextRestartAt - now)}`, 'yellow']);
   if (n.lastError) segs.push([`  ✖ ${n.lastError.message}`, 'red']);
+  if (n.stale) {
+    // The last known subtree of a node that is gone: greyed, its age on its top row.
+    for (const s of segs) s[1] = 'dim';
+    if (n.stale.reason) segs.push([`  (${n.stale.reason}, ${seconds(now - n.stale.since)} ago)`, 'dim']);
+  }
   return segs;
 }
 

@@ -19,6 +19,10 @@ test('every frame type round-trips through encode and decode', (t) => {
     stop: { cmdId: 'c3', taskId: 'web.0.abc', generation: 2, epoch: 7 },
     redirect: { url: 'ws://127.0.0.1:7071/v1/link', leaderId: 'm2', epoch: 7 },
     no_leader: { retryAfterMs: 500 },
+    tree_snapshot: { seq: 1, nodes: [{ path: '/worker', parent: null, index: 0, id: 'worker', kind: 'supervisor', status: 'running', restarts: 0, nextRestartAt: null, lastError: null, strategy: 'rest_for_one' }] },
+    tree_delta: { seq: 2, upserts: [{ path: '/worker/runtime', parent: '/worker', index: 0, id: 'runtime', kind: 'worker', status: 'restarting', restarts: 1, nextRestartAt: 1_700_000_000_500, lastError: { name: 'GoatError', message: 'gone', code: 'GOAT_ERR_RUNTIME_UNAVAILABLE' } }], removes: ['/worker/tasks/old'] },
+    admin: { op: 'ask', path: '/worker/runtime', message: { type: '$info' }, timeoutMs: 5000 },
+    admin_result: { ok: false, error: { code: 'GOAT_ERR_NO_SUCH_CHILD', message: 'no actor at /worker/x' } },
     error: { code: 'GOAT_ERR_BAD_FRAME', message: 'nope' },
   };
   for (const [type, body] of Object.entries(bodies) as [FrameType, never][]) {
@@ -75,7 +79,7 @@ test('with a direction, a frame meant for the other side is an unknown type', (t
   const err = decodeFrame(assign, 'toManager');
   t.true(isGoatError(err, 'GOAT_ERR_BAD_FRAME'));
   t.regex((err as GoatError).message, /unknown frame type "welcome"/);
-  t.deepEqual([...FRAME_TYPES.toManager].sort(), ['ack', 'error', 'heartbeat', 'hello', 'report']);
+  t.deepEqual([...FRAME_TYPES.toManager].sort(), ['ack', 'admin_result', 'error', 'heartbeat', 'hello', 'report', 'tree_delta', 'tree_snapshot']);
 });
 
 test('encodeFrame refuses a body its receiver would reject', (t) => {

@@ -1,0 +1,53 @@
+/**
+ * The worker's `link` actor (DESIGN.md's tree: `worker → link, runtime,
+ * tasks`): it owns the lifecycle of the link to the manager. Its start opens
+ * the link; its stop or crash closes it; its supervisor restarts it with
+ * backoff, which reconnects. Between crashes the link client reconnects by
+ * itself with backoff and jitter. `state('/worker/link')` shows where it
+ * stands; `{ type: 'reconnect' }` drops the connection and links again.
+ */
+import { z } from 'zod';
+import type { LinkClient } from '../../transport/index.js';
+import { actorChild } from '../supervision/index.js';
+
+/** The messages the link actor understands (also from the admin channel). */
+export const linkMessages = z.object({ type: z.literal('reconnect') });
+
+/** What `state('/worker/link')` shows (read live from the client). */
+export interface LinkActorState {
+  readonly status: string;
+  readonly url: string | null;
+  readonly disconnectedSince: number | null;
+}
+
+/** The `link` child of a worker over `link`. */
+export function linkChild(link: LinkClient) {
+  return actorChild<LinkActorState, z.infer<typeof linkMessages>>({
+    id: 'link',
+    restart: 'permanent',
+    backoff: { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.2, resetAfterMs: 30_000 },
+    messages: linkMessages,
+    init: () => {
+      link.start();
+      return {
+        get status() {
+          return link.status;
+        },
+        get url() {
+          return link.url;
+        },
+        get disconnectedSince() {
+          return link.disconnectedSince;
+        },
+      };
+    },
+    receive: async (state, msg) => {
+      if (msg.type === 'reconnect') {
+        await link.stop();
+        link.start();
+      }
+      return state;
+    },
+    terminate: () => link.stop(),
+  });
+}
