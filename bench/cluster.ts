@@ -90,7 +90,7 @@ async function throughputRound(services: number, replicas: number, workers: numb
     const m = manager;
     fleet = simFleet({ url: m.url, token: TOKEN, count: workers });
     await fleet.connected();
-    await waitFor('workers linked', () => m.listNodes().filter((n) => n.status === 'ready').length === workers && m.listNodes().every((n) => m.core.isLinked(n.id)), 30_000);
+    await waitFor('workers linked', () => m.listNodes().filter((n) => n.status === 'ready').length === workers && m.listNodes().every((n) => m.isLinked(n.id)), 30_000);
     const total = services * replicas;
     let running = 0;
     let doneAt = 0;

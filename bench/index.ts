@@ -6,6 +6,7 @@
 import { clusterMemoryBenchmark, clusterThroughputBenchmark } from './cluster.js';
 import { failureBenchmarks } from './failures.js';
 import { placementBenchmarks } from './placement.js';
+import { historyBenchmark, rolloutBenchmarks } from './rollout.js';
 import { supervisionBenchmarks } from './supervision.js';
 import { dockerEngineProblem, workerBenchmarks } from './worker.js';
 
@@ -86,6 +87,20 @@ rows.push({
 notes.push(`worker killed: ${killed.rounds.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(', ')} (median shown), from the kill -9 of the worker's process group and its tasks until every slot runs on a live node; default settings (heartbeat 1 s, down after 4 s)`);
 notes.push(`false down verdicts: ${falseDowns.burners} busy-looping processes for ${Math.round(falseDowns.windowMs / 1000)} s beside the manager's child process; ${falseDowns.linkDrops} link drops`);
 notes.push(`link storm: ratio = peak ÷ workers; ${storm.attempts} connection attempts from the kill until all were back (${(storm.backAfterKillMs / 1000).toFixed(2)} s after the kill; the new manager listened ${Math.round(storm.downMs)} ms after it); default reconnect backoff (500 ms doubling to 30 s, full jitter)`);
+
+// Rolling updates and history (issue 10).
+for (const r of await rolloutBenchmarks(scale)) {
+  rows.push({
+    name: `rolling update: ${r.replicas} replicas on ${r.workers} sim workers, parallelism ${r.parallelism}`, baseline: 'no target',
+    candidate: `completed in ${(r.ms / 1000).toFixed(2)} s; fewest running ${r.fewestRunning}`, ratio: r.fewestRunning / r.replicas, target: 'report', ok: true,
+  });
+}
+notes.push('rolling update: ratio = fewest running ÷ replicas (stop-first, monitorMs 0)');
+const hist = await historyBenchmark(scale);
+{
+  const slow = hist.candidateUs / hist.baselineUs;
+  rows.push({ name: hist.name, baseline: `${hist.baselineName} ${(hist.baselineUs / 1000).toFixed(2)} ms`, candidate: `${hist.candidateName} ${(hist.candidateUs / 1000).toFixed(2)} ms`, ratio: slow, target: '≤ 1.2× time', ok: slow <= 1.2 });
+}
 
 const table = rows.map((r) => [r.name, r.baseline, r.candidate, `${r.ratio.toFixed(2)}×`, r.target, r.ok ? 'met' : 'MISSED']);
 const header = ['benchmark', 'baseline', 'goat', 'ratio', 'target', ''];

@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   GOAT_ERR_LINK_CLOSED: 'The link to the worker or manager closed before the command was acknowledged; temporary.',
   GOAT_ERR_BAD_MESSAGE: 'An actor does not understand this message (admin channel or link); nothing was delivered and the actor runs on.',
   GOAT_ERR_BUSY: 'Too many admin requests in flight on this session; temporary: wait for answers, then retry.',
+  GOAT_ERR_NO_PREVIOUS_SPEC: 'A rollback was asked for, but the service has no previous spec to go back to (HTTP 409).',
 } as const;
 
 /** A stable error code, e.g. `GOAT_ERR_ASK_TIMEOUT`. */

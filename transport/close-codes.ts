@@ -13,7 +13,7 @@ export const LINK_CLOSE = {
   HELLO_TIMEOUT: { code: 4001, meaning: 'no hello within the hello timeout' },
   /** Too many malformed, schema-invalid, unknown or unexpected frames. */
   BAD_FRAMES: { code: 4002, meaning: 'too many bad frames' },
-  /** No frame from the worker for 3 × heartbeatMs. */
+  /** No frame from the peer for the detector's `linkSilenceMs` (3 intervals by default). */
   SILENT: { code: 4008, meaning: 'no heartbeat for 3 intervals' },
   /** A newer link of the same node replaced this one (for the manager's use). */
   REPLACED: { code: 4009, meaning: 'replaced by a newer link of the same node' },

@@ -14,7 +14,7 @@ import type { ClusterEvent } from '../lib/model/index.js';
 export interface EventStreamOptions {
   /** Bytes a subscriber may have unsent before it is dropped. @default 1048576 (1 MiB) */
   maxBufferedBytes?: number;
-  /** Events read from the store per replay page. @default 500 */
+  /** Events read from the store per replay page. @default 200 */
   pageSize?: number;
   /** A replay page that has not drained after this long drops the subscriber, ms. @default 30000 */
   stallMs?: number;
@@ -23,12 +23,36 @@ export interface EventStreamOptions {
 }
 
 /** Defaults of {@link EventStreamOptions}. */
-export const EVENT_STREAM_DEFAULTS = Object.freeze({ maxBufferedBytes: 1 << 20, pageSize: 500, stallMs: 30_000, keepAliveMs: 15_000 });
+export const EVENT_STREAM_DEFAULTS = Object.freeze({ maxBufferedBytes: 1 << 20, pageSize: 200, stallMs: 30_000, keepAliveMs: 15_000 });
 
 /** What an event stream reads. */
 export interface EventSource {
   eventsSince(seq: number, limit: number): ClusterEvent[];
   subscribeEvents(listener: (e: ClusterEvent) => void): () => void;
+}
+
+/**
+ * Replay pages of every subscriber wait in one queue, and each turn of the
+ * event loop runs them for at most {@link SLICE_MS}: 200 subscribers
+ * replaying 10,000 events each share the process with the API instead of
+ * starving it (issue 11: `since=0` stalled the API for 24 s).
+ */
+const replayQueue: (() => void)[] = [];
+let pumping = false;
+const SLICE_MS = 5;
+function enqueuePage(job: () => void): void {
+  replayQueue.push(job);
+  if (!pumping) {
+    pumping = true;
+    setImmediate(pump);
+  }
+}
+function pump(): void {
+  const until = performance.now() + SLICE_MS;
+  do replayQueue.shift()?.();
+  while (replayQueue.length > 0 && performance.now() < until);
+  if (replayQueue.length > 0) setImmediate(pump);
+  else pumping = false;
 }
 
 /** One event as an SSE frame; cached per event object, so 1,000 subscribers serialize it once. */
@@ -109,12 +133,12 @@ export function streamEvents(source: EventSource, req: IncomingMessage, res: Ser
       live = true; // synchronous with the last read: no event falls between the replay and the live stream
       return;
     }
-    if (res.writableLength <= o.maxBufferedBytes) return void setImmediate(page);
+    if (res.writableLength <= o.maxBufferedBytes) return enqueuePage(page);
     stall = setTimeout(() => drop(`slow subscriber: the replay did not drain within ${o.stallMs} ms; reconnect with since=${last}`), o.stallMs);
     res.once('drain', () => {
       if (stall) clearTimeout(stall);
-      setImmediate(page);
+      enqueuePage(page);
     });
   };
-  page();
+  enqueuePage(page);
 }

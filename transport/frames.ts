@@ -33,6 +33,8 @@ const taskReportSchema = z.strictObject({
     message: z.string().max(4096),
     finishedAt: amount,
   }).nullable().optional(),
+  /** Why it failed (its kind and message), when it did. */
+  failure: z.strictObject({ kind: z.enum(['app', 'health', 'resource', 'runtime']), message: z.string().max(4096), code: z.string().max(64).optional() }).nullable().optional(),
 });
 
 /**
@@ -75,7 +77,14 @@ export const BODY_SCHEMAS = {
   }),
   report: z.strictObject({ tasks: z.array(taskReportSchema).max(100_000) }),
   // manager → worker
-  welcome: z.strictObject({ nodeId: id, heartbeatMs: z.number().int().positive(), epoch: count }),
+  // The manager's failure-detector configuration (lib/model DetectorConfig): the worker heartbeats every
+  // `heartbeatMs` and closes a link silent for `linkSilenceMs`. Optional for older managers.
+  welcome: z.strictObject({
+    nodeId: id, heartbeatMs: z.number().int().positive(), epoch: count,
+    suspectAfterMs: z.number().int().positive().optional(),
+    downAfterMs: z.number().int().positive().optional(),
+    linkSilenceMs: z.number().int().positive().optional(),
+  }),
   heartbeat_ack: z.strictObject({ seq: count }),
   assign: z.strictObject({
     cmdId: id,

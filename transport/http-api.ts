@@ -23,6 +23,8 @@ export interface ManagerApi {
   putService(body: unknown, name?: string): Promise<{ record: ServiceRecord; created: boolean }>;
   scaleService(name: string, replicas: number): Promise<ServiceRecord>;
   deleteService(name: string): Promise<boolean>;
+  /** Rolls back to the previous spec; GOAT_ERR_NO_PREVIOUS_SPEC (409) when there is none. */
+  rollbackService(name: string): Promise<ServiceRecord>;
   listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[];
   getTask(id: string): TaskRecord | undefined;
   listNodes(): NodeRecord[];
@@ -58,6 +60,7 @@ const STATUS: Partial<Record<GoatErrorCode, number>> = {
   GOAT_ERR_NOT_FOUND: 404,
   GOAT_ERR_NO_SUCH_TASK: 404,
   GOAT_ERR_CONFLICT: 409,
+  GOAT_ERR_NO_PREVIOUS_SPEC: 409,
   GOAT_ERR_TOO_LARGE: 413,
   GOAT_ERR_NOT_READY: 503,
 };
@@ -94,6 +97,12 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
     }],
     ['PATCH', /^\/v1\/services\/([^/]+)$/, async ({ res, params, body }) => {
       const { json } = await body();
+      if (json && typeof json === 'object' && !Array.isArray(json) && Object.keys(json).some((k) => k !== 'replicas')) {
+        // Any other field: merged into the current spec (the task's fields one by one), which starts a rollout when the task changed.
+        const current = mustFind(api.getService(params[0]!), 'service', params[0]!);
+        send(res, 200, serviceJson((await api.putService(mergeSpec(current.spec, json as Record<string, unknown>), params[0]!)).record));
+        return;
+      }
       const replicas = (json as { replicas?: unknown } | null)?.replicas;
       if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
         throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid body: replicas: a whole number >= 0', { details: { field: 'replicas' } });
@@ -104,6 +113,7 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
       if (!(await api.deleteService(params[0]!))) throw notFound('service', params[0]!);
       res.writeHead(204).end();
     }],
+    ['POST', /^\/v1\/services\/([^/]+)\/rollback$/, async ({ res, params }) => send(res, 200, serviceJson(await api.rollbackService(params[0]!)))],
     ['GET', /^\/v1\/tasks$/, ({ res, query }) => send(res, 200, api.listTasks(filterOf(query)).map(taskJson))],
     ['GET', /^\/v1\/tasks\/([^/]+)$/, ({ res, params }) => send(res, 200, taskJson(mustFind(api.getTask(params[0]!), 'task', params[0]!)))],
     ['GET', /^\/v1\/nodes$/, ({ res }) => send(res, 200, api.listNodes())],
@@ -174,9 +184,22 @@ export function taskJson(t: TaskRecord): Record<string, unknown> {
   return rest;
 }
 
-/** Service JSON: its spec, version and times. */
+/** Service JSON: its spec, version, times, status (`running | degraded`, with `reason`) and rollout (`update`). */
 export function serviceJson(s: ServiceRecord): Record<string, unknown> {
-  return { name: s.name, replicas: s.spec.replicas, version: s.version, spec: s.spec, createdAt: s.createdAt, updatedAt: s.updatedAt };
+  return {
+    name: s.name, replicas: s.spec.replicas, version: s.version, spec: s.spec, createdAt: s.createdAt, updatedAt: s.updatedAt,
+    status: s.status ?? { state: 'running', since: s.updatedAt }, update: s.update ?? null, hasPreviousSpec: !!s.previousSpec,
+  };
+}
+
+/** A PATCH body merged into a spec: top-level fields replaced, `task` and the settings blocks merged field by field. */
+export function mergeSpec(spec: ServiceRecord['spec'], patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...spec };
+  for (const [k, v] of Object.entries(patch)) {
+    const old = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && old && typeof old === 'object' && !Array.isArray(old) ? { ...old, ...v } : v;
+  }
+  return out;
 }
 
 function filterOf(q: URLSearchParams): { service?: string; state?: string; node?: string } {

@@ -8,7 +8,7 @@
  */
 import WebSocket from 'ws';
 import { GoatError } from '../lib/errors.js';
-import type { NodeUsage } from '../lib/model/index.js';
+import { detectorConfig, type NodeUsage } from '../lib/model/index.js';
 import { systemClock, type Clock, type Random, type TimerId } from '../lib/supervision/index.js';
 import { LINK_CLOSE } from './close-codes.js';
 import { Emitter } from './emitter.js';
@@ -80,6 +80,8 @@ interface Session {
   url: string;
   welcomed: boolean;
   heartbeatMs: number;
+  /** The manager is taken as gone after this long unheard (the welcome's `linkSilenceMs`). */
+  silenceMs: number;
   seq: number;
   lastHeardAt: number;
   timer: TimerId | null;
@@ -190,7 +192,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
       this.#scheduleReconnect(url, 1006, errorMessage(err), false);
       return;
     }
-    const session: Session = { ws, url, welcomed: false, heartbeatMs: 0, seq: 0, lastHeardAt: this.#clock.now(), timer: null, lastError: '', epoch: 0 };
+    const session: Session = { ws, url, welcomed: false, heartbeatMs: 0, silenceMs: 0, seq: 0, lastHeardAt: this.#clock.now(), timer: null, lastError: '', epoch: 0 };
     this.#session = session;
     ws.on('error', (err) => (session.lastError = err.message));
     ws.on('open', () => void this.#sayHello(session));
@@ -278,6 +280,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
     if (session !== this.#session) return;
     if (session.timer !== null) this.#clock.clearTimeout(session.timer);
     session.heartbeatMs = this.#o.heartbeatMs ?? welcome.heartbeatMs;
+    session.silenceMs = welcome.linkSilenceMs ?? detectorConfig({ heartbeatMs: session.heartbeatMs }).linkSilenceMs;
     this.#status = 'connected';
     this.#attempt = 0;
     this.#disconnectedSince = null;
@@ -289,7 +292,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
   #scheduleHeartbeat(session: Session): void {
     session.timer = this.#clock.setTimeout(() => {
       if (session !== this.#session) return;
-      if (this.#clock.now() - session.lastHeardAt >= 3 * session.heartbeatMs) {
+      if (this.#clock.now() - session.lastHeardAt >= session.silenceMs) {
         session.lastError = `manager silent for ${this.#clock.now() - session.lastHeardAt} ms`;
         session.ws.terminate();
         return;

@@ -9,12 +9,16 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { GoatError, type GoatErrorCode } from '../lib/errors.js';
 import { systemClock, type Clock, type TimerId } from '../lib/supervision/index.js';
+import { detectorConfig, type DetectorConfig } from '../lib/model/index.js';
 import { AuthThrottle, bearerMatches, type AuthThrottleOptions } from './auth.js';
 import { LINK_CLOSE } from './close-codes.js';
 import { Emitter } from './emitter.js';
 import { decodeFrame } from './frames.js';
 import { ManagerLink } from './manager-link.js';
 import { closeSocket, messageText, sendError } from './socket.js';
+
+/** Wrong-token answers held back at most at once; beyond, they are refused (429) at once, so a flood holds no memory. */
+const MAX_DELAYED = 1_024;
 
 /** The path workers connect to. */
 export const LINK_PATH = '/v1/link';
@@ -23,8 +27,10 @@ export const LINK_PATH = '/v1/link';
 export interface LinkServerOptions {
   /** The cluster token workers must present as `Authorization: Bearer <token>`. */
   token: string;
-  /** Heartbeat interval told to workers in `welcome`; a link silent for 3 × this is closed (4008). @default 1000 */
+  /** Heartbeat interval told to workers in `welcome`. @default DETECTOR_DEFAULTS.heartbeatMs */
   heartbeatMs?: number;
+  /** The failure-detector configuration told to workers in `welcome` (overrides `heartbeatMs`); a link silent for its `linkSilenceMs` is closed (4008). @default detectorConfig({ heartbeatMs }) */
+  detector?: Partial<DetectorConfig>;
   /** Largest frame accepted, in bytes; larger ones close the link with 1009. @default 1048576 (1 MiB) */
   maxPayload?: number;
   /** Time allowed between the upgrade and a valid `hello`, else close 4001. @default 5000 */
@@ -60,7 +66,7 @@ export interface LinkServerEvents {
 /** Accepts worker links. */
 export class LinkServer extends Emitter<LinkServerEvents> {
   readonly #token: string;
-  readonly #heartbeatMs: number;
+  readonly #detector: DetectorConfig;
   readonly #helloTimeoutMs: number;
   readonly #retryMs: number;
   readonly #maxBadFrames: number;
@@ -77,7 +83,7 @@ export class LinkServer extends Emitter<LinkServerEvents> {
     super();
     if (!options.token) throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid link server options: token: must not be empty', { details: { field: 'token' } });
     this.#token = options.token;
-    this.#heartbeatMs = options.heartbeatMs ?? 1_000;
+    this.#detector = detectorConfig({ ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }), ...options.detector });
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 5_000;
     this.#retryMs = options.retryMs ?? 2_000;
     this.#maxBadFrames = options.maxBadFrames ?? 3;
@@ -124,17 +130,25 @@ export class LinkServer extends Emitter<LinkServerEvents> {
       return true;
     }
     const address = req.socket.remoteAddress ?? 'unknown';
-    const wait = this.#throttle.admit(address);
+    // The token is looked at first (constant time, cheap): a correct one is never slowed down or refused,
+    // however many wrong ones came from the same address (issue 11: a flood must not lock the real worker out).
+    if (bearerMatches(this.#token, req.headers.authorization)) {
+      this.#upgrade(req, socket, head, address);
+      return true;
+    }
+    // A wrong one is answered late: after the failures of this address so far (a guesser waits), or 429 at once.
+    const wait = this.#waiting.size >= MAX_DELAYED ? null : this.#throttle.admit(address);
+    this.#throttle.fail(address);
     if (wait === null) {
       this.#refuse(req, socket, 429, 'GOAT_ERR_UNAUTHORIZED', 'too many failed attempts from this address; retry later');
       return true;
     }
     if (wait === 0) {
-      this.#authenticate(req, socket, head);
+      this.#unauthorized(req, socket);
     } else {
       const timer = this.#clock.setTimeout(() => {
         this.#waiting.delete(socket);
-        this.#authenticate(req, socket, head);
+        this.#unauthorized(req, socket);
       }, wait);
       this.#waiting.set(socket, timer);
     }
@@ -163,14 +177,12 @@ export class LinkServer extends Emitter<LinkServerEvents> {
     this.#accept(ws, address);
   }
 
-  #authenticate(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (socket.destroyed || this.#closed) return void socket.destroy();
-    const address = req.socket.remoteAddress ?? 'unknown';
-    if (!bearerMatches(this.#token, req.headers.authorization)) {
-      this.#throttle.fail(address);
-      this.#refuse(req, socket, 401, 'GOAT_ERR_UNAUTHORIZED', req.headers.authorization ? 'wrong token' : 'missing token: send Authorization: Bearer <token>');
-      return;
-    }
+  #unauthorized(req: IncomingMessage, socket: Duplex): void {
+    if (socket.destroyed) return;
+    this.#refuse(req, socket, 401, 'GOAT_ERR_UNAUTHORIZED', req.headers.authorization ? 'wrong token' : 'missing token: send Authorization: Bearer <token>');
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, address: string): void {
     socket.off('error', ignore);
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, address));
   }
@@ -208,11 +220,15 @@ export class LinkServer extends Emitter<LinkServerEvents> {
       }
       done();
       const link = new ManagerLink(ws, frame.body, {
-        heartbeatMs: this.#heartbeatMs, retryMs: this.#retryMs, maxBadFrames: this.#maxBadFrames, badFrames, clock: this.#clock, remoteAddress: address,
+        silenceMs: this.#detector.linkSilenceMs, retryMs: this.#retryMs, maxBadFrames: this.#maxBadFrames, badFrames, clock: this.#clock, remoteAddress: address,
       });
       this.#links.add(link);
       link.on('close', () => this.#links.delete(link));
-      link.send('welcome', { nodeId: link.nodeId, heartbeatMs: this.#heartbeatMs, epoch: this.#epoch() }, frame.id);
+      const d = this.#detector;
+      link.send('welcome', {
+        nodeId: link.nodeId, heartbeatMs: d.heartbeatMs, epoch: this.#epoch(),
+        suspectAfterMs: d.suspectAfterMs, downAfterMs: d.downAfterMs, linkSilenceMs: d.linkSilenceMs,
+      }, frame.id);
       this.emit('link', link);
     };
     ws.on('message', onMessage);

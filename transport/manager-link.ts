@@ -38,7 +38,8 @@ export interface ManagerLinkEvents {
 
 /** Settings of a {@link ManagerLink}, given by its server. */
 export interface ManagerLinkOptions {
-  heartbeatMs: number;
+  /** A link silent this long is closed (the detector configuration's `linkSilenceMs`). */
+  silenceMs: number;
   retryMs: number;
   maxBadFrames: number;
   /** Bad frames already seen before the hello. */
@@ -149,11 +150,11 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
   }
 
   get #silenceMs(): number {
-    return 3 * this.#o.heartbeatMs;
+    return this.#o.silenceMs;
   }
 
   /**
-   * Closes the link once the worker has been silent for 3 intervals. A timer
+   * Closes the link once the worker has been silent for `silenceMs`. A timer
    * that fires late means this process itself was blocked (frames sent
    * meanwhile are still unread): that lateness is credited to the worker.
    */

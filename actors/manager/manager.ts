@@ -1,17 +1,31 @@
 /**
- * The manager: desired state, scheduling and reconciliation, as a tree.
+ * The manager: desired state, scheduling and reconciliation, as a tree of
+ * actors that each own their state and change it only on messages (data):
  *
  *   manager          one-for-one
- *   ├─ store         the durable store (SQLite in the data dir), opened and checked at start
- *   ├─ scheduler     placement (pure, lib/scheduler), asked by the reconciler
- *   ├─ reconciler    event → mark → tick → reconcile
- *   ├─ nodes         one child per linked worker: its frames, its commands
+ *   ├─ store         owns the store (opened in its init, reopened from disk by a restart) and the heartbeat buffer
+ *   ├─ scheduler     owns placement: fair, bounded rounds over the pending queue, backoff when idle
+ *   ├─ reconciler    anti-entropy: at start, every service's controller and every known node's actor
+ *   ├─ nodes         one child per known node: its link, its liveness, its commands
  *   │  └─ <nodeId>
- *   ├─ services      one replica controller per service (a failing one restarts alone)
+ *   ├─ services      one replica controller per service: its slots (a failing one restarts alone)
  *   │  └─ <service>
  *   └─ api           HTTP API + worker links (`/v1/link`) on one port
  *
- * Writes are committed to the store before the API answers or a command is sent.
+ * A change of replicas: API (commits the spec) → `services/<name>`
+ * (reconcile: new pending tasks) → `scheduler` (place: assigned) →
+ * `nodes/<id>` (assign) → link. Each hop is a message; the decisions are
+ * pure functions in lib/manager. Writes are committed to the store before
+ * the API answers or a command is sent.
+ *
+ * Seams (a simulation, another store, leader election): time comes from
+ * `options.clock` (lib/supervision's Clock; a SimulatedClock in tests), the
+ * store from `options.store` (a factory, opened by the `store` actor), task
+ * ids from `options.newId`; links can be attached without HTTP
+ * ({@link Manager.attachLink}: anything shaped like a NodeLink); the
+ * failure-detector configuration is the one of `detectorConfig()`
+ * (lib/model), sent to workers in `welcome`. A worker's hello is applied in
+ * one place: lib/manager/reports.ts `applyHello`, called by `nodes/<id>`.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,17 +35,23 @@ import { start as startSystem, stop as stopNact } from 'nact';
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
-import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../../lib/model/index.js';
-import { afterCommit, openSqliteStore, type Store } from '../../lib/store/index.js';
-import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { detectorConfig, isLive, normalizeServiceSpec, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
+import { Journal } from '../../lib/manager/index.js';
+import { openSqliteStore, StoreCell, type Store, type StoreFactory } from '../../lib/store/index.js';
+import { EscalationLog, EventBus, systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ApiOptions, type ManagerApi } from '../../transport/http-api.js';
-import { LINK_CLOSE, LinkServer, type ManagerLink } from '../../transport/index.js';
+import { LinkServer } from '../../transport/index.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspectable, type NactRef } from '../supervision/index.js';
 import { ClusterTree, localSource } from './tree.js';
-import { ManagerCore, type NodeChannel } from './core.js';
+import type { ManagerContext, ManagerMessage, NodeLink } from './context.js';
 import { ManagerMetrics } from './metrics.js';
+import { nodeActor } from './node.js';
+import { reconcilerActor } from './reconciler.js';
+import { schedulerActor } from './scheduler.js';
+import { defaultTaskId, serviceActor, setServiceState } from './service.js';
+import { storeActor } from './store.js';
 
 /** How a manager is started. */
 export interface ManagerOptions {
@@ -41,10 +61,26 @@ export interface ManagerOptions {
   listen?: string;
   /** The cluster token; else GOAT_TOKEN, else `<dataDir>/token` (generated on first start). */
   token?: string;
-  /** Heartbeat interval told to workers, ms. @default 1000 */
+  /** Heartbeat interval told to workers, ms. @default DETECTOR_DEFAULTS.heartbeatMs */
   heartbeatMs?: number;
-  /** A node is down after this long without a heartbeat (the manager's own stalls discounted), ms. @default 4000 */
+  /** A node is down after this long without a heartbeat (the manager's own stalls discounted), ms. @default DETECTOR_DEFAULTS.downAfterMs */
   downAfterMs?: number;
+  /** The rest of the failure-detector configuration (suspect, link silence); `heartbeatMs`/`downAfterMs` above win. @default detectorConfig() */
+  detector?: Partial<DetectorConfig>;
+  /** Where time comes from, for every decision and timer of the manager. @default systemClock */
+  clock?: Clock;
+  /**
+   * The store: a factory the `store` actor calls at start and after a restart,
+   * or a store opened by the caller (HA: the leader's etcd store; closed by
+   * {@link Manager.stop}, and not reopened by a restart). @default SQLite at `<dataDir>/goat.db`
+   */
+  store?: StoreFactory | Store;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
+  /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
+  epoch?: number;
+  /** Makes the random part of task ids (a seeded one in a simulation). @default nanoid */
+  newId?: () => string;
   /** After a start, no node is declared down during this grace, ms. @default 2 × downAfterMs */
   recoveryGraceMs?: number;
   /** Placement scorer. @default 'spread' */
@@ -55,13 +91,10 @@ export interface ManagerOptions {
   parent?: NactRef;
   /** The tree's event bus, when it sits in a bigger tree. */
   bus?: EventBus;
-  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
-  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
-  /** A store opened by the caller (HA: the leader's etcd store) instead of `<dataDir>/goat.db`; closed by {@link Manager.stop}. */
-  store?: Store;
-  /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
-  epoch?: number;
 }
+
+/** How often a node's liveness is checked (ms): a quarter of a second keeps a verdict within 250 ms of due. */
+const CHECK_MS = 250;
 
 /** A running manager. */
 export class Manager implements ManagerApi {
@@ -74,53 +107,72 @@ export class Manager implements ManagerApi {
   /** The workers' subtrees under `nodes/<id>` (actors/manager/tree.ts). */
   readonly #cluster = new ClusterTree();
   readonly #escalations = new EscalationLog();
+  /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
+  #pruneTimer: TimerId | undefined;
   #nodesSup: Supervisor<NactRef> | undefined;
   #servicesSup: Supervisor<NactRef> | undefined;
-  /** Service controllers being started (their first reconcile comes from their init). */
-  readonly #starting = new Set<string>();
+  /** Children being started under `nodes` or `services`, with the messages that wait for them. */
+  readonly #starting = new Map<string, ManagerMessage[]>();
+  /** The open link of each node (the transport's registry; the node's actor owns what it says). */
+  readonly #nodeLinks = new Map<string, NodeLink>();
   readonly #metrics: ManagerMetrics;
-  /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
-  #pruneTimer: NodeJS.Timeout | undefined;
+  readonly #journal: Journal;
+  readonly #context: ManagerContext;
+  readonly #clock: Clock;
 
   private constructor(
-    readonly core: ManagerCore,
-    readonly store: Store,
+    /** The store the `store` actor owns, reached through its cell. */
+    readonly store: StoreCell,
     /** The token and where it came from. */
     readonly token: ResolvedToken,
     private readonly options: ManagerOptions,
   ) {
-    this.#metrics = new ManagerMetrics(core);
+    this.#clock = options.clock ?? systemClock;
+    this.#journal = new Journal(store, this.#clock);
+    this.#metrics = new ManagerMetrics(store, this.#clock);
+    const detector = managerDetector(options);
+    this.#context = {
+      journal: this.#journal,
+      clock: this.#clock,
+      startedAt: this.#clock.now(),
+      settings: {
+        detector,
+        recoveryGraceMs: options.recoveryGraceMs ?? 2 * detector.downAfterMs,
+        checkMs: CHECK_MS,
+        scorer: options.scorer ?? 'spread',
+        newId: options.newId ?? defaultTaskId,
+        epoch: options.epoch ?? 0,
+      },
+      tell: (path, message) => this.tell(path, message),
+      linkOf: (id) => this.#nodeLinks.get(id),
+      onHeartbeat: (link) => this.#metrics.heartbeat(link),
+      onPlacement: (ms, placed) => this.#metrics.placement(ms, placed),
+      rollback: (name, message) => {
+        try {
+          this.#rollback(name, message);
+        } catch { /* no previous spec: nothing to roll back to */ }
+      },
+    };
   }
 
   /** Opens the store (refusing a corrupt one), starts the tree and listens. */
   static async start(options: ManagerOptions): Promise<Manager> {
     await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
-    const store = options.store ?? openSqliteStore(join(options.dataDir, 'goat.db'));
-    const sink: { metrics?: ManagerMetrics } = {};
-    const core = new ManagerCore({
-      store,
-      downAfterMs: options.downAfterMs ?? 4_000,
-      heartbeatMs: options.heartbeatMs ?? 1_000,
-      ...(options.recoveryGraceMs === undefined ? {} : { recoveryGraceMs: options.recoveryGraceMs }),
-      scorer: options.scorer ?? 'spread',
-      onPlacement: (ms, placed) => sink.metrics?.placement(ms, placed),
-    });
-    const manager = new Manager(core, store, token, options);
-    sink.metrics = manager.#metrics;
+    const detector = managerDetector(options); // a bad configuration is refused before anything is opened
+    const given = options.store;
+    const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db')));
+    // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
+    // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
+    store.open();
+    const manager = new Manager(store, token, { ...options, detector });
     try {
       await manager.#boot();
     } catch (err) {
-      core.close();
       store.close();
       throw err;
     }
     return manager;
-  }
-
-  /** Resolves once the manager's root supervisor gave up: its error and the chain of failures that led there. */
-  whenFailed(): Promise<{ error: GoatError; chain: string }> {
-    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
   }
 
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
@@ -134,16 +186,25 @@ export class Manager implements ManagerApi {
     return (this.#server.address() as AddressInfo).port;
   }
 
+  /** Resolves once the manager's root supervisor gave up: its error and the chain of failures that led there. */
+  whenFailed(): Promise<{ error: GoatError; chain: string }> {
+    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+  }
+
   /** Stops listening, closes links and the store. Workers keep their tasks. */
   async stop(): Promise<void> {
     this.#ready = false;
-    clearInterval(this.#pruneTimer);
-    this.core.close();
+    if (this.#pruneTimer !== undefined) this.#clock.clearTimeout(this.#pruneTimer);
     await this.#root.stop();
     if (this.#system) stopNact(this.#system);
   }
 
-  // --- ManagerApi --------------------------------------------------------------
+  /** Is node `id` linked right now? */
+  isLinked(id: string): boolean {
+    return this.#nodeLinks.get(id)?.open === true;
+  }
+
+  // --- ManagerApi: desired state is committed here, then its controller is told ---
 
   ready(): boolean {
     return this.#ready;
@@ -155,13 +216,65 @@ export class Manager implements ManagerApi {
     return this.store.getService(name);
   }
   async putService(body: unknown, name?: string): Promise<{ record: ServiceRecord; created: boolean }> {
-    return this.#acked(this.core.putService(body, name));
+    const spec = normalizeServiceSpec(name !== undefined && body && typeof body === 'object' && !('name' in body) ? { ...body, name } : body);
+    if (name !== undefined && spec.name !== name) {
+      throw new GoatError('GOAT_ERR_INVALID_SPEC', `invalid service spec: name: '${spec.name}' does not match the URL's '${name}'`, { details: { field: 'name' } });
+    }
+    const before = this.store.getService(spec.name);
+    const record = this.#journal.tx(() => {
+      let r = this.store.putService(spec, this.#clock.now());
+      if (!before || r.version !== before.version) this.#journal.event('service.updated', spec.name, { version: r.version, replicas: spec.replicas });
+      // The spec a rollback goes back to (Swarm's PreviousSpec): the one before the last change of the task.
+      if (before && JSON.stringify(before.spec.task) !== JSON.stringify(r.spec.task)) r = setServiceState(this.#context, r, { previousSpec: before.spec });
+      return r;
+    });
+    await this.#acked(undefined);
+    this.tell(`/manager/services/${spec.name}`, { type: 'reconcile' });
+    return { record, created: !before };
+  }
+  async rollbackService(name: string): Promise<ServiceRecord> {
+    const record = this.#rollback(name, 'rollback requested');
+    return this.#acked(record);
+  }
+
+  /** Rolls a service back to its previous spec, with its `rollback` settings; 409 GOAT_ERR_NO_PREVIOUS_SPEC when there is none. */
+  #rollback(name: string, message: string): ServiceRecord {
+    const s = this.store.getService(name);
+    if (!s) throw new GoatError('GOAT_ERR_NOT_FOUND', `no service '${name}'`, { details: { service: name } });
+    if (!s.previousSpec) {
+      throw new GoatError('GOAT_ERR_NO_PREVIOUS_SPEC', `service '${name}' has no previous spec to roll back to`, { details: { service: name } });
+    }
+    const previous = s.previousSpec;
+    const now = this.#clock.now();
+    const record = this.#journal.tx(() => {
+      const r = this.store.putService(previous, now);
+      this.#journal.event('service.updated', name, { version: r.version, replicas: previous.replicas });
+      this.#journal.event('update.rollback', name, { version: r.version, message });
+      return setServiceState(this.#context, r, { previousSpec: null, update: { state: 'rolling_back', message, version: r.version, startedAt: now } });
+    });
+    this.tell(`/manager/services/${name}`, { type: 'reconcile' });
+    return record;
+  }
+
+  /** `result` once the writes that made it are durable (at once with SQLite): the API acknowledges only then. */
+  async #acked<T>(result: T): Promise<T> {
+    if (this.store.pending) await this.store.committed();
+    return result;
   }
   async scaleService(name: string, replicas: number): Promise<ServiceRecord> {
-    return this.#acked(this.core.scaleService(name, replicas));
+    const s = this.store.getService(name);
+    if (!s) throw new GoatError('GOAT_ERR_NOT_FOUND', `no service '${name}'`, { details: { service: name } });
+    return (await this.putService({ ...s.spec, replicas })).record;
   }
   async deleteService(name: string): Promise<boolean> {
-    return this.#acked(this.core.deleteService(name));
+    const deleted = this.#journal.tx(() => {
+      const ok = this.store.deleteService(name);
+      if (ok) this.#journal.event('service.deleted', name, {});
+      return ok;
+    });
+    await this.#acked(undefined);
+    if (deleted) this.tell(`/manager/services/${name}`, { type: 'reconcile' });
+    return deleted;
   }
   listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[] {
     return this.store.listTasks(filter);
@@ -172,17 +285,33 @@ export class Manager implements ManagerApi {
   listNodes(): NodeRecord[] {
     return this.store.listNodes();
   }
+  /** Drains a node: no new tasks; its tasks are stopped (by its actor) and re-placed elsewhere (by their controllers). */
   async drainNode(id: string): Promise<NodeRecord> {
-    return this.#acked(this.core.drainNode(id));
+    const node = this.store.getNode(id);
+    if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${id}'`, { details: { node: id } });
+    const now = this.#clock.now();
+    const drained = { ...node, status: 'draining' as const, updatedAt: now };
+    const services = new Set<string>();
+    this.#journal.tx(() => {
+      this.store.putNode(drained);
+      this.#journal.event('node.status', id, { status: 'draining' });
+      const stop = this.store.listActiveTasks({ node: id }).filter(isLive).map((t) => ({ ...t, desired: 'stopped' as const, updatedAt: now }));
+      this.store.putTasks(stop);
+      for (const t of stop) services.add(t.service);
+    });
+    await this.#acked(undefined);
+    this.tell(`/manager/nodes/${id}`, { type: 'sync' });
+    for (const service of services) this.tell(`/manager/services/${service}`, { type: 'reconcile' });
+    return drained;
   }
   eventsSince(seq: number, limit: number): ClusterEvent[] {
     return this.store.eventsSince(seq, limit);
   }
   subscribeEvents(listener: (e: ClusterEvent) => void): () => void {
-    return this.core.subscribe(listener);
+    return this.#journal.subscribe(listener);
   }
   tree(): TreeNode {
-    return this.#cluster.graft(this.#root.snapshot(), Date.now());
+    return this.#cluster.graft(this.#root.snapshot(), this.#clock.now());
   }
 
   /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */
@@ -193,76 +322,103 @@ export class Manager implements ManagerApi {
     return this.#metrics.render();
   }
   idempotent(key: string): { bodyHash: string; status: number; response: unknown } | undefined {
-    return this.store.getIdempotency(key, Date.now());
+    return this.store.getIdempotency(key, this.#clock.now());
   }
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
-    this.store.putIdempotency(key, rec, Date.now() + 24 * 3_600_000);
+    this.store.putIdempotency(key, rec, this.#clock.now() + 24 * 3_600_000); // pruned by the manager's minute timer
   }
   lastEventSeq(): number {
     return this.store.lastEventSeq();
   }
 
-  // --- internals -----------------------------------------------------------------
-
-  /** `{ epoch }` for commands of an HA leader; nothing for a single manager. */
-  #epochField(): { epoch?: number } {
-    return this.options.epoch ? { epoch: this.options.epoch } : {};
+  /**
+   * A worker's link (after its hello): handed to its node's actor, started
+   * on first need. The LinkServer calls this for every WebSocket link; a
+   * simulation can call it with any {@link NodeLink}.
+   */
+  attachLink(link: NodeLink): void {
+    const id = link.nodeId;
+    const previous = this.#nodeLinks.get(id);
+    this.#nodeLinks.set(id, link);
+    link.on('close', () => {
+      if (this.#nodeLinks.get(id) === link) this.#nodeLinks.delete(id);
+    });
+    if (previous && previous !== link && previous.open) previous.close(4009, 'replaced by a newer link of the same node');
+    this.tell(`/manager/nodes/${id}`, { type: 'linked', link });
   }
 
-  /** `result` once the writes that made it are durable (at once with SQLite): the API acknowledges only then. */
-  async #acked<T>(result: T): Promise<T> {
-    if (this.store.pending) await this.store.committed();
-    return result;
+  /**
+   * Delivers `message` (data) to the actor at `path`. A service's controller
+   * and a node's actor are started on first need (the message waits for
+   * them). False when nothing can take it (the tree is not up, or stopping).
+   */
+  tell(path: string, message: ManagerMessage): boolean {
+    const child = /^\/manager\/(services|nodes)\/([^/]+)$/.exec(path);
+    if (child) {
+      const [, kind, id] = child as unknown as [string, 'services' | 'nodes', string];
+      const sup = kind === 'services' ? this.#servicesSup : this.#nodesSup;
+      if (!sup || sup.state !== 'running') return false;
+      return this.#deliverOrStart(sup, id, () => (kind === 'services' ? serviceActor(this.#context, id) : nodeActor(this.#context, id)), message);
+    }
+    const delivery = this.#root?.lookup(path)?.send(message);
+    return delivery === 'delivered' || delivery === 'stashed';
+  }
+
+  // --- internals -----------------------------------------------------------------
+
+  /** Sends to child `id` of `sup`; when it is absent or ended, (re)starts it and sends once it runs. */
+  #deliverOrStart(sup: Supervisor<NactRef>, id: string, spec: () => ChildSpec<NactRef>, message: ManagerMessage): boolean {
+    const key = `${sup.path}/${id}`;
+    const waiting = this.#starting.get(key);
+    if (waiting) {
+      waiting.push(message);
+      return true;
+    }
+    const ref = sup.lookup(key);
+    if (ref) {
+      const delivery = ref.send(message);
+      if (delivery === 'delivered' || delivery === 'stashed') return true;
+    }
+    const queue: ManagerMessage[] = [message];
+    this.#starting.set(key, queue);
+    const start = async (): Promise<void> => {
+      if (ref) await sup.stopChild(id).catch(() => undefined); // an ended one: forget it first
+      await sup.startChild(spec());
+    };
+    void start()
+      .then(() => {
+        this.#starting.delete(key);
+        for (const m of queue) sup.ref(id).send(m);
+      }, () => this.#starting.delete(key));
+    return true;
   }
 
   async #boot(): Promise<void> {
     const log = this.options.logger ?? consola.withTag('goat:manager');
     const parent = this.options.parent ?? (this.#system = startSystem() as unknown as NactRef);
-    const bus = this.options.bus ?? new EventBus(systemClock);
+    const bus = this.options.bus ?? new EventBus(this.#clock);
     bus.subscribe((e) => this.#onSupervision(e));
     bus.subscribe((e) => this.#escalations.record(e));
     const epoch = this.options.epoch ?? 0;
-    this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000, epoch: () => epoch });
+    this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
     this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
     this.#links.attach(this.#server);
-    this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.core.subscribe(l) }, this.token.token);
+    this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
     this.#admin.attach(this.#server);
     const [host, port] = splitListen(this.options.listen ?? '127.0.0.1:7070');
+    const mc = this.#context;
     this.#root = await startSupervisor(parent as never, {
-      id: 'manager', bus, maxRestarts: 10, windowMs: 60_000,
+      // The root gives up after 10 restarts of its parts in a minute: a store that cannot be reopened, a port lost.
+      id: 'manager', bus, maxRestarts: 10, windowMs: 60_000, clock: this.#clock,
       children: [
-        actorChild<null, never>({
-          id: 'store', restart: 'permanent',
-          init: () => null,
-          receive: (s) => s,
-          terminate: () => this.store.close(),
-        }),
-        actorChild<null, { type: 'place'; round: () => void }>({
-          id: 'scheduler',
-          init: () => {
-            this.core.options.runPlacement = (round) => this.#via('/manager/scheduler', { type: 'place', round }, round);
-            return null;
-          },
-          receive: (s, msg) => {
-            if (typeof msg.round === 'function') msg.round(); // anything else (a REPL user's message) is ignored
-            return s;
-          },
-        }),
-        actorChild<null, { type: 'tick'; run: () => void }>({
-          id: 'reconciler',
-          init: (ctx) => {
-            this.core.options.runTick = (run) => this.#via('/manager/reconciler', { type: 'tick', run }, () => setImmediate(run));
-            // After a restart, look again at everything that may have been marked meanwhile.
-            ctx.tell({ type: 'tick', run: () => this.core.requestTick() });
-            return null;
-          },
-          receive: (s, msg) => {
-            if (typeof msg.run === 'function') msg.run(); // anything else (a REPL user's message) is ignored
-            return s;
-          },
-        }),
-        nactSupervisorChild({ id: 'nodes', maxRestarts: 1_000_000, windowMs: 1_000, onStarted: (sup) => (this.#nodesSup = sup) }),
-        nactSupervisorChild({ id: 'services', maxRestarts: 1_000_000, windowMs: 1_000, onStarted: (sup) => (this.#servicesSup = sup) }),
+        storeActor(mc, this.store),
+        schedulerActor(mc),
+        reconcilerActor(mc, (id) => void this.tell(`/manager/nodes/${id}`, { type: 'sync' })),
+        // Node actors are transient: one that crashes is rebuilt from the store and its worker's hello. More
+        // than 50 crashes in 10 s across all nodes means something shared is broken: the manager restarts them all.
+        nactSupervisorChild({ id: 'nodes', maxRestarts: 50, windowMs: 10_000, onStarted: (sup) => (this.#nodesSup = sup) }),
+        // Likewise for service controllers: each re-reads its slots from the store at restart, with backoff.
+        nactSupervisorChild({ id: 'services', maxRestarts: 50, windowMs: 10_000, onStarted: (sup) => (this.#servicesSup = sup) }),
         actorChild<null, never>({
           id: 'api',
           init: async () => {
@@ -290,80 +446,19 @@ export class Manager implements ManagerApi {
       await this.#root.stop();
       throw new GoatError('GOAT_ERR_USAGE', `cannot listen on ${host}:${port}: ${err?.message ?? 'unknown error'}`, { details: { listen: `${host}:${port}` } });
     }
-    this.#links.onLink((link) => void this.#linked(link));
-    this.core.options.reconcileVia = (name) => this.#reconcileVia(name);
-    for (const s of this.store.listServices()) this.core.mark(s.name);
-    this.#pruneTimer = setInterval(() => this.store.pruneIdempotency(Date.now()), 60_000);
-    this.#pruneTimer.unref();
+    this.#links.onLink((link) => this.attachLink(link));
+    // Its own sweep at start may run before `nodes` and `services` exist: once more now that the whole tree runs.
+    this.tell('/manager/reconciler', { type: 'sweep' });
+    const prune = (): void => {
+      this.store.pruneIdempotency(this.#clock.now());
+      this.#pruneTimer = this.#clock.setTimeout(prune, 60_000);
+      (this.#pruneTimer as { unref?: () => void }).unref?.();
+    };
+    this.#pruneTimer = this.#clock.setTimeout(prune, 60_000);
+    (this.#pruneTimer as { unref?: () => void }).unref?.();
     this.#ready = true;
     const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
     log.info(`manager API on ${this.url} (${tokenWhere})`);
-  }
-
-  /** A worker linked: a child under `nodes` for it; its frames go to the core. */
-  async #linked(link: ManagerLink): Promise<void> {
-    const nodes = this.#nodesSup;
-    const id = link.nodeId;
-    if (!nodes) return link.close(1011, 'manager not ready');
-    if (nodes.childIds().includes(id)) await nodes.stopChild(id).catch(() => undefined);
-    const channel: NodeChannel = {
-      // A command goes out only once the write behind it is durable (at once with SQLite).
-      assign: (t) => afterCommit(this.store, () => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec }, ...this.#epochField() })),
-      stop: (t) => afterCommit(this.store, () => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation, ...this.#epochField() })),
-      close: (reason) => link.close(LINK_CLOSE.SILENT.code, reason),
-    };
-    await nodes.startChild(actorChild<null, never>({
-      id, restart: 'temporary',
-      init: () => {
-        link.on('heartbeat', (hb) => {
-          this.#metrics.heartbeat(link);
-          this.core.heartbeat(id, hb.usage);
-        });
-        link.on('report', (r) => this.core.report(id, r.tasks));
-        link.on('close', () => {
-          this.core.nodeUnlinked(id, channel);
-          void nodes.stopChild(id).catch(() => undefined);
-        });
-        this.core.nodeLinked({ ...link.hello, capacity: link.hello.capacity }, channel);
-        return null;
-      },
-      receive: (s) => s,
-    }));
-  }
-
-
-  /**
-   * The replica controller of one service: `services/<name>`, started on
-   * first need; its reconcile runs inside it, so a failing one is restarted
-   * with backoff without touching the others.
-   */
-  #reconcileVia(name: string): void {
-    const sup = this.#servicesSup;
-    if (!sup || sup.state !== 'running') return this.core.reconcileOne(name);
-    const status = sup.snapshot().children?.find((c) => c.id === name)?.status;
-    if (status === 'running' || status === 'restarting' || status === 'starting') {
-      sup.ref(name).send({ type: 'reconcile' });
-      return;
-    }
-    if (this.#starting.has(name)) return;
-    this.#starting.add(name);
-    const start = async (): Promise<void> => {
-      if (status !== undefined) await sup.stopChild(name).catch(() => undefined);
-      await sup.startChild(actorChild<null, { type: 'reconcile' }>({
-        id: name, restart: 'transient',
-        init: (ctx) => {
-          ctx.tell({ type: 'reconcile' });
-          return null;
-        },
-        receive: (s, _msg, ctx) => {
-          this.core.reconcileOne(name);
-          // A deleted service whose tasks are all stopped needs no controller any more.
-          if (!this.store.getService(name) && this.store.listTasks({ service: name }).every((t) => t.desired === 'stopped')) ctx.exit();
-          return s;
-        },
-      }));
-    };
-    void start().catch(() => this.core.reconcileOne(name)).finally(() => this.#starting.delete(name));
   }
 
   /** One admin-channel request (the REPL, the inspector). Bad paths and messages get errors, never a crash. */
@@ -383,15 +478,26 @@ export class Manager implements ManagerApi {
     }
   }
 
-  /** Sends to the actor at `path`; when it cannot take it (not started yet, stopped), runs `fallback` so no work is lost. */
-  #via(path: string, message: unknown, fallback: () => void): void {
-    const delivery = this.#root?.lookup(path)?.send(message);
-    if (delivery !== 'delivered' && delivery !== 'stashed') fallback();
+  /** A service controller or a node actor that ended normally is removed from the tree (no stopped children pile up). */
+  #onSupervision(e: SupervisorEvent): void {
+    if (e.type !== 'child_stopped' || e.reason !== 'normal') return;
+    const m = /^\/manager\/(services|nodes)\/([^/]+)$/.exec(e.path);
+    if (!m) return;
+    const sup = m[1] === 'services' ? this.#servicesSup : this.#nodesSup;
+    const id = m[2]!;
+    if (!sup || sup.state !== 'running' || this.#starting.has(`${sup.path}/${id}`)) return;
+    // Queued at once, so that it runs before any later start of the same id (which then finds nothing to forget).
+    sup.stopChild(id).catch(() => undefined);
   }
+}
 
-  #onSupervision(_e: SupervisorEvent): void {
-    // Kept for the inspector and the REPL (issue 6); the tree is in /v1/tree.
-  }
+/** The detector configuration of a manager: its options over the one set of defaults. */
+function managerDetector(o: ManagerOptions): DetectorConfig {
+  return detectorConfig({
+    ...o.detector,
+    ...(o.heartbeatMs === undefined ? {} : { heartbeatMs: o.heartbeatMs }),
+    ...(o.downAfterMs === undefined ? {} : { downAfterMs: o.downAfterMs }),
+  });
 }
 
 function splitListen(listen: string): [string, string] {

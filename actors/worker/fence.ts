@@ -6,6 +6,7 @@
  * Tasks without `stopAfterMs` keep running (the default).
  */
 import type { TaskSpec } from '../../lib/model/index.js';
+import { systemClock, type Clock, type TimerId } from '../../lib/supervision/index.js';
 
 /** A task as fencing sees it. */
 export interface FenceCandidate {
@@ -36,16 +37,22 @@ export interface FenceOptions {
   onFenced?(taskId: string, error?: unknown): void;
   /** How often to look (ms). @default 100 */
   everyMs?: number;
-  /** @default Date.now */
-  now?(): number;
+  /** Where time comes from (the worker's clock). @default systemClock */
+  clock?: Clock;
 }
 
-/** Starts watching; returns the function that stops it. The timer is unref'd. */
+/** Starts watching; returns the function that stops it. */
 export function startFencing(o: FenceOptions): () => void {
   const stopping = new Set<string>();
-  const now = o.now ?? Date.now;
-  const timer = setInterval(() => {
-    for (const id of tasksToFence(o.tasks(), o.disconnectedSince(), now())) {
+  const clock = o.clock ?? systemClock;
+  const everyMs = o.everyMs ?? 100;
+  let timer: TimerId | null = null;
+  let stopped = false;
+  const look = (): void => {
+    if (stopped) return;
+    timer = clock.setTimeout(look, everyMs);
+    (timer as { unref?: () => void } | null)?.unref?.();
+    for (const id of tasksToFence(o.tasks(), o.disconnectedSince(), clock.now())) {
       if (stopping.has(id)) continue;
       stopping.add(id);
       o.stop(id).then(
@@ -53,7 +60,11 @@ export function startFencing(o: FenceOptions): () => void {
         (err: unknown) => o.onFenced?.(id, err),
       ).finally(() => stopping.delete(id));
     }
-  }, o.everyMs ?? 100);
-  timer.unref();
-  return () => clearInterval(timer);
+  };
+  timer = clock.setTimeout(look, everyMs);
+  (timer as { unref?: () => void } | null)?.unref?.();
+  return () => {
+    stopped = true;
+    if (timer !== null) clock.clearTimeout(timer);
+  };
 }

@@ -11,7 +11,7 @@
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { start as startSystem, stop as stopNact } from 'nact';
-import { GoatError } from '../../lib/errors.js';
+import { GoatError, isGoatError } from '../../lib/errors.js';
 import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
@@ -184,7 +184,9 @@ export class Worker {
       for (const k of keys) this.#applying.delete(k);
     }
     this.#track(a);
-    if (this.#tasksSup?.state === 'running') await this.#tasksSup.startChild(this.#taskSpec(a));
+    // A tasks supervisor being (re)started took its children from the assignments before this one, or after it.
+    const sup = this.#tasksSup;
+    if ((sup?.state === 'running' || sup?.state === 'new') && !sup.childIds().includes(a.taskId)) await sup.startChild(this.#taskSpec(a));
     return { applied: true };
   }
 
@@ -194,8 +196,14 @@ export class Worker {
     if (!view) throw new GoatError('GOAT_ERR_NO_SUCH_TASK', `no task ${taskId} on node ${this.nodeId}`, { details: { taskId } });
     const timeout = this.state.assignments().find((a) => a.taskId === taskId)?.spec.stopTimeoutMs ?? 10_000;
     await this.state.unassign(taskId, cmdId ? [`cmd:${cmdId}`] : []);
-    if (this.#tasksSup?.childIds().includes(taskId)) await this.#tasksSup.stopChild(taskId);
+    // Through the supervisor's queue even when the child is not there yet: an assign's start still queued behind
+    // it must not start the task after this stop (found by the simulation, seed 2: a stop overtook its assign).
+    await this.#tasksSup?.stopChild(taskId).catch((err: unknown) => {
+      if (!isGoatError(err, 'GOAT_ERR_NO_SUCH_CHILD')) throw err;
+    });
     await this.runtime.stop(taskId, view.generation, timeout);
+    // Stopped on purpose (stop, scale-down, rollout): nothing is left behind; the manager's task records are the history.
+    await this.runtime.remove(taskId, view.generation).catch(() => undefined);
     this.#move(taskId, 'stopped');
   }
 
@@ -221,7 +229,9 @@ export class Worker {
         nactSupervisorChild({
           id: 'tasks', maxRestarts: 1_000_000, windowMs: 1_000,
           children: () => this.state.assignments().map((a) => this.#taskSpec(a)),
-          onStarted: (sup) => (this.#tasksSup = sup),
+          // Known from its creation: a stop or an assign arriving while it (re)starts its children must reach it,
+          // not the incarnation before it (found by the simulation, seed 1: a stopped task restarted by its own actor).
+          onCreated: (sup) => (this.#tasksSup = sup),
         }),
       ],
     });

@@ -10,7 +10,7 @@ import { createJiti } from 'jiti';
 import { z } from 'zod';
 import { GoatError } from '../errors.js';
 import type { GoatConfig, ServicesContext } from './types.js';
-import type { ServiceSpecInput } from '../model/index.js';
+import { DETECTOR_DEFAULTS, type ServiceSpecInput } from '../model/index.js';
 
 const listen = z.string().regex(/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT');
 const schema = z.strictObject({
@@ -61,7 +61,7 @@ export function resolveConfig(raw: unknown, file: string | null, env: NodeJS.Pro
     cluster: { name: env['GOAT_CLUSTER'] ?? c.cluster?.name ?? 'goat', token: env['GOAT_TOKEN'] ?? c.cluster?.token },
     manager: {
       listen: env['GOAT_LISTEN'] ?? c.manager?.listen ?? '127.0.0.1:7070', dataDir,
-      heartbeatMs: c.manager?.heartbeatMs ?? 1_000, downAfterMs: c.manager?.downAfterMs ?? 4_000, scorer: c.manager?.scorer ?? 'spread',
+      heartbeatMs: c.manager?.heartbeatMs ?? DETECTOR_DEFAULTS.heartbeatMs, downAfterMs: c.manager?.downAfterMs ?? DETECTOR_DEFAULTS.downAfterMs, scorer: c.manager?.scorer ?? 'spread',
     },
     worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker') },
     services: (ctx) => {

@@ -10,17 +10,75 @@
  * judged: a 2 s stall never turns a healthy node `suspect` or `down`, while a
  * node that really went silent is judged on time.
  */
+import { GoatError } from '../errors.js';
+
+/**
+ * The one failure-detector configuration of a cluster. The manager owns it
+ * (ManagerOptions, config `manager.heartbeatMs`/`downAfterMs`) and sends it
+ * to every worker in `welcome`; the manager's per-node detector, both ends
+ * of a link and the worker all judge silence by these numbers and no others.
+ */
+export interface DetectorConfig {
+  /** How often workers send heartbeats (ms). */
+  heartbeatMs: number;
+  /** Silence (stalls discounted) after which a node is `suspect`: no new placements (ms). */
+  suspectAfterMs: number;
+  /** Silence (stalls discounted) after which a node is `down` and its tasks are re-placed (ms). */
+  downAfterMs: number;
+  /**
+   * Silence after which either end closes the link and the worker dials
+   * again (ms): after `suspect`, before `down`, so that a link that merely
+   * broke is re-made before the node is declared down.
+   */
+  linkSilenceMs: number;
+}
+
+/** The defaults, defined here once: every other place reads them from {@link detectorConfig}. */
+export const DETECTOR_DEFAULTS = Object.freeze({
+  /** One heartbeat a second: cheap (a few bytes per node) and fine-grained enough to judge silence in seconds. */
+  heartbeatMs: 1_000,
+  /** Four missed heartbeats: a node is re-placed within ~5 s of dying (README's failure table), and one GC pause or lost frame is not enough. */
+  downAfterMs: 4_000,
+  /** `suspect` after this many intervals of silence. */
+  suspectIntervals: 2,
+  /** A link is closed after this many intervals of silence. */
+  linkSilenceIntervals: 3,
+});
+
+/**
+ * The full configuration from what was given: each missing field from
+ * {@link DETECTOR_DEFAULTS}; suspect and link silence never beyond down.
+ * A node must be able to miss a heartbeat before it is down: `downAfterMs`
+ * not above `heartbeatMs` is refused (GOAT_ERR_INVALID_CONFIG), since every
+ * node would flap between `ready` and `down`.
+ */
+export function detectorConfig(given: Partial<DetectorConfig> = {}): DetectorConfig {
+  const heartbeatMs = given.heartbeatMs ?? DETECTOR_DEFAULTS.heartbeatMs;
+  // With a slow heartbeat and no down timeout given, down waits the same number of missed heartbeats as by default.
+  const downAfterMs = given.downAfterMs ?? Math.max(DETECTOR_DEFAULTS.downAfterMs, (DETECTOR_DEFAULTS.downAfterMs / DETECTOR_DEFAULTS.heartbeatMs) * heartbeatMs);
+  if (downAfterMs <= heartbeatMs) {
+    throw new GoatError('GOAT_ERR_INVALID_CONFIG', `downAfterMs (${downAfterMs}) must be above heartbeatMs (${heartbeatMs}): a node would be down between two heartbeats`, {
+      details: { field: 'downAfterMs', expected: `more than heartbeatMs (${heartbeatMs})` },
+    });
+  }
+  return {
+    heartbeatMs,
+    downAfterMs,
+    suspectAfterMs: Math.min(given.suspectAfterMs ?? DETECTOR_DEFAULTS.suspectIntervals * heartbeatMs, downAfterMs),
+    linkSilenceMs: Math.min(given.linkSilenceMs ?? DETECTOR_DEFAULTS.linkSilenceIntervals * heartbeatMs, downAfterMs),
+  };
+}
 
 /** What the detector says of a node. */
 export type DetectorVerdict = 'ready' | 'suspect' | 'down';
 
 /** Timing of the detector (ms). */
 export interface FailureDetectorOptions {
-  /** How often nodes send heartbeats. @default 1000 */
+  /** How often nodes send heartbeats. @default DETECTOR_DEFAULTS.heartbeatMs */
   intervalMs?: number;
   /** Silence after which a node is `suspect`. @default 2 × intervalMs (never more than downAfterMs) */
   suspectAfterMs?: number;
-  /** Silence after which a node is `down`. @default 4000 */
+  /** Silence after which a node is `down`. @default DETECTOR_DEFAULTS.downAfterMs */
   downAfterMs?: number;
 }
 
@@ -42,9 +100,14 @@ export class FailureDetector {
   #stalls: Stall[] = [];
 
   constructor(options: FailureDetectorOptions = {}) {
-    this.intervalMs = options.intervalMs ?? 1_000;
-    this.downAfterMs = options.downAfterMs ?? 4_000;
-    this.suspectAfterMs = Math.min(options.suspectAfterMs ?? 2 * this.intervalMs, this.downAfterMs);
+    const c = detectorConfig({
+      ...(options.intervalMs === undefined ? {} : { heartbeatMs: options.intervalMs }),
+      ...(options.downAfterMs === undefined ? {} : { downAfterMs: options.downAfterMs }),
+      ...(options.suspectAfterMs === undefined ? {} : { suspectAfterMs: options.suspectAfterMs }),
+    });
+    this.intervalMs = c.heartbeatMs;
+    this.downAfterMs = c.downAfterMs;
+    this.suspectAfterMs = c.suspectAfterMs;
   }
 
   /** A heartbeat (or any sign of life) from `node` arrived at `at`. */

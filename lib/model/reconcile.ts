@@ -193,7 +193,7 @@ function successor(
     id, service: name, slot, generation, node: null, state: 'pending', desired: 'running',
     restarts: 0, lastExit: null, failure: null, error: null, spec, createdAt: now, updatedAt: now, supervision: d.state,
   };
-  if (d.avoid) task.avoid = d.avoid;
+  if (d.avoid.length > 0) task.avoid = d.avoid;
   if (d.delayMs > 0) {
     task.notBefore = now + d.delayMs;
     task.error = { message: `re-placing in ${Math.ceil(d.delayMs / 1000)} s after ${d.why}` };

@@ -86,8 +86,8 @@ export interface TaskRecord {
   runningSince?: number;
   /** Pending: not placed before this time (ms since the epoch): the slot's reschedule backoff. */
   notBefore?: number;
-  /** Pending: a node to avoid (where the slot just failed), unless no other node fits. */
-  avoid?: string;
+  /** Pending: nodes to avoid (where the slot failed, the most recent last), unless no other node fits. */
+  avoid?: string[];
   /** The slot's reschedule history, carried from generation to generation. */
   supervision?: SlotSupervision;
 }

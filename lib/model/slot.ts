@@ -24,7 +24,12 @@ export interface SlotSupervision {
   escalated: boolean;
   /** The last failure, where and why (`on n1: no such executable`). */
   lastError?: string;
+  /** Nodes it failed on, the most recent last (at most {@link MAX_FAILED_ON}): placement avoids them. */
+  failedOn?: string[];
 }
+
+/** How many nodes a slot remembers failing on. */
+export const MAX_FAILED_ON = 8;
 
 /** A slot nobody has seen fail. */
 export const FRESH_SLOT: Readonly<SlotSupervision> = Object.freeze({ failures: [], consecutive: 0, escalated: false });
@@ -45,8 +50,8 @@ export interface SlotDecision {
   state: SlotSupervision;
   /** Wait this long before placing the slot's next task. */
   delayMs: number;
-  /** Prefer any other node than this one. */
-  avoid: string | null;
+  /** Prefer any node not in this list; if only these fit, the first (failed on longest ago). */
+  avoid: string[];
   /** True when this failure spent the budget (the slot was not escalated before): raise an alert. */
   alert: boolean;
   /** A sentence for `ps` and events; empty for an immediate re-placement. */
@@ -58,9 +63,9 @@ export function decideSlot(state: SlotSupervision, event: SlotEvent, spec: Resch
   switch (event.type) {
     case 'lost':
     case 'stopped':
-      return { state, delayMs: 0, avoid: null, alert: false, why: '' };
+      return { state, delayMs: 0, avoid: [], alert: false, why: '' };
     case 'spec_changed':
-      return { state: { ...FRESH_SLOT, failures: [] }, delayMs: 0, avoid: null, alert: false, why: '' };
+      return { state: { ...FRESH_SLOT, failures: [] }, delayMs: 0, avoid: [], alert: false, why: '' };
     case 'failed':
       return failed(state, event, spec, now, random);
     default: {
@@ -83,15 +88,17 @@ function failed(state: SlotSupervision, event: Extract<SlotEvent, { type: 'faile
   const failures = [...state.failures];
   recordIn(failures, now, spec.windowMs);
   const on = event.node ? ` on ${event.node}` : '';
+  const failedOn = [...(state.failedOn ?? []).filter((n) => n !== event.node), ...(event.node ? [event.node] : [])].slice(-MAX_FAILED_ON);
+  const lastError = `${on.trim()}: ${event.error}`.replace(/^: /, '');
   switch (d.action) {
     case 'restart': {
-      const next = { failures, consecutive: d.attempt + 1, escalated: false, lastError: `${on.trim()}: ${event.error}`.replace(/^: /, '') };
-      return { state: next, delayMs: d.delayMs, avoid: event.node, alert: false, why: `${failures.length} failure${failures.length === 1 ? '' : 's'} (last${on}: ${event.error})` };
+      const next = { failures, consecutive: d.attempt + 1, escalated: false, lastError, failedOn };
+      return { state: next, delayMs: d.delayMs, avoid: failedOn, alert: false, why: `${failures.length} failure${failures.length === 1 ? '' : 's'} (last${on}: ${event.error})` };
     }
     case 'give_up': {
       // Past the budget: escalate once, and keep trying at the longest delay.
-      const next = { failures, consecutive: state.consecutive + 1, escalated: true, lastError: `${on.trim()}: ${event.error}`.replace(/^: /, '') };
-      return { state: next, delayMs: spec.maxMs, avoid: event.node, alert: !state.escalated, why: `${failures.length} failures within ${spec.windowMs} ms, more than ${spec.maxAttempts} (last${on}: ${event.error})` };
+      const next = { failures, consecutive: state.consecutive + 1, escalated: true, lastError, failedOn };
+      return { state: next, delayMs: spec.maxMs, avoid: failedOn, alert: !state.escalated, why: `${failures.length} failures within ${spec.windowMs} ms, more than ${spec.maxAttempts} (last${on}: ${event.error})` };
     }
     case 'ignore':
     case 'escalate':

@@ -30,6 +30,9 @@ export interface PlacementRequest {
   service: string;
   slot: number;
   spec: TaskSpec;
-  /** A node to avoid (where this slot just failed: Nomad's node penalty), unless no other node fits. */
-  avoid?: string;
+  /**
+   * Nodes to avoid (where this slot failed, the most recent last: Nomad's
+   * node penalty): any other fitting node first; else the one failed on longest ago.
+   */
+  avoid?: readonly string[];
 }

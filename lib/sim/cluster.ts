@@ -64,7 +64,7 @@ export class SimCluster {
     readonly rng: Prng,
   ) {
     this.net = new SimNetwork(sched, rng.fork('net'), cfg.net);
-    this.net.onDeliver = (from, to, text) => this.obs.delivered(from, to, text, sched.clockOf('manager'));
+    this.net.onDeliver = (from, to, text) => this.obs.delivered(from, to, text);
     sched.addNode('manager', cfg.clocks[0] ?? { rate: 1, offset: 0 });
     this.store = this.#faulty(openSqliteStore(':memory:'));
     for (let i = 1; i <= cfg.workers; i++) {
@@ -73,6 +73,7 @@ export class SimCluster {
       const machine = new SimMachine(name, sched, rng.fork(`machine:${name}`), cfg.runtime, {
         started: (node, inst, adopted) => obs.started(node, inst, adopted),
         stopped: (node, inst, how) => obs.stopped(node, inst, how, this.#mayFence(node, inst.task.taskId)),
+        note: (line) => obs.log(line),
       });
       this.workers.set(name, { name, saved: {}, machine, joined: null, ctx: null });
     }
@@ -116,9 +117,28 @@ export class SimCluster {
     });
   }
 
+  /** An uncaught error on a node: its process dies (Node's default) and is started again, as its supervisor would. */
+  processCrashed(node: string, err: unknown): void {
+    this.obs.log(`${node} process dies: uncaught ${err instanceof Error ? err.message : String(err)}`);
+    if (node === 'manager') return this.#crashManagerNow();
+    const w = this.workers.get(node);
+    if (!w) return;
+    this.killWorker(w, false);
+    this.#later(this.rng.int(500, 5_000), () => void this.startWorker(w, true));
+  }
+
   #crashManagerNow(): void {
     this.killManager();
-    this.#later(this.rng.int(100, 5_000), () => void this.startManager(true));
+    this.#later(this.rng.int(100, 5_000), () => this.#bootManager());
+  }
+
+  /** Starts the manager again; one that dies while starting (a store fault) is started again a little later, as its supervisor (systemd) would. */
+  #bootManager(): void {
+    this.startManager(true).catch((err: unknown) => {
+      this.killManager();
+      if (!(err instanceof SimStoreFault)) this.obs.fail('manager-starts', `the manager failed to start: ${err instanceof Error ? err.message : String(err)}`);
+      this.#later(this.rng.int(500, 5_000), () => this.#bootManager());
+    });
   }
 
   #later(ms: number, fn: () => void): void {
@@ -154,9 +174,13 @@ export class SimCluster {
           stop: (t) => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation }),
           close: (reason) => link.close(LINK_CLOSE.SILENT.code, reason),
         };
-        link.on('heartbeat', (hb) => core.heartbeat(id, hb.usage));
+        link.on('heartbeat', (hb) => {
+          this.obs.heard(id, this.sched.clockOf('manager'), false);
+          core.heartbeat(id, hb.usage);
+        });
         link.on('report', (r) => core.report(id, r.tasks));
         link.on('close', () => core.nodeUnlinked(id, channel));
+        this.obs.heard(id, this.sched.clockOf('manager'), true);
         core.nodeLinked({ ...link.hello, capacity: link.hello.capacity }, channel);
       });
     });
@@ -187,6 +211,7 @@ export class SimCluster {
         if (!this.sched.alive(ctx)) return;
         w.joined = joined;
         joined.worker.subscribe((e) => {
+          if (e.type === 'task') this.obs.log(`${w.name} view ${e.task.id}@${e.task.generation} ${e.task.state}`);
           if (e.type !== 'supervision') return;
           this.obs.log(`${w.name} ${e.event.type} ${e.event.path}${'reason' in e.event ? ` ${String(e.event.reason)}` : ''}`);
           if (e.event.type === 'budget_exceeded' || (e.event.type === 'child_crashed' && e.event.path === '/worker/runtime')) this.obs.path('escalation');
@@ -224,7 +249,7 @@ export class SimCluster {
       }
       case 'killManager':
         this.killManager();
-        this.#restartLater(op.downMs, () => this.startManager(true), () => !this.sched.node('manager').up);
+        this.#restartLater(op.downMs, async () => this.#bootManager(), () => !this.sched.node('manager').up);
         return;
       case 'partition':
         if (op.way !== 'fromManager') this.net.cut(op.node, 'manager', false);
@@ -300,7 +325,7 @@ export class SimCluster {
       w.machine.setHealthy(true);
     }
     for (const fn of this.#restarts) fn();
-    if (!this.sched.node('manager').up) void this.startManager(true);
+    if (!this.sched.node('manager').up) this.#bootManager();
     for (const w of this.workers.values()) if (!this.sched.node(w.name).up) void this.startWorker(w, true);
   }
 
@@ -311,7 +336,7 @@ export class SimCluster {
 
   /** The safety invariants now. */
   check(): void {
-    this.obs.check(this.running());
+    this.obs.check(() => this.running());
   }
 
   /** Acknowledged writes survive: the store has what was last acknowledged. */
@@ -337,7 +362,8 @@ export class SimCluster {
         const t = this.store.getTask(i.task.taskId);
         const want = t && t.generation === i.task.generation && t.desired === 'running' && t.node === `node-${node}`;
         if (!want) {
-          this.obs.fail('running-equals-desired', `${node} still runs ${i.task.taskId}@${i.task.generation}, which the store does not want there (${t ? `${t.state}/${t.desired} on ${t.node}` : 'unknown task'})`);
+          const view = this.workers.get(node)?.joined?.worker.task(i.task.taskId);
+          this.obs.fail('running-equals-desired', `${node} still runs ${i.task.taskId}@${i.task.generation}, which the store does not want there (store: ${t ? `${t.state}/${t.desired} on ${t.node}` : 'unknown task'}; worker: ${view ? view.state : 'forgotten'})`);
           continue;
         }
         const k = `${i.task.service}/${i.task.slot}`;

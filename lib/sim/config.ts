@@ -54,6 +54,9 @@ export interface SimConfig {
   schedule: SimStep[];
 }
 
+/** What CI runs: 1,000 seeds of one simulated minute of chaos and 90 s of heal and settle each. */
+export const CI_BUDGET = { seeds: 1_000, chaosMs: 60_000, settleMs: 90_000 } as const;
+
 /** Options that override what the seed picks. */
 export interface SimOverrides {
   workers?: number;

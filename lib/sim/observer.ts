@@ -42,6 +42,8 @@ export class Observer {
   readonly acked = new Map<string, { replicas: number; version: number } | null>();
   /** New generations created per slot, with when (for hot loops). */
   readonly creations: { slot: string; at: number }[] = [];
+  /** Set when an instance started or stopped: the copies check has something new to look at. */
+  dirty = true;
   /** Trace lines are kept only when asked (the hash is always computed). */
   #hash = 0x811c9dc5;
 
@@ -83,18 +85,16 @@ export class Observer {
   }
 
   /** A frame reached a live socket. */
-  delivered(from: string, to: string, text: string, managerClock: number): void {
-    if (to !== 'manager') {
-      if (text.includes('"type":"stop"')) {
-        const f = decodeFrame(text);
-        if (!(f instanceof Error) && f.type === 'stop') this.#stopsDelivered.add(`${to} ${f.body.taskId}@${f.body.generation}`);
-      }
-      return;
-    }
-    if (text.includes('"type":"heartbeat"') || text.includes('"type":"hello"')) {
-      this.#heard.set(from, managerClock);
-      if (text.includes('"type":"hello"')) this.#inGrace.delete(from);
-    }
+  delivered(from: string, to: string, text: string): void {
+    if (from !== 'manager' || !text.includes('"type":"stop"')) return;
+    const f = decodeFrame(text);
+    if (!(f instanceof Error) && f.type === 'stop') this.#stopsDelivered.add(`${to} ${f.body.taskId}@${f.body.generation}`);
+  }
+
+  /** The manager's core heard from node `id` (its hello, a heartbeat) at `managerClock`; `hello` ends its recovery grace. */
+  heard(id: string, managerClock: number, hello: boolean): void {
+    this.#heard.set(id, managerClock);
+    if (hello) this.#inGrace.delete(id);
   }
 
   /** An event of the manager's log (committed). */
@@ -129,6 +129,7 @@ export class Observer {
   /** An instance started on `node`. */
   started(node: string, inst: SimInstance, adopted: boolean): void {
     const key = `${node} ${inst.task.taskId}@${inst.task.generation}`;
+    this.dirty = true;
     this.log(`start ${key}${adopted ? ' (adopted)' : ''}`);
     if (adopted) this.path('adoption');
     if (!adopted && this.#fenced.has(key)) this.fail('fenced-stays-stopped', `${key} started again after its worker fenced it`);
@@ -151,9 +152,11 @@ export class Observer {
    * The safety invariant over every machine now: at most one running copy
    * per slot and generation. (Generations are checked as tasks are created.)
    */
-  check(running: Map<string, SimInstance[]>): void {
+  check(running: () => Map<string, SimInstance[]>): void {
+    if (!this.dirty) return;
+    this.dirty = false;
     const copies = new Map<string, string[]>();
-    for (const [node, list] of running) {
+    for (const [node, list] of running()) {
       for (const i of list) {
         const k = `${i.task.service}/${i.task.slot}@${i.task.generation}`;
         const at = copies.get(k) ?? [];

@@ -59,14 +59,20 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
     const errorsSeen = { n: 0 };
     const onEvent = (): void => {
       c.check();
+      // An uncaught exception or unhandled rejection kills a Node process: an injected store fault's does (the
+      // manager restarts); anything else is a bug of Goat's as well.
       while (errorsSeen.n < sched.errors.length) {
         const e = sched.errors[errorsSeen.n++];
-        if (!e || e.error instanceof SimStoreFault || !sched.alive({ node: e.node, inc: sched.node(e.node).inc })) continue;
-        obs.fail('no-uncaught-errors', `${e.node}: ${e.error instanceof Error ? (e.error.stack ?? e.error.message).split('\n').slice(0, 3).join(' | ') : String(e.error)}`);
+        if (!e || !sched.node(e.node).up) continue;
+        c.processCrashed(e.node, e.error);
+        if (!(e.error instanceof SimStoreFault)) obs.fail('no-uncaught-errors', `${e.node}: ${e.error instanceof Error ? (e.error.stack ?? e.error.message).split('\n').slice(0, 3).join(' | ') : String(e.error)}`);
       }
       for (const err of unhandled.splice(0)) {
-        if (err instanceof SimStoreFault) continue;
-        obs.fail('no-unhandled-rejections', err instanceof Error ? err.message : String(err));
+        if (err instanceof SimStoreFault) {
+          if (sched.node('manager').up) c.processCrashed('manager', err);
+          continue;
+        }
+        obs.fail('no-unhandled-rejections', err instanceof Error ? (err.stack ?? err.message).split('\n').slice(0, 3).join(' | ') : String(err));
       }
     };
     const halted = (): boolean => stopAtFirst && obs.violations.length > 0;

@@ -42,6 +42,8 @@ export interface SimInstance {
 export interface MachineEvents {
   started(node: string, inst: SimInstance, adopted: boolean): void;
   stopped(node: string, inst: SimInstance, how: 'stop' | 'crash' | 'machine'): void;
+  /** A line for the trace. */
+  note(line: string): void;
 }
 
 /** A machine: its engine and the instances on it. */
@@ -171,8 +173,9 @@ export class SimMachine {
         return inst ? status(inst) : undefined;
       }),
       stop: (taskId, generation) => answer(m.rng.int(1, 50), () => {
-        if (!m.healthy) throw down();
         const inst = m.instances.get(key(taskId, generation));
+        m.events.note(`${m.node} engine stop ${taskId}@${generation}: ${!m.healthy ? 'engine lost' : !inst ? 'no such instance' : inst.running ? 'stopping' : 'not running'}`);
+        if (!m.healthy) throw down();
         if (!inst) return undefined;
         if (inst.running) {
           inst.stoppedBy = 'worker';

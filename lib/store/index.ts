@@ -4,6 +4,8 @@
  * - `store.ts`: the {@link Store} interface, the manager's durable state
  *   (services, tasks, nodes, the bounded event log, Idempotency-Key results,
  *   metadata); synchronous, a write is committed when its call returns.
+ * - `cell.ts`: the handle to the store the manager's `store` actor owns
+ *   (opened in its init, reopened by a restart).
  * - `sqlite.ts` + `migrations.ts`: the embedded implementation, one SQLite
  *   file (better-sqlite3, WAL, `synchronous = FULL`) with versioned schema
  *   migrations, an integrity check at open, online backup and a checked
@@ -12,6 +14,7 @@
  *   assignments, the command ids it applied), a JSON file written atomically.
  */
 export type { Store, TaskFilter, IdempotencyRecord } from './store.js';
+export { StoreCell, type StoreFactory } from './cell.js';
 export { afterCommit } from './store.js';
 export { openSqliteStore, restoreSqliteStore, SQLITE_STORE_DEFAULTS, type SqliteStoreOptions } from './sqlite.js';
 export { GOAT_APPLICATION_ID, SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';

@@ -100,6 +100,29 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       `);
     },
   },
+  {
+    version: 4,
+    description: 'task counts by state, kept by triggers (/metrics reads them without a scan)',
+    up(db: Database.Database): void {
+      db.exec(`
+        CREATE TABLE task_counts (
+          state TEXT PRIMARY KEY,
+          n     INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO task_counts (state, n) SELECT state, count(*) FROM tasks GROUP BY state;
+        CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+          INSERT INTO task_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
+          UPDATE task_counts SET n = n - 1 WHERE state = OLD.state;
+        END;
+        CREATE TRIGGER task_counts_update AFTER UPDATE OF state ON tasks WHEN OLD.state IS NOT NEW.state BEGIN
+          UPDATE task_counts SET n = n - 1 WHERE state = OLD.state;
+          INSERT INTO task_counts (state, n) VALUES (NEW.state, 1) ON CONFLICT (state) DO UPDATE SET n = n + 1;
+        END;
+      `);
+    },
+  },
 ]);
 
 /** The schema version this code writes: the number of migrations. */

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { startFencing, tasksToFence, type FenceCandidate } from '../../actors/worker/fence.js';
-import { eventually } from '../runtime/helpers/wait.js';
+import { SimulatedClock, sleep } from '../../lib/supervision/index.js';
 
 const task = (taskId: string, stopAfterMs?: number, state = 'running'): FenceCandidate => ({
   taskId, state, spec: { disconnect: { replace: true, ...(stopAfterMs === undefined ? {} : { stopAfterMs }) } },
@@ -14,46 +14,34 @@ test('tasksToFence: only tasks with stopAfterMs, once cut off that long, and not
   t.deepEqual(tasksToFence(tasks, 1_000, 3_000), ['a', 'c', 'e'], 'b (no stopAfterMs) keeps running');
 });
 
-test('startFencing stops each due task once, even while its stop is slow', async (t) => {
-  // Time is the injected `now`; the test waits on how many times fencing looked, never on a timer.
-  let now = 1_000_000;
+test('startFencing stops each due task once, even while its stop is slow (simulated clock)', async (t) => {
+  const clock = new SimulatedClock(1_000_000);
   let since: number | null = null;
-  let looks = 0;
   const stops: string[] = [];
   const fenced: string[] = [];
-  let finishStop: () => void = () => undefined;
   const stop = startFencing({
-    tasks: () => {
-      looks += 1;
-      return [task('a', 50), task('b')].filter((x) => !fenced.includes(x.taskId));
-    },
+    tasks: () => [task('a', 50), task('b')].filter((x) => !fenced.includes(x.taskId)),
     disconnectedSince: () => since,
-    stop: (id) => {
+    stop: async (id) => {
       stops.push(id);
-      return new Promise<void>((resolve) => (finishStop = resolve));
+      await sleep(clock, 100);
     },
     onFenced: (id) => fenced.push(id),
-    everyMs: 5,
-    now: () => now,
+    everyMs: 10,
+    clock,
   });
   t.teardown(stop);
-  const looked = async (n: number): Promise<void> => {
-    const target = looks + n;
-    await eventually(`${n} more looks`, () => looks >= target, 5_000, 5);
-  };
-  await looked(3);
+  await clock.advance(100);
   t.deepEqual(stops, [], 'connected: nothing stopped');
-  since = now;
-  now += 49;
-  await looked(3);
-  t.deepEqual(stops, [], 'cut off 49 ms of 50: nothing stopped yet');
-  now += 1;
-  await eventually('a stopped', () => stops.length > 0, 5_000, 5);
-  await looked(3);
-  t.deepEqual(stops, ['a'], 'once, while its stop is still running');
-  finishStop();
-  await eventually('a fenced', () => fenced.length > 0, 5_000, 5);
-  await looked(3);
-  t.deepEqual(stops, ['a']);
+  since = clock.now();
+  await clock.advance(40);
+  t.deepEqual(stops, [], 'cut off 40 ms: not yet (stopAfterMs 50)');
+  await clock.advance(10);
+  t.deepEqual(stops, ['a'], 'cut off 50 ms: stopped');
+  t.deepEqual(fenced, [], 'its stop is still running');
+  await clock.advance(100);
+  t.deepEqual(stops, ['a'], 'stopped once, though looked at 10 times meanwhile');
   t.deepEqual(fenced, ['a']);
+  stop();
+  t.is(clock.pending, 0, 'stopping fencing leaves no timer');
 });

@@ -75,8 +75,8 @@ export class ServerProcess {
 }
 
 /** Starts `goat-cluster ARGS` detached (pgid = pid). */
-export function startCli(name: string, args: string[]): ServerProcess {
-  return new ServerProcess(name, spawn(process.execPath, [CLI, ...args], { env: cleanEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
+export function startCli(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ServerProcess {
+  return new ServerProcess(name, spawn(process.execPath, [CLI, ...args], { env: { ...cleanEnv(), ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** SIGKILL to process group `pid` (falling back to the process); never throws. */
@@ -186,11 +186,11 @@ export class ProcessCluster {
   }
 
   /** Starts `worker --join … --name NAME` (not waiting for it to link). */
-  startWorker(name: string, options: { runtime?: 'process' | 'docker'; token?: string } = {}): WorkerHandle {
+  startWorker(name: string, options: { runtime?: 'process' | 'docker'; token?: string; env?: NodeJS.ProcessEnv } = {}): WorkerHandle {
     const dataDir = join(this.dir, name);
     const proc = this.#track(startCli(name, [
       'worker', '--join', `ws://127.0.0.1:${this.port}`, '--token', options.token ?? this.token, '--data-dir', dataDir, '--name', name, '--runtime', options.runtime ?? 'process',
-    ]));
+    ], options.env));
     const w = { name, dataDir, proc };
     if (options.token === undefined || options.token === this.token) this.workers.push(w);
     return w;

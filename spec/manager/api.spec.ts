@@ -31,10 +31,13 @@ test('/metrics shows tasks by state, nodes by status, heartbeat and scheduling h
   const { manager } = await setup(t);
   await manager.putService({ name: 'm', replicas: 2, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
   await eventually('running', () => manager.listTasks({ state: 'running' }).length === 2, 20_000);
-  await new Promise((r) => setTimeout(r, 2200)); // two heartbeats
-  const res = await fetch(`${manager.url}/metrics`);
-  t.is(res.status, 200);
-  const text = await res.text();
+  // Two heartbeats make one interval: wait for it rather than for a fixed time.
+  const text = await eventually('a heartbeat interval observed', async () => {
+    const res = await fetch(`${manager.url}/metrics`);
+    t.is(res.status, 200);
+    const body = await res.text();
+    return /goat_heartbeat_interval_seconds_count [1-9]/.test(body) ? body : undefined;
+  }, 20_000);
   t.regex(text, /goat_tasks\{state="running"\} 2/);
   t.regex(text, /goat_nodes\{status="ready"\} 1/);
   t.regex(text, /goat_scheduling_seconds_count [1-9]/);

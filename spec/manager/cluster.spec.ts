@@ -14,7 +14,7 @@ const quiet = { info: () => undefined, warn: () => undefined };
 
 async function cluster(t: { teardown(f: () => Promise<void> | void): void }, workers = 3, downAfterMs?: number) {
   const dir = await mkdtemp(join(tmpdir(), 'goat-cluster-'));
-  const manager = await Manager.start({ dataDir: join(dir, 'manager'), listen: '127.0.0.1:0', token: TOKEN, logger: quiet, ...(downAfterMs ? { downAfterMs } : {}) });
+  const manager = await Manager.start({ dataDir: join(dir, 'manager'), listen: '127.0.0.1:0', token: TOKEN, logger: quiet, ...(downAfterMs ? { downAfterMs, heartbeatMs: downAfterMs / 4 } : {}) });
   const joined: JoinedWorker[] = [];
   for (let i = 0; i < workers; i++) {
     joined.push(await joinCluster({ join: manager.url, token: TOKEN, dataDir: join(dir, `w${i}`), name: `w${i}`, runtime: 'process', cluster: `goat-test-${process.pid}`, logger: quiet, backoff: { initialMs: 50, maxMs: 500 } }));
@@ -103,7 +103,10 @@ test('a wrong join token is refused and the manager carries on', async (t) => {
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const bad = await joinCluster({ join: manager.url, token: 'wrong-token-xyz', dataDir: dir, runtime: 'process', logger: quiet, backoff: { initialMs: 50, maxMs: 200 } });
   t.teardown(() => bad.stop());
-  await new Promise((r) => setTimeout(r, 500));
+  // Wait for refusals, not for a fixed time: three attempts refused, none welcomed.
+  const refusals: string[] = [];
+  bad.link.on('disconnected', (d) => void refusals.push(d.reason));
+  await eventually('three refused attempts', () => refusals.length >= 3, 20_000, 10);
   t.is(bad.link.status === 'connected', false);
   t.is(manager.listNodes().length, 1);
   t.is((await api('GET', '/readyz')).status, 200);

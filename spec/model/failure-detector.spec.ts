@@ -1,5 +1,6 @@
 import test from 'ava';
-import { FailureDetector, type DetectorVerdict } from '../../lib/model/index.js';
+import { DETECTOR_DEFAULTS, FailureDetector, detectorConfig, type DetectorVerdict } from '../../lib/model/index.js';
+import type { GoatError } from '../../lib/errors.js';
 
 /**
  * A simulated manager: a clock, nodes that send a heartbeat every interval
@@ -172,4 +173,16 @@ test('many stalls are pruned once no node can be affected by them', (t) => {
     fd.heartbeat('a', i * 10 + 1);
   }
   t.is(fd.silenceMs('a', 2_000), 2_000 - 1_991);
+});
+
+test('one detector configuration: defaults defined once, suspect and link silence never beyond down, a down timeout within one heartbeat refused', (t) => {
+  t.deepEqual(detectorConfig(), { heartbeatMs: DETECTOR_DEFAULTS.heartbeatMs, suspectAfterMs: 2_000, downAfterMs: DETECTOR_DEFAULTS.downAfterMs, linkSilenceMs: 3_000 });
+  t.deepEqual(detectorConfig({ heartbeatMs: 100 }), { heartbeatMs: 100, suspectAfterMs: 200, downAfterMs: 4_000, linkSilenceMs: 300 });
+  t.deepEqual(detectorConfig({ heartbeatMs: 200, downAfterMs: 500 }), { heartbeatMs: 200, suspectAfterMs: 400, downAfterMs: 500, linkSilenceMs: 500 });
+  t.is(detectorConfig({ heartbeatMs: 5_000 }).downAfterMs, 20_000, 'a slow heartbeat keeps four missed beats before down');
+  const err = t.throws(() => detectorConfig({ heartbeatMs: 1_000, downAfterMs: 600 }));
+  t.is((err as GoatError).code, 'GOAT_ERR_INVALID_CONFIG');
+  t.is((err as GoatError).details.field, 'downAfterMs');
+  const fd = new FailureDetector({ intervalMs: 250 });
+  t.is(fd.suspectAfterMs, detectorConfig({ heartbeatMs: 250 }).suspectAfterMs, 'the detector reads the same configuration');
 });

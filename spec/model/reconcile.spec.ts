@@ -64,9 +64,9 @@ test('a failed task: the next generation waits its backoff, avoids that node, an
   const [next] = r.create;
   t.is(next?.generation, 2);
   t.is(next?.notBefore, 3_000, '1 s, the first reschedule delay');
-  t.is(next?.avoid, 'n1');
+  t.deepEqual(next?.avoid, ['n1']);
   t.regex(next?.error?.message ?? '', /re-placing in 1 s after 1 failure \(last on n1: no such executable: nope\)/);
-  t.deepEqual(next?.supervision, { failures: [2_000], consecutive: 1, escalated: false, lastError: 'on n1: no such executable: nope' });
+  t.deepEqual(next?.supervision, { failures: [2_000], consecutive: 1, escalated: false, lastError: 'on n1: no such executable: nope', failedOn: ['n1'] });
   t.deepEqual(r.events?.map((e) => e.type), ['slot.backoff']);
 });
 

@@ -11,7 +11,7 @@ test('failures back off 1 s, 2 s, 4 s …; the node it failed on is avoided', (t
   for (let i = 0; i < 4; i++) {
     const now = 1_000 + i * 100;
     const d = decideSlot(s, fail('n1', now - 50), spec, now, half);
-    t.is(d.avoid, 'n1');
+    t.deepEqual(d.avoid, ['n1']);
     t.false(d.alert);
     delays.push(d.delayMs);
     s = d.state;
@@ -47,7 +47,13 @@ test('failures leave the window: the budget is back', (t) => {
 
 test('lost and stopped: at once, history kept; a new spec clears it', (t) => {
   const s = { failures: [5], consecutive: 1, escalated: true };
-  t.deepEqual(decideSlot(s, { type: 'lost' }, spec, 10, half), { state: s, delayMs: 0, avoid: null, alert: false, why: '' });
+  t.deepEqual(decideSlot(s, { type: 'lost' }, spec, 10, half), { state: s, delayMs: 0, avoid: [], alert: false, why: '' });
   t.is(decideSlot(s, { type: 'stopped' }, spec, 10, half).delayMs, 0);
   t.deepEqual(decideSlot(s, { type: 'spec_changed' }, spec, 10, half).state, { failures: [], consecutive: 0, escalated: false });
+});
+
+test('the nodes it failed on are remembered, the most recent last, each once', (t) => {
+  let s: SlotSupervision = FRESH_SLOT;
+  for (const node of ['a', 'b', 'a', 'c']) s = decideSlot(s, fail(node), spec, 1, half).state;
+  t.deepEqual(s.failedOn, ['b', 'a', 'c']);
 });

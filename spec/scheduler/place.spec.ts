@@ -103,8 +103,12 @@ test('deterministic: the same input in any node order gives the same placements'
 });
 
 test('a slot that failed on a node avoids it when another fits (node penalty), and takes it when none does', (t) => {
-  const avoidA = { ...request('web', 0), avoid: 'a' };
+  const avoidA = { ...request('web', 0), avoid: ['a'] };
   t.is(place([avoidA], [node('a'), node('b')]).placements[0]?.node, 'b');
   t.is(place([avoidA], [node('a')]).placements[0]?.node, 'a', 'only a fits: a, rather than waiting');
   t.is(place([avoidA], [node('a'), node('b', { status: 'down' })], { filters: [readyFilter] }).placements[0]?.node, 'a');
+  // Failed on b, then a: c first; with c gone, b (failed on longest ago).
+  const avoidBA = { ...request('web', 0), avoid: ['b', 'a'] };
+  t.is(place([avoidBA], [node('a'), node('b'), node('c')]).placements[0]?.node, 'c');
+  t.is(place([avoidBA], [node('a'), node('b')]).placements[0]?.node, 'b');
 });

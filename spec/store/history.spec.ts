@@ -50,3 +50,14 @@ test("a service's state survives a spec change and a reopen; a deleted service's
   store.putService(service('web'), 7);
   t.is(store.getService('web')?.update, undefined);
 });
+
+test('counts by state follow every insert, state change, delete and prune (no scan at read time)', (t) => {
+  const store = tempStore(t);
+  store.putTasks(Array.from({ length: 20 }, (_, i) => t0(0, i + 1, 'failed')));
+  store.putTasks([t0(0, 21, 'pending')]);
+  store.putTasks([{ ...t0(0, 21, 'running') }]);
+  t.deepEqual(store.countTasksByState(), { failed: 20, running: 1 });
+  store.pruneTaskHistory('web', 5);
+  store.deleteTasks(['web.0.g21']);
+  t.deepEqual(store.countTasksByState(), { failed: 5 });
+});

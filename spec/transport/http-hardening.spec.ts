@@ -172,3 +172,15 @@ test('slow SSE subscribers are dropped while a reading client gets the whole rep
   for (const text of got) t.false(text.includes('id: 5000\n'));
   t.is((await fetch(`${manager.url}/readyz`)).status, 200);
 });
+
+test('specs a worker could never start get a 400 naming the field, and nothing is stored', async (t) => {
+  const { api, manager } = await setup(t);
+  const nul = await api('PUT', '/v1/services/nul', { name: 'nul', replicas: 1, task: { command: ['node', '-e', '0'], env: { A: 'x\u0000y' } } });
+  t.is(nul.status, 400);
+  t.is(nul.json.error?.details['field'], 'task.env.A');
+  const ports = await api('POST', '/v1/services', { name: 'ports', replicas: 1, task: { command: ['node', '-e', '0'], ports: [{ host: 9000, container: 1 }, { host: 9000, container: 2 }] } });
+  t.is(ports.status, 400);
+  t.is(ports.json.error?.details['field'], 'task.ports.1.host');
+  t.deepEqual(manager.listServices(), []);
+  t.deepEqual(manager.listTasks({}), []);
+});

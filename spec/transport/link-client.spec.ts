@@ -75,7 +75,7 @@ test('connects with the token, says hello, is welcomed and heartbeats at the man
   t.is(c.status, 'connecting');
   t.not(c.disconnectedSince, null, 'never connected yet counts as disconnected');
   const { welcome, url } = await connected;
-  t.deepEqual(welcome, { nodeId: 'node-c', heartbeatMs: 30, epoch: 3 });
+  t.deepEqual(welcome, { nodeId: 'node-c', heartbeatMs: 30, epoch: 3, suspectAfterMs: 60, downAfterMs: 4_000, linkSilenceMs: 90 }, 'the one detector configuration, sent in welcome');
   t.is(url, `${h.base}/v1/link`);
   t.is(c.status, 'connected');
   t.is(c.disconnectedSince, null);

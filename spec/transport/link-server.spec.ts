@@ -17,7 +17,7 @@ test('a worker with the token is welcomed and its link handed out', async (t) =>
   await peer.opened;
   peer.send('hello', helloBody('node-a', [{ taskId: 'web.0.x', service: 'web', slot: 0, generation: 3, state: 'running', restarts: 0 }]), { id: 'h1' });
   const welcome = await peer.next('welcome');
-  t.deepEqual(welcome.body, { nodeId: 'node-a', heartbeatMs: 1_000, epoch: 7 });
+  t.deepEqual(welcome.body, { nodeId: 'node-a', heartbeatMs: 1_000, epoch: 7, suspectAfterMs: 2_000, downAfterMs: 4_000, linkSilenceMs: 3_000 }, 'the one detector configuration');
   t.is(welcome.re, 'h1');
   const link = await linkP;
   t.is(link.nodeId, 'node-a');

@@ -1,0 +1,81 @@
+/**
+ * `services/<name>`: one service's replica controller. It owns the service's
+ * slots (slot → current task and its history: lib/manager/service's
+ * ServiceState) and runs the pure `serviceStep` on every `reconcile`: new
+ * tasks are written pending and the scheduler is told; tasks to stop are
+ * written and their nodes told; the rollout's status is written with the
+ * service, and a wake-up is set when the rollout or a slot's backoff wants
+ * another look later. A restart rebuilds the slots from the store. A
+ * deleted service whose tasks are all stopped ends (normal exit), and the
+ * manager removes it from the tree.
+ */
+import { nanoid } from 'nanoid';
+import { actorChild, type NactRef } from '../supervision/index.js';
+import type { ChildSpec, TimerId } from '../../lib/supervision/index.js';
+import { SERVICE_DEFAULTS } from '../../lib/model/defaults.js';
+import type { ServiceRecord, ServiceState as StoredServiceState } from '../../lib/model/index.js';
+import { initialServiceState, serviceStep, slotsOf, type ServiceState } from '../../lib/manager/index.js';
+import { isMessage, type ManagerContext, type ServiceMessage } from './context.js';
+
+/** A controller's state: its slots, and the wake-up it waits for. */
+interface ControllerState extends ServiceState {
+  wake: { at: number; timer: TimerId } | null;
+}
+
+/** The child spec of `services/<name>`. */
+export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRef> {
+  return actorChild<ControllerState, ServiceMessage>({
+    id: name, restart: 'transient',
+    init: (ctx) => {
+      ctx.tell({ type: 'reconcile' });
+      const s = initialServiceState(name);
+      return { ...s, slots: slotsOf(mc.journal.store.listTasks({ service: name })), wake: null };
+    },
+    receive: (s, msg, ctx) => {
+      if (!isMessage<ServiceMessage>(msg, 'reconcile')) return s; // anything else (a REPL user's message) is ignored
+      const { store } = mc.journal;
+      const now = mc.clock.now();
+      const service = store.getService(name);
+      const { state, effects } = serviceStep(s, service, store.listTasks({ service: name }), now, (svc, slot) => `${svc}.${slot}.${mc.settings.newId()}`);
+      mc.journal.tx(() => {
+        if (effects.puts.length > 0) store.putTasks(effects.puts);
+        mc.journal.events(effects.events);
+        if (service && (effects.update !== undefined || effects.status !== undefined)) {
+          setServiceState(mc, service, { ...(effects.update !== undefined ? { update: effects.update } : {}), ...(effects.status ? { status: effects.status } : {}) });
+        }
+        store.pruneTaskHistory(name, service?.spec.taskHistory ?? SERVICE_DEFAULTS.taskHistory);
+      });
+      for (const stop of effects.stops) mc.tell(`/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
+      if (effects.place) mc.tell('/manager/scheduler', { type: 'place' });
+      if (effects.rollback !== undefined) mc.rollback(name, effects.rollback);
+      let wake = s.wake;
+      if (effects.wakeAt !== undefined && (wake === null || effects.wakeAt < wake.at || wake.at <= now)) {
+        if (wake) mc.clock.clearTimeout(wake.timer);
+        wake = { at: effects.wakeAt, timer: mc.clock.setTimeout(() => ctx.tell({ type: 'reconcile' }), Math.max(0, effects.wakeAt - now)) };
+      }
+      // A deleted service whose tasks are all stopped needs no controller any more.
+      if (effects.done) ctx.exit();
+      return { ...state, wake };
+    },
+    terminate: (s) => {
+      if (s.wake) mc.clock.clearTimeout(s.wake.timer);
+    },
+  });
+}
+
+/** Merges `patch` into a service's stored state (inside a transaction); returns the record with it. */
+export function setServiceState(mc: ManagerContext, r: ServiceRecord, patch: Partial<StoredServiceState>): ServiceRecord {
+  const state: Partial<StoredServiceState> = {
+    ...(r.previousSpec !== undefined ? { previousSpec: r.previousSpec } : {}),
+    ...(r.update !== undefined ? { update: r.update } : {}),
+    ...(r.status !== undefined ? { status: r.status } : {}),
+    ...patch,
+  };
+  mc.journal.store.putServiceState(r.name, state);
+  return { ...r, ...state };
+}
+
+/** The default random part of a task id: 10 letters and digits. */
+export function defaultTaskId(): string {
+  return nanoid(10).replace(/[^A-Za-z0-9]/g, 'x');
+}

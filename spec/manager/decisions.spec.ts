@@ -1,0 +1,106 @@
+/**
+ * The manager's decisions as pure functions, without timers or actors:
+ * fair placement rounds with backoff, a worker's hello (re-sends, stale
+ * copies, tasks it no longer reports), and a service controller's step.
+ */
+import test from 'ava';
+import { afterRound, applyHello, INITIAL_PLACEMENT, PLACEMENT_DEFAULTS, roundBatch, serviceStep, initialServiceState, type PlacementState } from '../../lib/manager/index.js';
+import type { ServiceRecord, TaskRecord } from '../../lib/model/index.js';
+import { service, task } from '../store/helpers.js';
+
+const ids = (n: number, prefix: string): { id: string }[] => Array.from({ length: n }, (_, i) => ({ id: `${prefix}.${String(i).padStart(5, '0')}` }));
+const key = (t: { id: string }): string => t.id;
+
+test('placement: a round tries at most maxPerRound tasks and goes on where the last one stopped, wrapping around', (t) => {
+  const pending = [...ids(5, 'a'), ...ids(2, 'b')];
+  let state: PlacementState = INITIAL_PLACEMENT;
+  const seen: string[][] = [];
+  for (let i = 0; i < 3; i++) {
+    const round = roundBatch(state, pending, key, 3);
+    seen.push(round.batch.map(key));
+    state = afterRound(state, { ...round, placed: 0 }, key).state;
+  }
+  t.deepEqual(seen, [['a.00000', 'a.00001', 'a.00002'], ['a.00003', 'a.00004', 'b.00000'], ['b.00001', 'a.00000', 'a.00001']]);
+});
+
+test('placement: thousands of unplaceable tasks of one service cannot starve a later service', (t) => {
+  const pending = [...ids(PLACEMENT_DEFAULTS.maxPerRound + 1, 'big'), { id: 'small.0' }];
+  let state: PlacementState = INITIAL_PLACEMENT;
+  let rounds = 0;
+  let tried = false;
+  while (!tried && rounds < 10) {
+    const round = roundBatch(state, pending, key);
+    rounds++;
+    tried = round.batch.some((x) => x.id === 'small.0');
+    state = afterRound(state, { ...round, placed: 0 }, key).state;
+  }
+  t.true(tried);
+  t.is(rounds, 2, 'tried in the second round (⌈2002 / 2000⌉)');
+});
+
+test('placement: rounds that place nothing back off, doubling to a cap; a round that places goes on at once; a covered queue waits for a change', (t) => {
+  const pending = ids(10, 'x');
+  let state: PlacementState = INITIAL_PLACEMENT;
+  const waits: (number | null)[] = [];
+  for (let i = 0; i < 10; i++) {
+    const round = roundBatch(state, pending, key, 4);
+    const next = afterRound(state, { ...round, placed: 0 }, key);
+    waits.push(next.nextInMs);
+    state = next.state;
+  }
+  t.deepEqual(waits, [50, 100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000]);
+  const placing = afterRound(state, { ...roundBatch(state, pending, key, 4), placed: 1 }, key);
+  t.is(placing.nextInMs, 0);
+  t.is(placing.state.idleRounds, 0);
+  t.is(afterRound(INITIAL_PLACEMENT, { ...roundBatch(INITIAL_PLACEMENT, pending, key), placed: 0 }, key).nextInMs, null, 'every task tried: nothing until something changes');
+});
+
+const report = (tk: TaskRecord, state: TaskRecord['state']) => ({ taskId: tk.id, service: tk.service, slot: tk.slot, generation: tk.generation, state, restarts: 0 });
+
+test('hello: reported states are applied; an assigned task not reported is sent again; a task it ran and no longer reports is lost', (t) => {
+  const running = task('web', 0, { node: 'n1', state: 'running' });
+  const assigned = task('web', 1, { node: 'n1', state: 'assigned' });
+  const forgotten = task('web', 2, { node: 'n1', state: 'running' });
+  const starting = task('api', 0, { node: 'n1', state: 'starting' });
+  const store = new Map([running, assigned, forgotten, starting].map((x) => [x.id, x]));
+  const out = applyHello('n1', 'w1', [report(starting, 'running'), report(running, 'running')], [...store.values()], (id) => store.get(id), 5);
+  t.deepEqual(out.resend.map((x) => x.id), [assigned.id]);
+  const byId = new Map(out.puts.map((x) => [x.id, x]));
+  t.is(byId.get(starting.id)?.state, 'running');
+  t.is(byId.get(forgotten.id)?.state, 'lost');
+  t.is(byId.get(forgotten.id)?.desired, 'stopped', 'replaced, and stopped should it come back');
+  t.is(byId.get(forgotten.id)?.error?.code, 'GOAT_ERR_NO_SUCH_TASK');
+  t.false(byId.has(running.id), 'nothing changed: nothing written');
+  t.deepEqual(out.services, ['web'], 'its controller looks again');
+  t.deepEqual(out.stops, []);
+});
+
+test('hello: a copy the manager no longer wants (stale generation, unknown task) is stopped, never the current one', (t) => {
+  const current = task('web', 0, { node: 'n1', state: 'running', generation: 2 });
+  const store = new Map([[current.id, current]]);
+  const out = applyHello('n1', 'w1', [
+    { ...report(current, 'running'), generation: 1 },
+    report(current, 'running'),
+    { taskId: 'gone.0.x', service: 'gone', slot: 0, generation: 1, state: 'running', restarts: 0 },
+  ], [current], (id) => store.get(id), 5);
+  t.deepEqual(out.stops, [{ id: current.id, generation: 1 }, { id: 'gone.0.x', generation: 1 }]);
+  t.deepEqual(out.puts, []);
+});
+
+test('service step: creates one task per empty slot, stops the extra slots, and keeps slots → current task as its state', (t) => {
+  const record = (replicas: number): ServiceRecord => ({ name: 'web', spec: service('web', replicas), version: 1, createdAt: 0, updatedAt: 0 });
+  let n = 0;
+  const newId = (s: string, slot: number): string => `${s}.${slot}.t${n++}`;
+  const first = serviceStep(initialServiceState('web'), record(2), [], 1, newId);
+  t.deepEqual(first.effects.puts.map((x) => [x.slot, x.state]), [[0, 'pending'], [1, 'pending']]);
+  t.true(first.effects.place);
+  t.deepEqual(Object.keys(first.state.slots), ['0', '1']);
+  const placed = first.effects.puts.map((x) => ({ ...x, node: 'n1', state: 'running' as const }));
+  const down = serviceStep(first.state, record(1), placed, 2, newId);
+  t.deepEqual(down.effects.stops, [{ node: 'n1', id: placed[1]!.id, generation: 1 }]);
+  t.false(down.effects.place);
+  t.false(down.effects.done);
+  const deleted = serviceStep(down.state, undefined, placed.map((x) => ({ ...x, desired: 'stopped' as const, state: 'stopped' as const })), 3, newId);
+  t.true(deleted.effects.done, 'a deleted service with every task stopped: its controller ends');
+  t.is(deleted.state.version, null);
+});
