@@ -163,7 +163,7 @@ test.serial('rollouts of 4 replicas: stop-first keeps 3 running, start-first 4; 
   t.true((await events(c)).some((e) => e.type === 'update.rollback' && e.subject === 'web'));
 
   // The same with pause: the rollout stops and says why.
-  const pause = await c.cli('update', 'web', '--command', `node -e process.exit(4) ${marker}`, '--update-failure-action', 'pause');
+  const pause = await c.cli('update', 'web', '--command', `node -e process.exit(4) ${marker}`, '--update-failure-action', 'pause', '--update-order', 'stop-first');
   t.is(pause.code, 0, pause.stderr);
   const paused = await eventually('paused', async () => {
     const s = await service(c, 'web');
