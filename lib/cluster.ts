@@ -10,6 +10,7 @@ import { GoatError } from './errors.js';
 import type { Logger } from './log.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpecInput, TaskRecord } from './model/index.js';
 import type { TreeNode } from './supervision/index.js';
+import type { LogEvent, LogReadOptions } from './logs/index.js';
 
 /** Options of {@link createCluster} besides the config. */
 export interface CreateClusterOptions {
@@ -40,6 +41,13 @@ export interface Cluster {
   nodes(): NodeRecord[];
   /** The event log from `since` (default: from now on), then live, as an async iterator; `break` ends it. */
   events(options?: { since?: number }): AsyncIterableIterator<ClusterEvent>;
+  /**
+   * A task's or a service's logs (a task id has dots, a service name none) as
+   * an async iterator of events — lines with their task, stream and time,
+   * notices of dropped lines, errors; with `follow`, until the tasks end or
+   * `break`. Throws GOAT_ERR_NOT_FOUND or GOAT_ERR_NODE_UNREACHABLE at once.
+   */
+  logs(target: string, options?: LogReadOptions): AsyncIterableIterator<LogEvent>;
   /** The supervision trees of the manager and the local worker. */
   tree(): { manager: TreeNode; worker: TreeNode };
   /** Opens the REPL on this cluster, in this process (stdin/stdout unless given); resolves when it exits. */
@@ -99,6 +107,7 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
     tasks: (filter = {}) => running().manager.listTasks(filter),
     nodes: () => running().manager.listNodes(),
     events: (o = {}) => eventStream(running().manager, o.since),
+    logs: (target, o = {}) => running().manager.openLogs(target.includes('.') ? { task: target } : { service: target }, o),
     tree: () => ({ manager: running().manager.tree(), worker: running().worker.worker.tree() }),
     async repl(o = {}) {
       const { manager: m } = running();

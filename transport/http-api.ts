@@ -9,6 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GoatError, isGoatError, type GoatErrorCode } from '../lib/errors.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../lib/model/index.js';
 import type { TreeNode } from '../lib/supervision/index.js';
+import type { LogEvent, LogReadOptions } from '../lib/logs/index.js';
+import type { LogTarget } from './logs-api.js';
+import { logQuery, sendLogs } from './logs-http.js';
 
 /** What the HTTP API needs from the manager. */
 export interface ManagerApi {
@@ -27,6 +30,8 @@ export interface ManagerApi {
   eventsSince(seq: number, limit: number): ClusterEvent[];
   subscribeEvents(listener: (e: ClusterEvent) => void): () => void;
   tree(): TreeNode;
+  /** A task's or a service's logs (throws GOAT_ERR_NOT_FOUND, GOAT_ERR_NODE_UNREACHABLE before any event). */
+  openLogs?(target: LogTarget, options: LogReadOptions): AsyncIterableIterator<LogEvent>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** The stored result of an Idempotency-Key, if any (expired ones are gone). */
   idempotent(key: string): { bodyHash: string; status: number; response: unknown } | undefined;
@@ -49,6 +54,7 @@ const STATUS: Partial<Record<GoatErrorCode, number>> = {
   GOAT_ERR_CONFLICT: 409,
   GOAT_ERR_TOO_LARGE: 413,
   GOAT_ERR_NOT_READY: 503,
+  GOAT_ERR_NODE_UNREACHABLE: 503,
 };
 
 type Handler = (ctx: RequestContext) => Promise<void> | void;
@@ -92,6 +98,8 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
     }],
     ['GET', /^\/v1\/tasks$/, ({ res, query }) => send(res, 200, api.listTasks(filterOf(query)).map(taskJson))],
     ['GET', /^\/v1\/tasks\/([^/]+)$/, ({ res, params }) => send(res, 200, taskJson(mustFind(api.getTask(params[0]!), 'task', params[0]!)))],
+    ['GET', /^\/v1\/tasks\/([^/]+)\/logs$/, (c) => logs(api, c, { task: c.params[0]! })],
+    ['GET', /^\/v1\/services\/([^/]+)\/logs$/, (c) => logs(api, c, { service: c.params[0]! })],
     ['GET', /^\/v1\/nodes$/, ({ res }) => send(res, 200, api.listNodes())],
     ['POST', /^\/v1\/nodes\/([^/]+)\/drain$/, async ({ res, params }) => send(res, 200, await api.drainNode(params[0]!))],
     ['GET', /^\/v1\/events$/, (c) => events(api, c)],
@@ -142,6 +150,13 @@ async function createService(api: ManagerApi, { req, res, body }: RequestContext
   }
   const { record, created } = await api.putService(json);
   send(res, created ? 201 : 200, serviceJson(record));
+}
+
+async function logs(api: ManagerApi, { req, res, query }: RequestContext, target: LogTarget): Promise<void> {
+  if (!api.openLogs) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'this manager serves no logs');
+  const options = logQuery(query);
+  const events = api.openLogs(target, options);
+  await sendLogs(events, req, res, { prefix: 'service' in target, timestamps: options.timestamps });
 }
 
 function events(api: ManagerApi, { req, res, query }: RequestContext): void {

@@ -30,6 +30,12 @@ export interface LinkClientOptions {
   onAssign: (body: AssignBody) => Promise<CommandResult>;
   /** Applies a `stop`; as {@link onAssign}. */
   onStop: (body: StopBody) => Promise<CommandResult>;
+  /**
+   * Log stream frames (`logs_open`, `logs_credit`, `logs_cancel`) with the
+   * function that sends this connection's answers (false once it is closed).
+   * @default answered with `logs_end` GOAT_ERR_NOT_IMPLEMENTED
+   */
+  onLogs?: (frame: Frame<'logs_open' | 'logs_credit' | 'logs_cancel'>, send: LogSend) => void;
   /** What the node's tasks use now, sent in every heartbeat. @default zeros */
   usage?: () => NodeUsage;
   /** Heartbeat interval, in ms. @default the manager's, from `welcome` */
@@ -45,6 +51,9 @@ export interface LinkClientOptions {
   /** Where time comes from. @default systemClock */
   clock?: Clock;
 }
+
+/** Sends a log stream frame on the connection a stream was opened on; false when it is closed. */
+export type LogSend = <T extends 'logs_data' | 'logs_end'>(type: T, body: FrameBodyInput<T>) => boolean;
 
 /** Where the link stands. */
 export type LinkStatus = 'connecting' | 'connected' | 'disconnected';
@@ -203,6 +212,14 @@ export class LinkClient extends Emitter<LinkClientEvents> {
         return this.#command(session, frame, () => this.#o.onAssign(frame.body));
       case 'stop':
         return this.#command(session, frame, () => this.#o.onStop(frame.body));
+      case 'logs_open':
+      case 'logs_credit':
+      case 'logs_cancel': {
+        const send: LogSend = (type, body) => session === this.#session && sendFrame(session.ws, type, body);
+        if (this.#o.onLogs) return this.#o.onLogs(frame, send);
+        if (frame.type === 'logs_open') send('logs_end', { streamId: frame.body.streamId, reason: 'error', code: 'GOAT_ERR_NOT_IMPLEMENTED', message: 'this worker serves no logs' });
+        return;
+      }
       case 'error':
         this.emit('remoteError', { ...frame.body, ...(frame.re === undefined ? {} : { re: frame.re }) });
         return;

@@ -32,6 +32,8 @@ export interface ManagerLinkEvents {
   report: ReportBody;
   /** The worker answered a frame with an error (`re`: that frame; `cmdId` when it was a command). */
   remoteError: ErrorBody & { re?: string; cmdId?: string };
+  /** A log stream frame from the worker (see logs-frames.ts). */
+  logs: Frame<'logs_data' | 'logs_end'>;
   /** The link closed, for any reason; emitted once. */
   close: { code: number; reason: string };
 }
@@ -107,7 +109,7 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
   }
 
   /** Sends a frame; false when the link is closed. Throws GOAT_ERR_BAD_FRAME for an invalid body. */
-  send<T extends 'welcome' | 'heartbeat_ack' | 'ack' | 'error'>(type: T, body: FrameBodyInput<T>, re?: string): boolean {
+  send<T extends 'welcome' | 'heartbeat_ack' | 'ack' | 'error' | 'logs_open' | 'logs_credit' | 'logs_cancel'>(type: T, body: FrameBodyInput<T>, re?: string): boolean {
     return sendFrame(this.#ws, type, body, re === undefined ? {} : { re });
   }
 
@@ -178,8 +180,12 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
     this.#handle(frame);
   }
 
-  #handle(frame: Frame<'hello' | 'heartbeat' | 'report' | 'ack' | 'error'>): void {
+  #handle(frame: Frame<'hello' | 'heartbeat' | 'report' | 'ack' | 'error' | 'logs_data' | 'logs_end'>): void {
     switch (frame.type) {
+      case 'logs_data':
+      case 'logs_end':
+        this.emit('logs', frame);
+        return;
       case 'heartbeat':
         this.send('heartbeat_ack', { seq: frame.body.seq }, frame.id);
         this.emit('heartbeat', frame.body);

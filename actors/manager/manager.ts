@@ -31,6 +31,9 @@ import { AdminServer, noSuchActor, type AdminRequest } from '../../transport/adm
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
 import { ManagerCore, type NodeChannel } from './core.js';
 import { ManagerMetrics } from './metrics.js';
+import { LogRouter } from '../../transport/logs-manager.js';
+import { openLogs, type LogTarget } from '../../transport/logs-api.js';
+import type { LogEvent, LogReadOptions } from '../../lib/logs/index.js';
 
 /** How a manager is started. */
 export interface ManagerOptions {
@@ -70,6 +73,8 @@ export class Manager implements ManagerApi {
   /** Service controllers being started (their first reconcile comes from their init). */
   readonly #starting = new Set<string>();
   readonly #metrics: ManagerMetrics;
+  /** Log streams between workers' links and readers. */
+  readonly logRouter = new LogRouter();
 
   private constructor(
     readonly core: ManagerCore,
@@ -163,6 +168,9 @@ export class Manager implements ManagerApi {
   }
   subscribeEvents(listener: (e: ClusterEvent) => void): () => void {
     return this.core.subscribe(listener);
+  }
+  openLogs(target: LogTarget, options: LogReadOptions): AsyncIterableIterator<LogEvent> {
+    return openLogs({ router: this.logRouter, getTask: (id) => this.store.getTask(id), getService: (n) => this.store.getService(n), listTasks: (f) => this.store.listTasks(f), getNode: (id) => this.store.getNode(id) }, target, options);
   }
   tree(): TreeNode {
     const tree = this.#root.snapshot();
@@ -292,7 +300,10 @@ export class Manager implements ManagerApi {
           this.core.heartbeat(id, hb.usage);
         });
         link.on('report', (r) => this.core.report(id, r.tasks));
+        this.logRouter.attach(id, link);
+        link.on('logs', (f) => this.logRouter.frame(id, f));
         link.on('close', () => {
+          this.logRouter.detach(id, link);
           this.core.nodeUnlinked(id, channel);
           void nodes.stopChild(id).catch(() => undefined);
         });

@@ -5,6 +5,7 @@
  * once) and reports every task change.
  */
 import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
+import { WorkerLogStreams } from '../../transport/logs-worker.js';
 import { consola } from 'consola';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
@@ -25,6 +26,8 @@ export interface JoinOptions extends WorkerOptions {
 export interface JoinedWorker {
   worker: Worker;
   link: LinkClient;
+  /** The log streams it serves to the manager. */
+  logs: WorkerLogStreams;
   /** Leaves: closes the link and stops the worker's actors; its tasks keep running. */
   stop(): Promise<void>;
 }
@@ -35,6 +38,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   let usage = { tasks: 0, memoryMb: 0, cpuSeconds: 0 };
   const refresh = setInterval(() => void worker.usage().then((u) => (usage = u), () => undefined), 5_000);
   refresh.unref();
+  const logs = new WorkerLogStreams((taskId, generation, o) => worker.runtime.openLogs(taskId, generation, o));
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
   const link = new LinkClient({
     urls,
@@ -50,6 +54,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
       };
     },
     onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
+    onLogs: (frame, send) => logs.handle(frame, send),
     onStop: async (body: StopBody) => {
       const task = worker.task(body.taskId);
       if (!task || task.generation !== body.generation || task.state === 'stopped') return { applied: false };
@@ -57,6 +62,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
       return { applied: true };
     },
   });
+  link.on('disconnected', () => logs.closeAll());
   const off = worker.subscribe((e) => {
     if (e.type === 'task') link.report([toReport(e.task)]);
   });
@@ -74,8 +80,10 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   return {
     worker,
     link,
+    logs,
     stop: async () => {
       off();
+      logs.closeAll();
       stopFencing();
       clearInterval(refresh);
       link.stop();

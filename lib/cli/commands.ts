@@ -9,6 +9,7 @@ import { call } from './client.js';
 import { ago, table } from './table.js';
 import * as serve from './serve.js';
 import { watchTree } from '../inspector/index.js';
+import { logsCommand } from './logs.js';
 
 /** What a command gets. */
 export interface CommandContext {
@@ -234,6 +235,7 @@ export const commands: Record<string, Command> = {
       print(ctx, events, () => events.map(eventLine).join(''));
     },
   },
+  logs: logsCommand,
   tree: {
     options: { watch: { type: 'boolean' } },
     async run(ctx) {

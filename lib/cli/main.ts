@@ -132,6 +132,16 @@ function readToken(dataDir: string): string | undefined {
   }
 }
 
+/** A reader that went away (`goat-cluster ps | head`) ends the command quietly, as with any Unix tool. */
+function quietOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
+  quietOnEpipe(process.stdout);
+  quietOnEpipe(process.stderr);
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -18,6 +18,11 @@ test('every frame type round-trips through encode and decode', (t) => {
     assign: { cmdId: 'c2', task: { taskId: 'web.0.abc', service: 'web', slot: 0, generation: 2, spec: { command: ['node', 'app.js'] } } },
     stop: { cmdId: 'c3', taskId: 'web.0.abc', generation: 2 },
     error: { code: 'GOAT_ERR_BAD_FRAME', message: 'nope' },
+    logs_open: { streamId: 's1', taskId: 'web.0.abc', generation: 2, tail: 10, since: 1_700_000_000_000, follow: true, credit: 1000 },
+    logs_credit: { streamId: 's1', lines: 500 },
+    logs_cancel: { streamId: 's1' },
+    logs_data: { streamId: 's1', lines: [{ s: 'o', t: 1_700_000_000_001, x: 'hello' }, { s: 'e', t: 1_700_000_000_002, x: 'oops' }], dropped: 3 },
+    logs_end: { streamId: 's1', reason: 'error', code: 'GOAT_ERR_NO_SUCH_TASK', message: 'gone' },
   };
   for (const [type, body] of Object.entries(bodies) as [FrameType, never][]) {
     const frame = decodeFrame(encodeFrame(type, body, { re: 'prev' }));
