@@ -78,7 +78,7 @@ test('with a direction, a frame meant for the other side is an unknown type', (t
   const err = decodeFrame(assign, 'toManager');
   t.true(isGoatError(err, 'GOAT_ERR_BAD_FRAME'));
   t.regex((err as GoatError).message, /unknown frame type "welcome"/);
-  t.deepEqual([...FRAME_TYPES.toManager].sort(), ['ack', 'error', 'heartbeat', 'hello', 'report']);
+  t.deepEqual([...FRAME_TYPES.toManager].sort(), ['ack', 'error', 'heartbeat', 'hello', 'logs_data', 'logs_end', 'report']);
 });
 
 test('encodeFrame refuses a body its receiver would reject', (t) => {
