@@ -18,6 +18,7 @@ import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
 import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
 import { taskChild, type TaskReport } from './task.js';
+import type { LogRotation } from '../../lib/logs/index.js';
 
 /** How a worker is started. */
 export interface WorkerOptions {
@@ -31,6 +32,8 @@ export interface WorkerOptions {
   runtime?: 'auto' | RuntimeKind;
   /** Where it logs. @default consola tagged `goat:worker` */
   logger?: Logger;
+  /** Size-based rotation of every task's log. @default 10 MiB × 3 files */
+  logRotation?: Partial<LogRotation>;
   /** Backoff of the runtime actor while the engine is away. */
   runtimeBackoff?: { initialMs?: number; maxMs?: number };
 }
@@ -96,7 +99,7 @@ export class Worker {
   static async start(options: WorkerOptions): Promise<Worker> {
     const state = await WorkerState.open(options.dataDir, options.name);
     const cluster = options.cluster ?? 'goat';
-    const choice = await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
+    const choice = await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId, ...(options.logRotation ? { logRotation: options.logRotation } : {}) });
     const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason }, cluster);
     (options.logger ?? consola.withTag('goat:worker')).info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
     for (const a of state.assignments()) worker.#track(a);
