@@ -34,8 +34,13 @@ export interface Cluster {
   apply(service: ServiceSpecInput): Promise<ServiceRecord>;
   /** Changes a service's replica count. */
   scale(name: string, replicas: number): Promise<ServiceRecord>;
-  /** Deletes a service (its tasks stop); false when it did not exist. */
-  remove(name: string): Promise<boolean>;
+  /**
+   * Deletes a service; resolves once its tasks have stopped (containers and
+   * processes gone), so a `stop()` right after leaves nothing running. False
+   * when it did not exist. Rejects with GOAT_ERR_NOT_READY after `timeoutMs`
+   * (default 60 s) saying which tasks still run; they are still being stopped.
+   */
+  remove(name: string, options?: { timeoutMs?: number }): Promise<boolean>;
   services(): ServiceRecord[];
   tasks(filter?: { service?: string; state?: string; node?: string }): TaskRecord[];
   nodes(): NodeRecord[];
@@ -102,7 +107,19 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
       return (await running().manager.putService(service)).record;
     },
     scale: (name, replicas) => running().manager.scaleService(name, replicas),
-    remove: (name) => running().manager.deleteService(name),
+    async remove(name, o = {}) {
+      const { manager: m } = running();
+      if (!(await m.deleteService(name))) return false;
+      const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+      for (;;) {
+        const live = m.listTasks({ service: name }).filter((t) => t.node !== null && !['stopped', 'completed', 'failed', 'lost'].includes(t.state));
+        if (live.length === 0) return true;
+        if (Date.now() > deadline) {
+          throw new GoatError('GOAT_ERR_NOT_READY', `service ${name} is deleted but ${live.length} task(s) still run: ${live.map((t) => `${t.id} (${t.state})`).join(', ')}; they are being stopped`, { temporary: true, details: { service: name, tasks: live.map((t) => t.id) } });
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     services: () => running().manager.listServices(),
     tasks: (filter = {}) => running().manager.listTasks(filter),
     nodes: () => running().manager.listNodes(),

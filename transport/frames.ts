@@ -34,6 +34,8 @@ const taskReportSchema = z.strictObject({
     message: z.string().max(4096),
     finishedAt: amount,
   }).nullable().optional(),
+  /** Published ports while it runs (`host` as the engine chose it). */
+  ports: z.array(z.strictObject({ host: z.number().int().min(0).max(65_535).optional(), container: z.number().int().min(0).max(65_535) })).max(1_000).optional(),
 });
 
 /**

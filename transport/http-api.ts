@@ -27,6 +27,10 @@ export interface ManagerApi {
   getTask(id: string): TaskRecord | undefined;
   listNodes(): NodeRecord[];
   drainNode(id: string): Promise<NodeRecord>;
+  /** Undoes a drain: the node takes tasks again. */
+  activateNode?(id: string): Promise<NodeRecord>;
+  /** The sequence number of the newest event (0 when none): `GET /v1/events` without `since` shows the newest. */
+  lastEventSeq?(): number;
   eventsSince(seq: number, limit: number): ClusterEvent[];
   subscribeEvents(listener: (e: ClusterEvent) => void): () => void;
   tree(): TreeNode;
@@ -80,8 +84,10 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
     ['GET', /^\/v1\/services$/, ({ res }) => send(res, 200, api.listServices().map(serviceJson))],
     ['POST', /^\/v1\/services$/, async (c) => createService(api, c)],
     ['GET', /^\/v1\/services\/([^/]+)$/, ({ res, params }) => send(res, 200, serviceJson(mustFind(api.getService(params[0]!), 'service', params[0]!)))],
-    ['PUT', /^\/v1\/services\/([^/]+)$/, async ({ res, params, body }) => {
-      const { record, created } = await api.putService((await body()).json, params[0]!);
+    ['PUT', /^\/v1\/services\/([^/]+)$/, async ({ req, res, params, body }) => {
+      const { json } = await body();
+      refuseExisting(api, req, params[0]!);
+      const { record, created } = await api.putService(json, params[0]!);
       send(res, created ? 201 : 200, serviceJson(record));
     }],
     ['PATCH', /^\/v1\/services\/([^/]+)$/, async ({ res, params, body }) => {
@@ -97,11 +103,18 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
       res.writeHead(204).end();
     }],
     ['GET', /^\/v1\/tasks$/, ({ res, query }) => send(res, 200, api.listTasks(filterOf(query)).map(taskJson))],
-    ['GET', /^\/v1\/tasks\/([^/]+)$/, ({ res, params }) => send(res, 200, taskJson(mustFind(api.getTask(params[0]!), 'task', params[0]!)))],
+    ['GET', /^\/v1\/tasks\/([^/]+)$/, ({ res, params, query }) => {
+      const task = mustFind(api.getTask(params[0]!), 'task', params[0]!);
+      send(res, 200, query.get('spec') === '1' ? task : taskJson(task)); // ?spec=1: with the spec it runs (inspect)
+    }],
     ['GET', /^\/v1\/tasks\/([^/]+)\/logs$/, (c) => logs(api, c, { task: c.params[0]! })],
     ['GET', /^\/v1\/services\/([^/]+)\/logs$/, (c) => logs(api, c, { service: c.params[0]! })],
     ['GET', /^\/v1\/nodes$/, ({ res }) => send(res, 200, api.listNodes())],
     ['POST', /^\/v1\/nodes\/([^/]+)\/drain$/, async ({ res, params }) => send(res, 200, await api.drainNode(params[0]!))],
+    ['POST', /^\/v1\/nodes\/([^/]+)\/activate$/, async ({ res, params }) => {
+      if (!api.activateNode) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'this manager cannot activate nodes');
+      send(res, 200, await api.activateNode(params[0]!));
+    }],
     ['GET', /^\/v1\/events$/, (c) => events(api, c)],
     ['GET', /^\/v1\/tree$/, ({ res }) => send(res, 200, api.tree())],
   ];
@@ -142,14 +155,31 @@ async function createService(api: ManagerApi, { req, res, body }: RequestContext
       if (seen.bodyHash !== hash) throw new GoatError('GOAT_ERR_CONFLICT', `Idempotency-Key '${key}' was used with another body`, { details: { idempotencyKey: key } });
       return send(res, seen.status, seen.response);
     }
+    refuseExisting(api, req, nameOf(json));
     const { record, created } = await api.putService(json);
     const status = created ? 201 : 200;
     const response = serviceJson(record);
     api.remember(key, { bodyHash: hash, status, response });
     return send(res, status, response);
   }
+  refuseExisting(api, req, nameOf(json));
   const { record, created } = await api.putService(json);
   send(res, created ? 201 : 200, serviceJson(record));
+}
+
+/**
+ * `If-None-Match: *` (what `goat-cluster run` sends): create only. An
+ * existing service is 409, with the hint to use `update` — so that `run` on
+ * an existing name never silently replaces its whole spec.
+ */
+function refuseExisting(api: ManagerApi, req: IncomingMessage, name: string | undefined): void {
+  if (header(req, 'if-none-match')?.trim() !== '*' || name === undefined || !api.getService(name)) return;
+  throw new GoatError('GOAT_ERR_CONFLICT', `service '${name}' already exists; change it with \`goat-cluster update ${name} …\` (only the flags given change), or \`goat-cluster stop ${name}\` first`, { details: { service: name, hint: `goat-cluster update ${name}` } });
+}
+
+function nameOf(json: unknown): string | undefined {
+  const name = (json as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name : undefined;
 }
 
 async function logs(api: ManagerApi, { req, res, query }: RequestContext, target: LogTarget): Promise<void> {
@@ -160,9 +190,10 @@ async function logs(api: ManagerApi, { req, res, query }: RequestContext, target
 }
 
 function events(api: ManagerApi, { req, res, query }: RequestContext): void {
-  const since = Number(query.get('since') ?? '0');
-  if (!Number.isInteger(since) || since < 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid query: since: a whole number >= 0', { details: { field: 'since' } });
   const limit = Math.min(10_000, Number(query.get('limit') ?? '1000') || 1000);
+  // Without `since`: the newest `limit` events (then, streamed, what comes next), as `docker events` users expect.
+  const since = query.get('since') === null && api.lastEventSeq ? Math.max(0, api.lastEventSeq() - limit) : Number(query.get('since') ?? '0');
+  if (!Number.isInteger(since) || since < 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid query: since: a whole number >= 0', { details: { field: 'since' } });
   if (!(req.headers.accept ?? '').includes('text/event-stream')) return send(res, 200, api.eventsSince(since, limit));
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   let last = since;

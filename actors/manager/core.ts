@@ -25,6 +25,8 @@ export interface ReportedTask {
   state: TaskState;
   restarts: number;
   lastExit?: { code: number | null; signal: string | null; oomKilled: boolean; message: string; finishedAt: number } | null | undefined;
+  /** Published ports while it runs (`host` chosen by the engine when the spec left it open). */
+  ports?: { host?: number | undefined; container: number }[] | undefined;
 }
 
 /** What the core needs of a worker's link: send commands, acknowledged. */
@@ -172,6 +174,21 @@ export class ManagerCore {
     });
     this.#scheduleTick();
     return drained;
+  }
+
+  /** Undoes a drain: `ready` again when its worker is linked (else `suspect` until it is), and tasks may be placed there. */
+  activateNode(id: string): NodeRecord {
+    const node = this.store.getNode(id);
+    if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${id}'`, { details: { node: id } });
+    if (node.status !== 'draining') return node;
+    const next = { ...node, status: this.#links.has(id) ? ('ready' as const) : ('suspect' as const), updatedAt: Date.now() };
+    this.#tx(() => {
+      this.store.putNode(next);
+      this.#event('node.status', id, { status: next.status });
+    });
+    this.#placeAll = true;
+    this.#scheduleTick();
+    return next;
   }
 
   /** Subscribes to the event log as it grows. */
@@ -486,9 +503,10 @@ export class ManagerCore {
       const state = r.state;
       const lastExit = r.lastExit ? { code: r.lastExit.code, signal: r.lastExit.signal, oomKilled: r.lastExit.oomKilled, message: r.lastExit.message, finishedAt: r.lastExit.finishedAt } : t.lastExit;
       const moved = state !== t.state && canTransition(t.state, state);
-      if (!moved && r.restarts === t.restarts && lastExit === t.lastExit) continue;
+      const ports = r.ports ?? t.ports;
+      if (!moved && r.restarts === t.restarts && lastExit === t.lastExit && JSON.stringify(ports) === JSON.stringify(t.ports)) continue;
       const next: TaskRecord = {
-        ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit,
+        ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit, ...(ports ? { ports } : {}),
         failure: r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure, updatedAt: now,
       };
       this.store.putTasks([next]);

@@ -163,6 +163,12 @@ export class Manager implements ManagerApi {
   async drainNode(id: string): Promise<NodeRecord> {
     return this.core.drainNode(id);
   }
+  async activateNode(id: string): Promise<NodeRecord> {
+    return this.core.activateNode(id);
+  }
+  lastEventSeq(): number {
+    return this.store.lastEventSeq();
+  }
   eventsSince(seq: number, limit: number): ClusterEvent[] {
     return this.store.eventsSince(seq, limit);
   }

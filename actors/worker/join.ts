@@ -97,5 +97,6 @@ export function toReport(t: TaskView): TaskReport {
   return {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
     lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: t.lastExit.message, finishedAt: t.lastExit.finishedAt } : null,
+    ...(t.ports.length > 0 ? { ports: t.ports } : {}),
   };
 }

@@ -51,6 +51,8 @@ export interface TaskView {
   lastExit: ExitInfo | null;
   /** True when this worker found it running and re-attached to it. */
   adopted: boolean;
+  /** Published ports of its current run (`host` where to reach it); [] until it runs. */
+  ports: { host?: number; container: number }[];
   /** Why it is not running now (a failed health check, a refusal, a spent budget); cleared once it runs. */
   error: { code?: string; message: string } | null;
   /** Its latest failure, classified (app, health, resource or runtime) and kept after it runs again; null if none yet. */
@@ -247,7 +249,7 @@ export class Worker {
     const now = Date.now();
     this.#tasks.set(a.taskId, {
       id: a.taskId, service: a.service, slot: a.slot, generation: a.generation, node: this.nodeId, state: 'assigned',
-      restarts: 0, lastExit: null, adopted: false, error: null, failure: null, createdAt: now, updatedAt: now,
+      restarts: 0, lastExit: null, adopted: false, ports: [], error: null, failure: null, createdAt: now, updatedAt: now,
     });
   }
 
@@ -256,7 +258,7 @@ export class Worker {
       case 'starting':
         return this.#move(r.taskId, 'starting');
       case 'running':
-        return this.#move(r.taskId, 'running', { adopted: r.run.adopted, error: null });
+        return this.#move(r.taskId, 'running', { adopted: r.run.adopted, error: null, ports: r.run.ports.map((p) => ({ ...p })) });
       case 'exited':
         return this.#move(r.taskId, 'exited', { lastExit: r.exit, ...(r.exit.code === 0 && !r.exit.oomKilled ? {} : { failure: classifyExit(r.exit) }) });
       case 'unhealthy': {
