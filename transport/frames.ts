@@ -36,6 +36,8 @@ const taskReportSchema = z.strictObject({
   }).nullable().optional(),
   /** Published ports while it runs (`host` as the engine chose it). */
   ports: z.array(z.strictObject({ host: z.number().int().min(0).max(65_535).optional(), container: z.number().int().min(0).max(65_535) })).max(1_000).optional(),
+  /** Why it failed (its kind and message), when it did. */
+  failure: z.strictObject({ kind: z.enum(['app', 'health', 'resource', 'runtime']), message: z.string().max(4096), code: z.string().max(64).optional() }).nullable().optional(),
 });
 
 /**
@@ -83,8 +85,13 @@ export const BODY_SCHEMAS = {
   assign: z.strictObject({
     cmdId: id,
     task: z.strictObject({ taskId: id, service: id, slot: count, generation: count, spec: wireTaskSpec }),
+    /** The sending leader's epoch (HA); a worker refuses one older than the highest it stored. */
+    epoch: count.optional(),
   }),
-  stop: z.strictObject({ cmdId: id, taskId: id, generation: count }),
+  stop: z.strictObject({ cmdId: id, taskId: id, generation: count, epoch: count.optional() }),
+  // follower manager → worker (HA, lib/ha): go to the leader, or retry later
+  redirect: z.strictObject({ url: z.string().min(1).max(2048), leaderId: id, epoch: count }),
+  no_leader: z.strictObject({ retryAfterMs: z.number().int().min(0).max(60_000) }),
   ...LOG_BODY_SCHEMAS,
   // both ways
   ack: ackBody,
@@ -103,7 +110,7 @@ export const FRAME_TYPES = {
   /** Frames a manager accepts from a worker. */
   toManager: ['hello', 'heartbeat', 'report', 'ack', 'error', 'logs_data', 'logs_end'],
   /** Frames a worker accepts from a manager. */
-  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'ack', 'error', 'logs_open', 'logs_credit', 'logs_cancel'],
+  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'redirect', 'no_leader', 'ack', 'error', 'logs_open', 'logs_credit', 'logs_cancel'],
 } as const satisfies Record<string, readonly FrameType[]>;
 
 /** A direction of travel: who receives. */
@@ -130,6 +137,10 @@ export type WelcomeBody = FrameBody<'welcome'>;
 export type AssignBody = FrameBody<'assign'>;
 /** The body of `stop`. */
 export type StopBody = FrameBody<'stop'>;
+/** The body of `redirect` (a follower names the leader). */
+export type RedirectBody = FrameBody<'redirect'>;
+/** The body of `no_leader` (a follower knows no leader yet). */
+export type NoLeaderBody = FrameBody<'no_leader'>;
 /** The body of `ack`. */
 export type AckBody = FrameBody<'ack'>;
 /** The body of `error`. */

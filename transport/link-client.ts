@@ -50,6 +50,16 @@ export interface LinkClientOptions {
   random?: Random;
   /** Where time comes from. @default systemClock */
   clock?: Clock;
+  /**
+   * The highest leader epoch this node has stored (HA): a `welcome` or a
+   * command with an older epoch is refused (error frame GOAT_ERR_NOT_READY,
+   * and the link is dropped for the next URL). @default () => 0
+   */
+  minEpoch?: () => number;
+  /** Called with each welcomed epoch not older than {@link minEpoch} (the worker stores the highest); awaited before the link counts as up. */
+  onEpoch?: (epoch: number) => void | Promise<void>;
+  /** Opens the WebSocket (the deterministic simulation gives a simulated one). @default `new WebSocket(url, options)` from `ws` */
+  connect?: (url: string, options: WebSocket.ClientOptions) => WebSocket;
 }
 
 /** Sends a log stream frame on the connection a stream was opened on; false when it is closed. */
@@ -68,6 +78,10 @@ export interface LinkClientEvents {
   disconnected: { url: string; code: number; reason: string; retryInMs: number | null; wasConnected: boolean };
   /** The manager answered a frame with an error. */
   remoteError: ErrorBody & { re?: string };
+  /** A follower manager sent this node to the leader (`url`), or said there is none yet (`url` null). */
+  redirected: { from: string; url: string | null; retryAfterMs: number };
+  /** A welcome or command from an older epoch than the stored one was refused. */
+  staleEpoch: { url: string; epoch: number; min: number };
 }
 
 interface Session {
@@ -79,6 +93,8 @@ interface Session {
   lastHeardAt: number;
   timer: TimerId | null;
   lastError: string;
+  /** The epoch of the manager's welcome. */
+  epoch: number;
 }
 
 const NO_USAGE: NodeUsage = { tasks: 0, memoryMb: 0, cpuSeconds: 0 };
@@ -97,6 +113,8 @@ export class LinkClient extends Emitter<LinkClientEvents> {
   #urlIndex = 0;
   #reconnectTimer: TimerId | null = null;
   #disconnectedSince: number | null = null;
+  /** Where and when to connect next, as a follower said (redirect / no_leader). */
+  #next: { url: string | null; delayMs: number } | null = null;
 
   constructor(options: LinkClientOptions) {
     super();
@@ -163,22 +181,25 @@ export class LinkClient extends Emitter<LinkClientEvents> {
 
   #connect(): void {
     this.#reconnectTimer = null;
-    const url = linkUrl(this.#o.urls[this.#urlIndex++ % this.#o.urls.length] as string);
+    const redirected = this.#next?.url ?? null;
+    this.#next = null;
+    const url = linkUrl(redirected ?? (this.#o.urls[this.#urlIndex++ % this.#o.urls.length] as string));
     this.#status = 'connecting';
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url, {
+      const wsOptions: WebSocket.ClientOptions = {
         headers: { Authorization: `Bearer ${this.#o.token}` },
         handshakeTimeout: this.#o.handshakeTimeoutMs ?? 10_000,
         maxPayload: this.#o.maxPayload ?? 1024 * 1024,
         perMessageDeflate: false,
-      });
+      };
+      ws = this.#o.connect ? this.#o.connect(url, wsOptions) : new WebSocket(url, wsOptions);
     } catch (err) {
       this.#session = null;
       this.#scheduleReconnect(url, 1006, errorMessage(err), false);
       return;
     }
-    const session: Session = { ws, url, welcomed: false, heartbeatMs: 0, seq: 0, lastHeardAt: this.#clock.now(), timer: null, lastError: '' };
+    const session: Session = { ws, url, welcomed: false, heartbeatMs: 0, seq: 0, lastHeardAt: this.#clock.now(), timer: null, lastError: '', epoch: 0 };
     this.#session = session;
     ws.on('error', (err) => (session.lastError = err.message));
     ws.on('open', () => void this.#sayHello(session));
@@ -220,6 +241,18 @@ export class LinkClient extends Emitter<LinkClientEvents> {
         if (frame.type === 'logs_open') send('logs_end', { streamId: frame.body.streamId, reason: 'error', code: 'GOAT_ERR_NOT_IMPLEMENTED', message: 'this worker serves no logs' });
         return;
       }
+      case 'redirect':
+        this.#next = { url: frame.body.url, delayMs: 0 };
+        this.emit('redirected', { from: session.url, url: frame.body.url, retryAfterMs: 0 });
+        session.lastError = `redirected to the leader ${frame.body.leaderId} at ${frame.body.url}`;
+        closeSocket(session.ws, LINK_CLOSE.NORMAL.code, 'redirected');
+        return;
+      case 'no_leader':
+        this.#next = { url: null, delayMs: frame.body.retryAfterMs };
+        this.emit('redirected', { from: session.url, url: null, retryAfterMs: frame.body.retryAfterMs });
+        session.lastError = `no leader yet (retry after ${frame.body.retryAfterMs} ms)`;
+        closeSocket(session.ws, LINK_CLOSE.NORMAL.code, 'no leader');
+        return;
       case 'error':
         this.emit('remoteError', { ...frame.body, ...(frame.re === undefined ? {} : { re: frame.re }) });
         return;
@@ -231,8 +264,36 @@ export class LinkClient extends Emitter<LinkClientEvents> {
 
   #onWelcome(session: Session, welcome: WelcomeBody): void {
     if (session.welcomed) return;
-    if (session.timer !== null) this.#clock.clearTimeout(session.timer);
+    const min = this.#o.minEpoch?.() ?? 0;
+    if (welcome.epoch < min) {
+      this.emit('staleEpoch', { url: session.url, epoch: welcome.epoch, min });
+      session.lastError = `manager epoch ${welcome.epoch} is older than ${min}, the highest seen: refused`;
+      sendFrame(session.ws, 'error', { code: 'GOAT_ERR_NOT_READY', message: session.lastError });
+      closeSocket(session.ws, LINK_CLOSE.NORMAL.code, 'stale epoch');
+      return;
+    }
     session.welcomed = true;
+    session.epoch = welcome.epoch;
+    let stored: void | Promise<void>;
+    try {
+      stored = this.#o.onEpoch?.(welcome.epoch);
+    } catch (err) {
+      stored = Promise.reject(err);
+    }
+    // Synchronous unless the epoch is being stored (HA): then the link is up once it is on disk.
+    if (stored instanceof Promise) {
+      stored.then(() => this.#welcomed(session, welcome), (err: unknown) => {
+        session.lastError = `cannot store the epoch: ${errorMessage(err)}`;
+        closeSocket(session.ws, 1011, session.lastError);
+      });
+      return;
+    }
+    this.#welcomed(session, welcome);
+  }
+
+  #welcomed(session: Session, welcome: WelcomeBody): void {
+    if (session !== this.#session) return;
+    if (session.timer !== null) this.#clock.clearTimeout(session.timer);
     session.heartbeatMs = this.#o.heartbeatMs ?? welcome.heartbeatMs;
     this.#status = 'connected';
     this.#attempt = 0;
@@ -268,6 +329,13 @@ export class LinkClient extends Emitter<LinkClientEvents> {
   /** Runs a command's handler (once at a time per cmdId: a re-send joins the running one) and acks what it returns. */
   #command(session: Session, frame: Frame<'assign' | 'stop'>, run: () => Promise<CommandResult>): void {
     const { cmdId } = frame.body;
+    const epoch = frame.body.epoch ?? session.epoch;
+    const min = this.#o.minEpoch?.() ?? 0;
+    if (epoch < min) {
+      this.emit('staleEpoch', { url: session.url, epoch, min });
+      sendFrame(session.ws, 'error', { code: 'GOAT_ERR_NOT_READY', message: `command ${cmdId} from epoch ${epoch}, older than ${min}, the highest seen: refused` }, { re: frame.id });
+      return;
+    }
     let result = this.#inflight.get(cmdId);
     if (!result) {
       result = Promise.resolve().then(run);
@@ -295,7 +363,10 @@ export class LinkClient extends Emitter<LinkClientEvents> {
       this.emit('disconnected', { url, code, reason, retryInMs: null, wasConnected });
       return;
     }
-    const retryInMs = reconnectDelay(this.#attempt++, this.#backoff, this.#random);
+    const next = this.#next;
+    // A redirect goes at once (counted, so two followers sending each other back cannot spin); no_leader waits as told.
+    const retryInMs = next ? (next.url !== null && this.#attempt < 5 ? next.delayMs : Math.max(next.delayMs, reconnectDelay(this.#attempt, this.#backoff, this.#random))) : reconnectDelay(this.#attempt, this.#backoff, this.#random);
+    this.#attempt++;
     this.#reconnectTimer = this.#clock.setTimeout(() => this.#connect(), retryInMs);
     this.emit('disconnected', { url, code, reason, retryInMs, wasConnected });
   }

@@ -22,13 +22,14 @@ import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../../lib/model/index.js';
-import { openSqliteStore, type Store } from '../../lib/store/index.js';
-import { EventBus, systemClock, type ChildRef, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { afterCommit, openSqliteStore, type Store } from '../../lib/store/index.js';
+import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
-import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
+import { createApiHandler, type ApiOptions, type ManagerApi } from '../../transport/http-api.js';
 import { LINK_CLOSE, LinkServer, type ManagerLink } from '../../transport/index.js';
-import { AdminServer, noSuchActor, type AdminRequest } from '../../transport/admin-server.js';
-import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
+import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
+import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspectable, type NactRef } from '../supervision/index.js';
+import { ClusterTree, localSource } from './tree.js';
 import { ManagerCore, type NodeChannel } from './core.js';
 import { ManagerMetrics } from './metrics.js';
 import { LogRouter } from '../../transport/logs-manager.js';
@@ -57,6 +58,12 @@ export interface ManagerOptions {
   parent?: NactRef;
   /** The tree's event bus, when it sits in a bigger tree. */
   bus?: EventBus;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
+  /** A store opened by the caller (HA: the leader's etcd store) instead of `<dataDir>/goat.db`; closed by {@link Manager.stop}. */
+  store?: Store;
+  /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
+  epoch?: number;
 }
 
 /** A running manager. */
@@ -67,7 +74,9 @@ export class Manager implements ManagerApi {
   #links!: LinkServer;
   #ready = false;
   #admin: AdminServer | undefined;
-  readonly #localWorkers = new Map<string, () => TreeNode>();
+  /** The workers' subtrees under `nodes/<id>` (actors/manager/tree.ts). */
+  readonly #cluster = new ClusterTree();
+  readonly #escalations = new EscalationLog();
   #nodesSup: Supervisor<NactRef> | undefined;
   #servicesSup: Supervisor<NactRef> | undefined;
   /** Service controllers being started (their first reconcile comes from their init). */
@@ -75,6 +84,8 @@ export class Manager implements ManagerApi {
   readonly #metrics: ManagerMetrics;
   /** Log streams between workers' links and readers. */
   readonly logRouter = new LogRouter();
+  /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
+  #pruneTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly core: ManagerCore,
@@ -90,7 +101,7 @@ export class Manager implements ManagerApi {
   static async start(options: ManagerOptions): Promise<Manager> {
     await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
-    const store = openSqliteStore(join(options.dataDir, 'goat.db'));
+    const store = options.store ?? openSqliteStore(join(options.dataDir, 'goat.db'));
     const sink: { metrics?: ManagerMetrics } = {};
     const core = new ManagerCore({
       store,
@@ -112,6 +123,11 @@ export class Manager implements ManagerApi {
     return manager;
   }
 
+  /** Resolves once the manager's root supervisor gave up: its error and the chain of failures that led there. */
+  whenFailed(): Promise<{ error: GoatError; chain: string }> {
+    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+  }
+
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
   get url(): string {
     const a = this.#server.address() as AddressInfo;
@@ -126,6 +142,7 @@ export class Manager implements ManagerApi {
   /** Stops listening, closes links and the store. Workers keep their tasks. */
   async stop(): Promise<void> {
     this.#ready = false;
+    clearInterval(this.#pruneTimer);
     this.core.close();
     await this.#root.stop();
     if (this.#system) stopNact(this.#system);
@@ -143,13 +160,16 @@ export class Manager implements ManagerApi {
     return this.store.getService(name);
   }
   async putService(body: unknown, name?: string): Promise<{ record: ServiceRecord; created: boolean }> {
-    return this.core.putService(body, name);
+    return this.#acked(this.core.putService(body, name));
   }
   async scaleService(name: string, replicas: number): Promise<ServiceRecord> {
-    return this.core.scaleService(name, replicas);
+    return this.#acked(this.core.scaleService(name, replicas));
   }
   async deleteService(name: string): Promise<boolean> {
-    return this.core.deleteService(name);
+    return this.#acked(this.core.deleteService(name));
+  }
+  async rollbackService(name: string): Promise<ServiceRecord> {
+    return this.#acked(this.core.rollbackService(name));
   }
   listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[] {
     return this.store.listTasks(filter);
@@ -161,13 +181,10 @@ export class Manager implements ManagerApi {
     return this.store.listNodes();
   }
   async drainNode(id: string): Promise<NodeRecord> {
-    return this.core.drainNode(id);
+    return this.#acked(this.core.drainNode(id));
   }
   async activateNode(id: string): Promise<NodeRecord> {
     return this.core.activateNode(id);
-  }
-  lastEventSeq(): number {
-    return this.store.lastEventSeq();
   }
   eventsSince(seq: number, limit: number): ClusterEvent[] {
     return this.store.eventsSince(seq, limit);
@@ -179,20 +196,12 @@ export class Manager implements ManagerApi {
     return openLogs({ router: this.logRouter, getTask: (id) => this.store.getTask(id), getService: (n) => this.store.getService(n), listTasks: (f) => this.store.listTasks(f), getNode: (id) => this.store.getNode(id) }, target, options);
   }
   tree(): TreeNode {
-    const tree = this.#root.snapshot();
-    if (this.#localWorkers.size === 0) return tree;
-    // A worker in this process (`start`, createCluster) shows its own tree under its node.
-    const nodes = tree.children?.find((c) => c.id === 'nodes');
-    for (const child of nodes?.children ?? []) {
-      const local = this.#localWorkers.get(child.id);
-      if (local) child.children = [local()];
-    }
-    return tree;
+    return this.#cluster.graft(this.#root.snapshot(), Date.now());
   }
 
-  /** Shows the supervision tree of a worker running in this process under `/manager/nodes/<nodeId>` in {@link tree}. */
-  attachLocalWorker(nodeId: string, tree: () => TreeNode): void {
-    this.#localWorkers.set(nodeId, tree);
+  /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */
+  attachLocalWorker(nodeId: string, tree: () => TreeNode, inspect: Inspectable = { inspect: () => undefined }): void {
+    this.#cluster.attach(nodeId, localSource(tree, inspect));
   }
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.#metrics.render();
@@ -201,18 +210,36 @@ export class Manager implements ManagerApi {
     return this.store.getIdempotency(key, Date.now());
   }
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
-    this.store.putIdempotency(key, rec, Date.now() + 24 * 3_600_000);
+    const now = Date.now();
+    this.store.pruneIdempotency(now); // an indexed range delete: the expired keys never pile up
+    this.store.putIdempotency(key, rec, now + 24 * 3_600_000);
+  }
+  lastEventSeq(): number {
+    return this.store.lastEventSeq();
   }
 
   // --- internals -----------------------------------------------------------------
+
+  /** `{ epoch }` for commands of an HA leader; nothing for a single manager. */
+  #epochField(): { epoch?: number } {
+    return this.options.epoch ? { epoch: this.options.epoch } : {};
+  }
+
+  /** `result` once the writes that made it are durable (at once with SQLite): the API acknowledges only then. */
+  async #acked<T>(result: T): Promise<T> {
+    if (this.store.pending) await this.store.committed();
+    return result;
+  }
 
   async #boot(): Promise<void> {
     const log = this.options.logger ?? consola.withTag('goat:manager');
     const parent = this.options.parent ?? (this.#system = startSystem() as unknown as NactRef);
     const bus = this.options.bus ?? new EventBus(systemClock);
     bus.subscribe((e) => this.#onSupervision(e));
-    this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000 });
-    this.#server = createServer(createApiHandler(this, { token: this.token.token }));
+    bus.subscribe((e) => this.#escalations.record(e));
+    const epoch = this.options.epoch ?? 0;
+    this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000, epoch: () => epoch });
+    this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
     this.#links.attach(this.#server);
     this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.core.subscribe(l) }, this.token.token);
     this.#admin.attach(this.#server);
@@ -282,6 +309,8 @@ export class Manager implements ManagerApi {
     this.#links.onLink((link) => void this.#linked(link));
     this.core.options.reconcileVia = (name) => this.#reconcileVia(name);
     for (const s of this.store.listServices()) this.core.mark(s.name);
+    this.#pruneTimer = setInterval(() => this.store.pruneIdempotency(Date.now()), 60_000);
+    this.#pruneTimer.unref();
     this.#ready = true;
     const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
     log.info(`manager API on ${this.url} (${tokenWhere})`);
@@ -294,8 +323,9 @@ export class Manager implements ManagerApi {
     if (!nodes) return link.close(1011, 'manager not ready');
     if (nodes.childIds().includes(id)) await nodes.stopChild(id).catch(() => undefined);
     const channel: NodeChannel = {
-      assign: (t) => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec } }),
-      stop: (t) => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation }),
+      // A command goes out only once the write behind it is durable (at once with SQLite).
+      assign: (t) => afterCommit(this.store, () => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec }, ...this.#epochField() })),
+      stop: (t) => afterCommit(this.store, () => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation, ...this.#epochField() })),
       close: (reason) => link.close(LINK_CLOSE.SILENT.code, reason),
     };
     await nodes.startChild(actorChild<null, never>({
@@ -366,20 +396,9 @@ export class Manager implements ManagerApi {
         return this.listNodes();
       case 'services':
         return this.listServices();
-      case 'send': {
-        const ref = this.#root.lookup(req.path);
-        if (!ref) throw noSuchActor(req.path);
-        return { delivery: ref.send(req.message) };
-      }
-      case 'ask': {
-        const ref = this.#root.lookup(req.path) as ChildRef | undefined;
-        if (!ref || typeof ref.ask !== 'function') throw noSuchActor(req.path);
-        if (typeof req.message !== 'object' || req.message === null || Array.isArray(req.message)) {
-          throw new GoatError('GOAT_ERR_INVALID_SPEC', 'ask wants an object message, e.g. { type: "$info" }', { details: { field: 'message' } });
-        }
-        const message = req.message;
-        return ref.ask((reply) => ({ ...message, reply }), req.timeoutMs ?? 5_000);
-      }
+      case 'send':
+      case 'ask':
+        return this.#cluster.route(`${this.#root.path}/nodes`, req) ?? adminCall(this.#root, req);
     }
   }
 

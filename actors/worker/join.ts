@@ -4,9 +4,11 @@
  * the manager's `assign` and `stop` commands (each (task, generation) at most
  * once) and reports every task change.
  */
-import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
+import { LinkClient, type AssignBody, type LinkClientOptions, type StopBody, type TaskReport } from '../../transport/index.js';
+import { planted } from '../../lib/sim/planted.js';
 import { WorkerLogStreams } from '../../transport/logs-worker.js';
 import { consola } from 'consola';
+import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
@@ -20,6 +22,8 @@ export interface JoinOptions extends WorkerOptions {
   labels?: Record<string, string>;
   /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
   backoff?: { initialMs?: number; maxMs?: number };
+  /** Opens the link's WebSocket (the deterministic simulation's network). @default a real one */
+  linkConnect?: LinkClientOptions['connect'];
 }
 
 /** A joined worker. */
@@ -40,11 +44,16 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   refresh.unref();
   const logs = new WorkerLogStreams((taskId, generation, o) => worker.runtime.openLogs(taskId, generation, o));
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
+  // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
+  const epochs = await EpochFile.load(options.dataDir);
   const link = new LinkClient({
     urls,
+    minEpoch: () => epochs.epoch,
+    onEpoch: (epoch) => (epoch > epochs.epoch ? epochs.raise(epoch) : undefined),
     token: options.token,
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
     usage: () => usage,
+    ...(options.linkConnect ? { connect: options.linkConnect } : {}),
     hello: async () => {
       const capacity = await worker.capacity();
       return {
@@ -56,6 +65,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
     onLogs: (frame, send) => logs.handle(frame, send),
     onStop: async (body: StopBody) => {
+      if (planted.workerIgnoresGenerations) return plantedStopSlot(worker, body);
       const task = worker.task(body.taskId);
       if (!task || task.generation !== body.generation || task.state === 'stopped') return { applied: false };
       await worker.stopTask(body.taskId, body.cmdId);
@@ -92,11 +102,22 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   };
 }
 
+/** Planted bug (lib/sim/planted.ts): a stop addressed to one copy stops every copy of its slot here. */
+async function plantedStopSlot(worker: Worker, body: StopBody): Promise<{ applied: boolean }> {
+  const target = worker.task(body.taskId);
+  if (!target) return { applied: false };
+  const copies = worker.tasks().filter((t) => t.service === target.service && t.slot === target.slot && t.state !== 'stopped');
+  for (const t of copies) await worker.stopTask(t.id, t.id === body.taskId ? body.cmdId : undefined);
+  return { applied: copies.length > 0 };
+}
+
 /** A task as the link reports it. */
 export function toReport(t: TaskView): TaskReport {
   return {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
     lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: t.lastExit.message, finishedAt: t.lastExit.finishedAt } : null,
     ...(t.ports.length > 0 ? { ports: t.ports } : {}),
+    failure: t.failure ? { kind: t.failure.kind, message: t.failure.message.slice(0, 4096), ...(t.failure.code ? { code: t.failure.code } : {}) }
+      : t.error && t.state === 'failed' ? { kind: 'app', message: t.error.message.slice(0, 4096), ...(t.error.code ? { code: t.error.code } : {}) } : null,
   };
 }

@@ -27,6 +27,9 @@ commands:
   run NAME (--image I | --command "CMD ...") [--replicas N] [-p HOST:CONTAINER]...
            [-e K=V]... [--restart no|on-failure|always|unless-stopped]
            [--health-http PATH] [--cpu N] [--memory MB] [--idempotency-key K]
+  update NAME [run's flags] [--update-parallelism N] [--update-order stop-first|start-first]
+           [--update-failure-action pause|rollback|continue] [--update-monitor-ms N] [--wait]
+  rollback NAME [--wait]
   ps [--service S] [-a] | services | nodes | stop NAME | scale NAME N | drain NODE | activate NODE
   logs SERVICE|TASK [--follow] [--tail N] [--since 10m] [--timestamps]
   inspect service|task|node ID | completion bash|zsh|fish

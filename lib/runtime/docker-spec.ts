@@ -27,12 +27,25 @@ export function portKey(port: number): string {
   return `${port}/tcp`;
 }
 
+/** The env var a test run sets (spec/suite.ts) so that what it starts can be found afterwards: task processes keep it, containers get {@link TEST_RUN_LABEL}. */
+export const TEST_RUN_ENV = 'GOAT_TEST_RUN';
+
+/** The label of containers started while {@link TEST_RUN_ENV} is set, with its value. */
+export const TEST_RUN_LABEL = 'goat.test-run';
+
+/** `{ 'goat.test-run': id }` when `env` has `GOAT_TEST_RUN=id`, else nothing. */
+export function testRunLabels(env: NodeJS.ProcessEnv): Record<string, string> {
+  const id = env[TEST_RUN_ENV];
+  return id ? { [TEST_RUN_LABEL]: id } : {};
+}
+
 /**
  * The options to create the container of `task` (validated by `checkTask`
- * first; never pulls: the image must be present). Its logs are rotated by
- * the engine's json-file driver: `max-size`, `max-file` from `rotation`.
+ * first; never pulls: the image must be present), with `extraLabels` added
+ * to Goat's own. Its logs are rotated by the engine's json-file driver:
+ * `max-size`, `max-file` from `rotation`.
  */
-export function containerOptions(task: RuntimeTask, rotation: LogRotation = LOG_ROTATION_DEFAULTS): Dockerode.ContainerCreateOptions {
+export function containerOptions(task: RuntimeTask, extraLabels: Record<string, string> = {}, rotation: LogRotation = LOG_ROTATION_DEFAULTS): Dockerode.ContainerCreateOptions {
   const { spec } = task;
   const ports: PortMapping[] = spec.ports ?? [];
   const exposed: Record<string, object> = {};
@@ -48,7 +61,7 @@ export function containerOptions(task: RuntimeTask, rotation: LogRotation = LOG_
     Image: imageOf(task),
     ...(spec.command === undefined ? {} : { Cmd: spec.command }),
     Env: Object.entries(spec.env ?? {}).map(([key, value]) => `${key}=${value}`),
-    Labels: taskLabels(task),
+    Labels: { ...extraLabels, ...taskLabels(task) },
     ExposedPorts: exposed,
     HostConfig: {
       PortBindings: bindings,

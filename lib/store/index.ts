@@ -12,6 +12,8 @@
  *   assignments, the command ids it applied), a JSON file written atomically.
  */
 export type { Store, TaskFilter, IdempotencyRecord } from './store.js';
+export { afterCommit } from './store.js';
 export { openSqliteStore, restoreSqliteStore, SQLITE_STORE_DEFAULTS, type SqliteStoreOptions } from './sqlite.js';
 export { GOAT_APPLICATION_ID, SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
 export { WorkerState, APPLIED_LIMIT, type Assignment } from './worker-state.js';
+export { EtcdStore, openEtcdStore, ETCD_LIMITS, type EtcdStoreOptions } from './etcd.js';

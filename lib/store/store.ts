@@ -1,10 +1,14 @@
 /**
  * The manager's durable state as an interface: services, tasks, nodes, the
  * bounded event log, Idempotency-Key results and a few metadata strings.
- * Synchronous on purpose: a write method returns only once its write is
- * committed (durable), so the caller may acknowledge right after it.
+ * Reads and writes are synchronous calls. With SQLite a write is committed
+ * (durable) when its method returns. A store on a remote engine (etcd) may
+ * apply a write to its in-memory view at once and commit it shortly after:
+ * whoever acknowledges a write or sends a command derived from it first
+ * waits for {@link Store.committed} (see {@link afterCommit}). SQLite's
+ * `committed()` resolves at once and its `pending` is always false.
  */
-import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, TaskRecord } from '../model/index.js';
+import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, ServiceState, TaskRecord } from '../model/index.js';
 
 /** Which tasks {@link Store.listTasks} returns; every given field must match. */
 export interface TaskFilter {
@@ -25,8 +29,20 @@ export interface IdempotencyRecord {
 
 /** The manager's durable state. Every write is committed when the method returns. */
 export interface Store {
-  /** The file the store lives in. */
+  /** Where the store lives: its file (SQLite), or `etcd://host:port,…/prefix`. */
   readonly file: string;
+  /**
+   * True while some write made through this store is not yet durable
+   * (always false for SQLite, whose writes are committed when they return).
+   */
+  readonly pending: boolean;
+  /**
+   * Resolves once every write made so far is durable. Rejects with a
+   * GoatError (GOAT_ERR_NOT_READY) when one of them was refused — e.g. an
+   * etcd store whose leadership (epoch) was lost: it then refuses every later
+   * write too, and the caller must not acknowledge or act on the write.
+   */
+  committed(): Promise<void>;
   /** Closes the store; later calls throw. Idempotent. */
   close(): void;
   /**
@@ -46,6 +62,8 @@ export interface Store {
    * unchanged.
    */
   putService(spec: ServiceSpec, now: number): ServiceRecord;
+  /** Replaces the service's state (previous spec, rollout, status); its spec and version stay. False when there is no such service. */
+  putServiceState(name: string, state: Partial<ServiceState>): boolean;
   /** Deletes the service (not its tasks); false when there was none. */
   deleteService(name: string): boolean;
 
@@ -53,6 +71,18 @@ export interface Store {
   getTask(id: string): TaskRecord | undefined;
   /** Tasks matching `filter`, ordered by service, slot, generation, id. */
   listTasks(filter?: TaskFilter): TaskRecord[];
+  /**
+   * Tasks not in a terminal state matching `filter` (same order as
+   * {@link listTasks}); indexed, so its cost does not grow with the history.
+   */
+  listActiveTasks(filter?: Omit<TaskFilter, 'state'>): TaskRecord[];
+  /** How many tasks are in each state (for `/metrics`). */
+  countTasksByState(): Record<string, number>;
+  /**
+   * Keeps at most `keep` terminal tasks per slot of `service` (the highest
+   * generations) and deletes the older ones; returns how many were deleted.
+   */
+  pruneTaskHistory(service: string, keep: number): number;
   /** Inserts or replaces these tasks (by id), all in one transaction. */
   putTasks(tasks: TaskRecord[]): void;
   /** Deletes these tasks; unknown ids are ignored. */
@@ -94,4 +124,16 @@ export interface Store {
    * renamed); an existing `file` is replaced.
    */
   backup(file: string): Promise<void>;
+}
+
+/**
+ * Runs `fn` once every write made so far through `store` is durable: at once
+ * (synchronously) when nothing is pending — always so with SQLite, whose path
+ * stays as it was — else after {@link Store.committed} resolves. When the
+ * commit is refused `fn` never runs and the returned promise rejects with
+ * the store's error.
+ */
+export function afterCommit<T>(store: Pick<Store, 'pending' | 'committed'>, fn: () => Promise<T>): Promise<T> {
+  if (!store.pending) return fn();
+  return store.committed().then(fn);
 }

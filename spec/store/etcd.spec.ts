@@ -1,0 +1,170 @@
+/**
+ * The etcd store on a real 3-member etcd cluster (loopback, temp dir):
+ * every record round-trips through etcd (a fresh store loads what another
+ * wrote), transactions roll back, a write is fenced by the leader key's create
+ * revision (epoch), big writes are split within etcd's limits, heartbeat-only
+ * node changes stay in memory, the event log stays bounded.
+ */
+import test from 'ava';
+import { Etcd3 } from 'etcd3';
+import { isGoatError } from '../../lib/errors.js';
+import { ETCD_LIMITS, openEtcdStore, type EtcdStore } from '../../lib/store/index.js';
+import { coalesce, splitOps } from '../../lib/store/etcd.js';
+import { EtcdCluster, etcdTest } from '../helpers/etcd-cluster.js';
+import { node, service, task } from './helpers.js';
+
+const etcd = etcdTest(test);
+let cluster: Promise<EtcdCluster> | undefined;
+let client: Etcd3 | undefined;
+let n = 0;
+
+async function setup(): Promise<{ client: Etcd3; prefix: string; epoch: number; endpoints: string[] }> {
+  cluster ??= EtcdCluster.start(3);
+  const c = await cluster;
+  client ??= new Etcd3({ hosts: c.endpoints });
+  const prefix = `t${++n}`;
+  const put = await client.kv.put({ key: Buffer.from(`${prefix}/leader`), value: Buffer.from('me') });
+  return { client, prefix, epoch: Number(put.header.revision), endpoints: c.endpoints };
+}
+
+async function open(s: { client: Etcd3; prefix: string; epoch: number }, extra: { maxEvents?: number; onFenced?: () => void } = {}): Promise<EtcdStore> {
+  return openEtcdStore({ client: s.client, prefix: s.prefix, epoch: s.epoch, ...extra });
+}
+
+test.after.always(async () => {
+  client?.close();
+  if (cluster) await (await cluster).stop();
+});
+
+test('coalesce keeps the last write of each key; splitOps stays within 128 ops and the byte limit, in order', (t) => {
+  t.deepEqual(coalesce([{ key: 'a', value: '1' }, { key: 'b', value: '1' }, { key: 'a', value: null }]), [{ key: 'b', value: '1' }, { key: 'a', value: null }]);
+  const ops = Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: 'x' }));
+  const parts = splitOps(ops);
+  t.true(parts.every((p) => p.length < ETCD_LIMITS.opsPerTxn));
+  t.deepEqual(parts.flat(), ops);
+  const big = Array.from({ length: 5 }, (_, i) => ({ key: `b${i}`, value: 'y'.repeat(400_000) }));
+  t.true(splitOps(big).every((p) => p.reduce((s, o) => s + (o.value?.length ?? 0), 0) <= ETCD_LIMITS.bytesPerTxn));
+});
+
+etcd('every record round-trips: a fresh store loads what the first committed', async (t) => {
+  const s = await setup();
+  const a = await open(s);
+  t.false(a.pending);
+  const v1 = a.putService(service('web', 2), 10);
+  t.is(v1.version, 1);
+  t.is(a.putService(service('web', 2), 11).version, 1, 'an identical spec is not a new version');
+  t.is(a.putService(service('web', 3), 12).version, 2);
+  a.putService(service('gone'), 1);
+  t.true(a.deleteService('gone'));
+  t.false(a.deleteService('gone'));
+  a.putTasks([task('web', 0), task('web', 1, { node: 'n1', state: 'running' }), task('web', 2)]);
+  a.deleteTasks(['web.2.abc2', 'nope']);
+  a.putNode(node('n1'));
+  const events = a.appendEvents([{ at: 1, type: 'x', subject: 's', data: { a: 1 } }, { at: 2, type: 'y', subject: 's', data: {} }]);
+  t.deepEqual(events.map((e) => e.seq), [1, 2]);
+  a.putIdempotency('k1', { bodyHash: 'h', status: 201, response: { ok: true } }, 1_000);
+  a.setMeta('clusterId', 'c-1');
+  t.true(a.pending, 'written, not yet in etcd');
+  await a.committed();
+  t.false(a.pending);
+
+  const b = await open(s);
+  t.deepEqual(b.listServices(), a.listServices());
+  t.is(b.getService('web')?.version, 2);
+  t.deepEqual(b.listTasks(), a.listTasks());
+  t.deepEqual(b.listTasks({ node: 'n1' }).map((x) => x.id), ['web.1.abc1']);
+  t.deepEqual(b.getNode('n1'), node('n1'));
+  t.deepEqual(b.eventsSince(0), events);
+  t.is(b.lastEventSeq(), 2);
+  t.deepEqual(b.getIdempotency('k1', 500), { bodyHash: 'h', status: 201, response: { ok: true } });
+  t.is(b.getIdempotency('k1', 1_000), undefined, 'expired');
+  t.is(b.getMeta('clusterId'), 'c-1');
+  t.true(b.file.startsWith('etcd://'));
+});
+
+etcd('a transaction that throws changes nothing, in memory or in etcd', async (t) => {
+  const s = await setup();
+  const a = await open(s);
+  a.putService(service('web'), 1);
+  t.throws(() => a.transaction(() => {
+    a.putTasks([task('web', 0)]);
+    a.deleteService('web');
+    a.appendEvents([{ at: 1, type: 'x', subject: 's', data: {} }]);
+    throw new Error('boom');
+  }), { message: 'boom' });
+  t.deepEqual(a.listTasks(), []);
+  t.truthy(a.getService('web'));
+  t.is(a.lastEventSeq(), 0);
+  await a.committed();
+  const b = await open(s);
+  t.deepEqual(b.listTasks(), []);
+  t.truthy(b.getService('web'));
+  t.is(b.lastEventSeq(), 0);
+});
+
+etcd('a write of a deposed leader (the leader key re-created: a new epoch) is refused: nothing committed, later writes throw', async (t) => {
+  const s = await setup();
+  let fenced = 0;
+  const a = await open(s, { onFenced: () => fenced++ });
+  a.putService(service('web'), 1);
+  await a.committed();
+  // Another manager takes over: the leader key is deleted and created again.
+  await s.client.delete().key(`${s.prefix}/leader`);
+  await s.client.put(`${s.prefix}/leader`).value('other');
+  a.putService(service('web', 9), 2);
+  const err = await a.committed().then(() => undefined, (e: unknown) => e);
+  t.true(isGoatError(err) && err.code === 'GOAT_ERR_NOT_READY', String(err));
+  t.is(fenced, 1);
+  t.throws(() => a.putTasks([task('web', 0)]), { message: /no longer the leader/ });
+  const b = await open(s);
+  t.is(b.getService('web')?.spec.replicas, service('web').replicas, 'the old epoch wrote nothing');
+});
+
+etcd('writes bigger than one etcd Txn are split (128 ops, ~1 MiB) and all land', async (t) => {
+  const s = await setup();
+  const a = await open(s);
+  const tasks = Array.from({ length: 1_000 }, (_, i) => task('web', i));
+  a.putTasks(tasks);
+  a.transaction(() => {
+    for (let i = 0; i < 6; i++) a.setMeta(`big${i}`, 'z'.repeat(400_000));
+  });
+  await a.committed();
+  t.true(a.stats.txns >= 9, `txns: ${a.stats.txns}`);
+  const b = await open(s);
+  t.is(b.listTasks().length, 1_000);
+  t.is(b.getMeta('big5')?.length, 400_000);
+  t.throws(() => a.setMeta('huge', 'z'.repeat(2_000_000)), { message: /more than etcd takes/ });
+  t.is(a.getMeta('huge'), undefined);
+});
+
+etcd('a node whose only change is usage or last-seen stays in memory; a status change is written', async (t) => {
+  const s = await setup();
+  const a = await open(s);
+  a.putNode(node('n1'));
+  await a.committed();
+  const ops = a.stats.ops;
+  for (let i = 0; i < 50; i++) a.putNode(node('n1', { lastSeenAt: 100 + i, usage: { tasks: i, memoryMb: i, cpuSeconds: i } }));
+  t.false(a.pending);
+  t.is(a.stats.ops, ops);
+  t.is(a.getNode('n1')?.lastSeenAt, 149);
+  a.putNode(node('n1', { status: 'down' }));
+  await a.committed();
+  t.is(a.stats.ops, ops + 1);
+  t.is((await open(s)).getNode('n1')?.status, 'down');
+});
+
+etcd('the event log stays bounded; sequence numbers are never reused after a reload', async (t) => {
+  const s = await setup();
+  const a = await open(s, { maxEvents: 5 });
+  for (let i = 0; i < 12; i++) a.appendEvents([{ at: i, type: 't', subject: 's', data: { i } }]);
+  a.appendEvents(Array.from({ length: 3 }, (_, i) => ({ at: i, type: 'batch', subject: 's', data: {} })));
+  await a.committed();
+  t.deepEqual(a.eventsSince(0).map((e) => e.seq), [11, 12, 13, 14, 15]);
+  const b = await open(s, { maxEvents: 5 });
+  t.deepEqual(b.eventsSince(0).map((e) => e.seq), [11, 12, 13, 14, 15]);
+  t.deepEqual(b.appendEvents([{ at: 1, type: 'x', subject: 's', data: {} }]).map((e) => e.seq), [16]);
+  t.deepEqual(b.eventsSince(13, 1).map((e) => e.seq), [14]);
+  await b.committed();
+  const keys = await s.client.getAll().prefix(`${s.prefix}/d/e/`).keys();
+  t.true(keys.length <= 5);
+});
