@@ -58,7 +58,17 @@ export async function sendLogs(events: AsyncIterableIterator<LogEvent>, req: Inc
       if (!batch || gone) return;
       const ok = res.write(batch);
       batch = '';
-      if (!ok) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve); });
+      if (!ok) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
+        });
+      }
     };
     for (;;) {
       // Batches what is already there into one write; waits only when nothing is.

