@@ -10,6 +10,7 @@ import { GoatError } from './errors.js';
 import type { Logger } from './log.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpecInput, TaskRecord } from './model/index.js';
 import type { TreeNode } from './supervision/index.js';
+import type { LogEvent, LogReadOptions } from './logs/index.js';
 
 /** Options of {@link createCluster} besides the config. */
 export interface CreateClusterOptions {
@@ -33,13 +34,25 @@ export interface Cluster {
   apply(service: ServiceSpecInput): Promise<ServiceRecord>;
   /** Changes a service's replica count. */
   scale(name: string, replicas: number): Promise<ServiceRecord>;
-  /** Deletes a service (its tasks stop); false when it did not exist. */
-  remove(name: string): Promise<boolean>;
+  /**
+   * Deletes a service; resolves once its tasks have stopped (containers and
+   * processes gone), so a `stop()` right after leaves nothing running. False
+   * when it did not exist. Rejects with GOAT_ERR_NOT_READY after `timeoutMs`
+   * (default 60 s) saying which tasks still run; they are still being stopped.
+   */
+  remove(name: string, options?: { timeoutMs?: number }): Promise<boolean>;
   services(): ServiceRecord[];
   tasks(filter?: { service?: string; state?: string; node?: string }): TaskRecord[];
   nodes(): NodeRecord[];
   /** The event log from `since` (default: from now on), then live, as an async iterator; `break` ends it. */
   events(options?: { since?: number }): AsyncIterableIterator<ClusterEvent>;
+  /**
+   * A task's or a service's logs (a task id has dots, a service name none) as
+   * an async iterator of events — lines with their task, stream and time,
+   * notices of dropped lines, errors; with `follow`, until the tasks end or
+   * `break`. Throws GOAT_ERR_NOT_FOUND or GOAT_ERR_NODE_UNREACHABLE at once.
+   */
+  logs(target: string, options?: LogReadOptions): AsyncIterableIterator<LogEvent>;
   /** The supervision trees of the manager and the local worker. */
   tree(): { manager: TreeNode; worker: TreeNode };
   /** Opens the REPL on this cluster, in this process (stdin/stdout unless given); resolves when it exits. */
@@ -94,11 +107,24 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
       return (await running().manager.putService(service)).record;
     },
     scale: (name, replicas) => running().manager.scaleService(name, replicas),
-    remove: (name) => running().manager.deleteService(name),
+    async remove(name, o = {}) {
+      const { manager: m } = running();
+      if (!(await m.deleteService(name))) return false;
+      const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+      for (;;) {
+        const live = m.listTasks({ service: name }).filter((t) => t.node !== null && !['stopped', 'completed', 'failed', 'lost'].includes(t.state));
+        if (live.length === 0) return true;
+        if (Date.now() > deadline) {
+          throw new GoatError('GOAT_ERR_NOT_READY', `service ${name} is deleted but ${live.length} task(s) still run: ${live.map((t) => `${t.id} (${t.state})`).join(', ')}; they are being stopped`, { temporary: true, details: { service: name, tasks: live.map((t) => t.id) } });
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     services: () => running().manager.listServices(),
     tasks: (filter = {}) => running().manager.listTasks(filter),
     nodes: () => running().manager.listNodes(),
     events: (o = {}) => eventStream(running().manager, o.since),
+    logs: (target, o = {}) => running().manager.openLogs(target.includes('.') ? { task: target } : { service: target }, o),
     tree: () => ({ manager: running().manager.tree(), worker: running().worker.worker.tree() }),
     async repl(o = {}) {
       const { manager: m } = running();

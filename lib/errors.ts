@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   GOAT_ERR_STORE_VERSION: 'The store file was written by a newer Goat (its schema version is above the one this Goat knows); upgrade Goat or restore an older backup.',
   GOAT_ERR_BAD_FRAME: 'A link frame could not be decoded or failed its schema; the message names what is wrong (`details.field`, `details.problem`).',
   GOAT_ERR_DISK_FULL: 'The disk under the store is full: the write was not made (HTTP 507, `/readyz` 503 meanwhile); temporary, it succeeds again once space returns.',
+  GOAT_ERR_NODE_UNREACHABLE: 'The node that holds what was asked for (a task\'s logs) is not linked now: down or cut off; `details.node` and `details.lastSeenAt` say which and since when (HTTP 503).',
   GOAT_ERR_LINK_CLOSED: 'The link to the worker or manager closed before the command was acknowledged; temporary.',
   GOAT_ERR_BAD_MESSAGE: 'An actor does not understand this message (admin channel or link); nothing was delivered and the actor runs on.',
   GOAT_ERR_BUSY: 'Too many admin requests in flight on this session; temporary: wait for answers, then retry.',

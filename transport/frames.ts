@@ -10,6 +10,7 @@ import superjson from 'superjson';
 import { z } from 'zod';
 import { GoatError } from '../lib/errors.js';
 import { normalizeTaskSpec, TASK_STATES, type TaskSpec, type TaskSpecInput } from '../lib/model/index.js';
+import { LOG_BODY_SCHEMAS } from './logs-frames.js';
 
 /** The envelope version this build speaks. */
 export const FRAME_VERSION = 1;
@@ -37,6 +38,8 @@ const taskReportSchema = z.strictObject({
   error: z.strictObject({ code: z.string().max(128).optional(), message: z.string().max(4096) }).nullable().optional(),
   /** Its latest classified failure (app, health, resource, runtime). */
   failure: z.strictObject({ kind: z.enum(['app', 'health', 'resource', 'runtime']), message: z.string().max(4096), code: z.string().max(128).optional() }).nullable().optional(),
+  /** Published ports while it runs (`host` as the engine chose it). */
+  ports: z.array(z.strictObject({ host: z.number().int().min(0).max(65_535).optional(), container: z.number().int().min(0).max(65_535) })).max(1_000).optional(),
 });
 
 /**
@@ -131,6 +134,7 @@ export const BODY_SCHEMAS = {
   // follower manager → worker (HA, lib/ha): go to the leader, or retry later
   redirect: z.strictObject({ url: z.string().min(1).max(2048), leaderId: id, epoch: count }),
   no_leader: z.strictObject({ retryAfterMs: z.number().int().min(0).max(60_000) }),
+  ...LOG_BODY_SCHEMAS,
   // both ways
   ack: ackBody,
   error: errorBody,
@@ -146,9 +150,9 @@ export type FrameBodyInput<T extends FrameType> = z.input<(typeof BODY_SCHEMAS)[
 /** Which frame types each side accepts. */
 export const FRAME_TYPES = {
   /** Frames a manager accepts from a worker. */
-  toManager: ['hello', 'heartbeat', 'report', 'tree_snapshot', 'tree_delta', 'admin_result', 'ack', 'error'],
+  toManager: ['hello', 'heartbeat', 'report', 'tree_snapshot', 'tree_delta', 'admin_result', 'ack', 'error', 'logs_data', 'logs_end'],
   /** Frames a worker accepts from a manager. */
-  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'admin', 'redirect', 'no_leader', 'ack', 'error'],
+  toWorker: ['welcome', 'heartbeat_ack', 'assign', 'stop', 'admin', 'redirect', 'no_leader', 'ack', 'error', 'logs_open', 'logs_credit', 'logs_cancel'],
 } as const satisfies Record<string, readonly FrameType[]>;
 
 /** A direction of travel: who receives. */
@@ -213,11 +217,22 @@ export function newId(): string {
  * GOAT_ERR_BAD_FRAME.
  */
 export function encodeFrame<T extends FrameType>(type: T, body: FrameBodyInput<T>, options: { id?: string; re?: string } = {}): string {
-  const result = BODY_SCHEMAS[type].safeParse(body);
-  if (!result.success) throw badFrame(`${type} body`, result.error.issues, { type });
+  if (!PLAIN_HOT.has(type)) {
+    const result = BODY_SCHEMAS[type].safeParse(body);
+    if (!result.success) throw badFrame(`${type} body`, result.error.issues, { type });
+  }
   const envelope = { v: FRAME_VERSION, id: options.id ?? newId(), type, ...(options.re === undefined ? {} : { re: options.re }), body };
-  return superjson.stringify(envelope);
+  // Plain JSON bodies in superjson's own shape (`{ json }`, no meta): what superjson would write, ~20× faster.
+  return PLAIN_HOT.has(type) ? JSON.stringify({ json: envelope }) : superjson.stringify(envelope);
 }
+
+/**
+ * Frame types on the hot path of log streams: their bodies are plain JSON
+ * (strings and numbers only), built from typed data by the sender, and
+ * validated by the receiver as every frame is, so the sender skips its own
+ * check and superjson's walk.
+ */
+const PLAIN_HOT: ReadonlySet<FrameType> = new Set<FrameType>(['logs_data']);
 
 /**
  * Decodes and validates one frame. Returns the typed frame, or a GoatError

@@ -9,6 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GoatError, isGoatError, type GoatErrorCode } from '../lib/errors.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../lib/model/index.js';
 import type { TreeNode } from '../lib/supervision/index.js';
+import type { LogEvent, LogReadOptions } from '../lib/logs/index.js';
+import type { LogTarget } from './logs-api.js';
+import { logQuery, sendLogs } from './logs-http.js';
 import { bearerMatches } from './auth.js';
 import { parseSeq, streamEvents, type EventStreamOptions } from './event-stream.js';
 import { checkIdempotencyKey, decodePathParam } from './request-guards.js';
@@ -30,9 +33,13 @@ export interface ManagerApi {
   getTask(id: string): TaskRecord | undefined;
   listNodes(): NodeRecord[];
   drainNode(id: string): Promise<NodeRecord>;
+  /** Undoes a drain: the node takes tasks again. */
+  activateNode?(id: string): Promise<NodeRecord>;
   eventsSince(seq: number, limit: number): ClusterEvent[];
   subscribeEvents(listener: (e: ClusterEvent) => void): () => void;
   tree(): TreeNode;
+  /** A task's or a service's logs (throws GOAT_ERR_NOT_FOUND, GOAT_ERR_NODE_UNREACHABLE before any event). */
+  openLogs?(target: LogTarget, options: LogReadOptions): AsyncIterableIterator<LogEvent>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** The stored result of an Idempotency-Key, if any (expired ones are gone). */
   idempotent(key: string): { bodyHash: string; status: number; response: unknown } | undefined;
@@ -67,6 +74,7 @@ const STATUS: Partial<Record<GoatErrorCode, number>> = {
   GOAT_ERR_TOO_LARGE: 413,
   GOAT_ERR_NOT_READY: 503,
   GOAT_ERR_DISK_FULL: 507,
+  GOAT_ERR_NODE_UNREACHABLE: 503,
 };
 
 type Handler = (ctx: RequestContext) => Promise<void> | void;
@@ -96,8 +104,10 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
     ['GET', /^\/v1\/services$/, ({ res }) => send(res, 200, api.listServices().map(serviceJson))],
     ['POST', /^\/v1\/services$/, async (c) => createService(api, c)],
     ['GET', /^\/v1\/services\/([^/]+)$/, ({ res, params }) => send(res, 200, serviceJson(mustFind(api.getService(params[0]!), 'service', params[0]!)))],
-    ['PUT', /^\/v1\/services\/([^/]+)$/, async ({ res, params, body }) => {
-      const { record, created } = await api.putService((await body()).json, params[0]!);
+    ['PUT', /^\/v1\/services\/([^/]+)$/, async ({ req, res, params, body }) => {
+      const { json } = await body();
+      refuseExisting(api, req, params[0]!);
+      const { record, created } = await api.putService(json, params[0]!);
       send(res, created ? 201 : 200, serviceJson(record));
     }],
     ['PATCH', /^\/v1\/services\/([^/]+)$/, async ({ res, params, body }) => {
@@ -120,9 +130,18 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
     }],
     ['POST', /^\/v1\/services\/([^/]+)\/rollback$/, async ({ res, params }) => send(res, 200, serviceJson(await api.rollbackService(params[0]!)))],
     ['GET', /^\/v1\/tasks$/, ({ res, query }) => send(res, 200, api.listTasks(filterOf(query)).map(taskJson))],
-    ['GET', /^\/v1\/tasks\/([^/]+)$/, ({ res, params }) => send(res, 200, taskJson(mustFind(api.getTask(params[0]!), 'task', params[0]!)))],
+    ['GET', /^\/v1\/tasks\/([^/]+)$/, ({ res, params, query }) => {
+      const task = mustFind(api.getTask(params[0]!), 'task', params[0]!);
+      send(res, 200, query.get('spec') === '1' ? task : taskJson(task)); // ?spec=1: with the spec it runs (inspect)
+    }],
+    ['GET', /^\/v1\/tasks\/([^/]+)\/logs$/, (c) => logs(api, c, { task: c.params[0]! })],
+    ['GET', /^\/v1\/services\/([^/]+)\/logs$/, (c) => logs(api, c, { service: c.params[0]! })],
     ['GET', /^\/v1\/nodes$/, ({ res }) => send(res, 200, api.listNodes())],
     ['POST', /^\/v1\/nodes\/([^/]+)\/drain$/, async ({ res, params }) => send(res, 200, await api.drainNode(params[0]!))],
+    ['POST', /^\/v1\/nodes\/([^/]+)\/activate$/, async ({ res, params }) => {
+      if (!api.activateNode) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'this manager cannot activate nodes');
+      send(res, 200, await api.activateNode(params[0]!));
+    }],
     ['GET', /^\/v1\/events$/, (c) => events(api, c, options.events)],
     ['GET', /^\/v1\/tree$/, ({ res }) => send(res, 200, api.tree())],
   ];
@@ -168,20 +187,46 @@ async function createService(api: ManagerApi, { req, res, body }: RequestContext
       if (seen.bodyHash !== hash) throw new GoatError('GOAT_ERR_CONFLICT', 'this Idempotency-Key was used with another body', { details: { field: 'Idempotency-Key' } });
       return send(res, seen.status, seen.response);
     }
+    refuseExisting(api, req, nameOf(json));
     const { record, created } = await api.putService(json);
     const status = created ? 201 : 200;
     const response = serviceJson(record);
     api.remember(key, { bodyHash: hash, status, response });
     return send(res, status, response);
   }
+  refuseExisting(api, req, nameOf(json));
   const { record, created } = await api.putService(json);
   send(res, created ? 201 : 200, serviceJson(record));
 }
 
+/**
+ * `If-None-Match: *` (what `goat-cluster run` sends): create only. An
+ * existing service is 409, with the hint to use `update` — so that `run` on
+ * an existing name never silently replaces its whole spec.
+ */
+function refuseExisting(api: ManagerApi, req: IncomingMessage, name: string | undefined): void {
+  if (header(req, 'if-none-match')?.trim() !== '*' || name === undefined || !api.getService(name)) return;
+  throw new GoatError('GOAT_ERR_CONFLICT', `service '${name}' already exists; change it with \`goat-cluster update ${name} …\` (only the flags given change), or \`goat-cluster stop ${name}\` first`, { details: { service: name, hint: `goat-cluster update ${name}` } });
+}
+
+function nameOf(json: unknown): string | undefined {
+  const name = (json as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+async function logs(api: ManagerApi, { req, res, query }: RequestContext, target: LogTarget): Promise<void> {
+  if (!api.openLogs) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'this manager serves no logs');
+  const options = logQuery(query);
+  const events = api.openLogs(target, options);
+  await sendLogs(events, req, res, { prefix: 'service' in target, timestamps: options.timestamps });
+}
+
 function events(api: ManagerApi, { req, res, query }: RequestContext, options: EventStreamOptions | undefined): void {
   const end = api.lastEventSeq?.() ?? Number.MAX_SAFE_INTEGER;
-  const since = parseSeq(query.get('since'), 'since', 0, end);
   const limit = Math.max(1, Math.min(10_000, parseSeq(query.get('limit'), 'limit', 1000)));
+  // Without `since`, a plain list is the newest `limit` events, as `docker events` users expect (a stream still starts at 0).
+  const newest = query.get('since') === null && api.lastEventSeq && !(req.headers.accept ?? '').includes('text/event-stream');
+  const since = newest ? Math.max(0, end - limit) : parseSeq(query.get('since'), 'since', 0, end);
   if (!(req.headers.accept ?? '').includes('text/event-stream')) return send(res, 200, api.eventsSince(since, limit));
   streamEvents(api, req, res, since, options);
 }

@@ -32,6 +32,12 @@ export interface LinkClientOptions {
   onStop: (body: StopBody) => Promise<CommandResult>;
   /** Answers an `admin` frame (a `send`/`ask` routed by the manager to this worker's tree); a rejection is answered `ok: false`. @default every path unknown */
   onAdmin?: (body: AdminBody) => Promise<unknown>;
+  /**
+   * Log stream frames (`logs_open`, `logs_credit`, `logs_cancel`) with the
+   * function that sends this connection's answers (false once it is closed).
+   * @default answered with `logs_end` GOAT_ERR_NOT_IMPLEMENTED
+   */
+  onLogs?: (frame: Frame<'logs_open' | 'logs_credit' | 'logs_cancel'>, send: LogSend) => void;
   /** What the node's tasks use now, sent in every heartbeat. @default zeros */
   usage?: () => NodeUsage;
   /** Heartbeat interval, in ms. @default the manager's, from `welcome` */
@@ -57,6 +63,9 @@ export interface LinkClientOptions {
   /** Opens the WebSocket (the deterministic simulation gives a simulated one). @default `new WebSocket(url, options)` from `ws` */
   connect?: (url: string, options: WebSocket.ClientOptions) => WebSocket;
 }
+
+/** Sends a log stream frame on the connection a stream was opened on; false when it is closed. */
+export type LogSend = <T extends 'logs_data' | 'logs_end'>(type: T, body: FrameBodyInput<T>) => boolean;
 
 /** Where the link stands. */
 export type LinkStatus = 'connecting' | 'connected' | 'disconnected';
@@ -247,6 +256,14 @@ export class LinkClient extends Emitter<LinkClientEvents> {
         return this.#command(session, frame, () => this.#o.onStop(frame.body));
       case 'admin':
         return this.#onAdmin(session, frame.id, frame.body);
+      case 'logs_open':
+      case 'logs_credit':
+      case 'logs_cancel': {
+        const send: LogSend = (type, body) => session === this.#session && sendFrame(session.ws, type, body);
+        if (this.#o.onLogs) return this.#o.onLogs(frame, send);
+        if (frame.type === 'logs_open') send('logs_end', { streamId: frame.body.streamId, reason: 'error', code: 'GOAT_ERR_NOT_IMPLEMENTED', message: 'this worker serves no logs' });
+        return;
+      }
       case 'redirect':
         this.#next = { url: frame.body.url, delayMs: 0 };
         this.emit('redirected', { from: session.url, url: frame.body.url, retryAfterMs: 0 });

@@ -34,6 +34,8 @@ export interface ManagerLinkEvents {
   remoteError: ErrorBody & { re?: string; cmdId?: string };
   /** The worker sent its supervision tree, or what changed in it. */
   tree: { type: 'tree_snapshot'; body: TreeSnapshotBody } | { type: 'tree_delta'; body: TreeDeltaBody };
+  /** A log stream frame from the worker (see logs-frames.ts). */
+  logs: Frame<'logs_data' | 'logs_end'>;
   /** The link closed, for any reason; emitted once. */
   close: { code: number; reason: string };
 }
@@ -112,7 +114,7 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
   }
 
   /** Sends a frame; false when the link is closed. Throws GOAT_ERR_BAD_FRAME for an invalid body. */
-  send<T extends 'welcome' | 'heartbeat_ack' | 'ack' | 'error'>(type: T, body: FrameBodyInput<T>, re?: string): boolean {
+  send<T extends 'welcome' | 'heartbeat_ack' | 'ack' | 'error' | 'logs_open' | 'logs_credit' | 'logs_cancel'>(type: T, body: FrameBodyInput<T>, re?: string): boolean {
     return sendFrame(this.#ws, type, body, re === undefined ? {} : { re });
   }
 
@@ -205,8 +207,12 @@ export class ManagerLink extends Emitter<ManagerLinkEvents> {
     });
   }
 
-  #handle(frame: Frame<'hello' | 'heartbeat' | 'report' | 'tree_snapshot' | 'tree_delta' | 'admin_result' | 'ack' | 'error'>): void {
+  #handle(frame: Frame<'hello' | 'heartbeat' | 'report' | 'tree_snapshot' | 'tree_delta' | 'admin_result' | 'ack' | 'error' | 'logs_data' | 'logs_end'>): void {
     switch (frame.type) {
+      case 'logs_data':
+      case 'logs_end':
+        this.emit('logs', frame);
+        return;
       case 'tree_snapshot':
         this.emit('tree', { type: 'tree_snapshot', body: frame.body });
         return;

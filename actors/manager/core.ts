@@ -34,6 +34,8 @@ export interface ReportedTask extends ReportedFault {
   state: TaskState;
   restarts: number;
   lastExit?: { code: number | null; signal: string | null; oomKilled: boolean; message: string; finishedAt: number } | null | undefined;
+  /** Published ports while it runs (`host` chosen by the engine when the spec left it open). */
+  ports?: { host?: number | undefined; container: number }[] | undefined;
   /** Why it failed, when it did (the worker's classification). */
   failure?: { kind: 'app' | 'health' | 'resource' | 'runtime'; message: string; code?: string | undefined } | null | undefined;
 }
@@ -222,6 +224,21 @@ export class ManagerCore {
     });
     this.#scheduleTick();
     return drained;
+  }
+
+  /** Undoes a drain: `ready` again when its worker is linked (else `suspect` until it is), and tasks may be placed there. */
+  activateNode(id: string): NodeRecord {
+    const node = this.store.getNode(id);
+    if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${id}'`, { details: { node: id } });
+    if (node.status !== 'draining') return node;
+    const next = { ...node, status: this.#links.has(id) ? ('ready' as const) : ('suspect' as const), updatedAt: Date.now() };
+    this.#tx(() => {
+      this.store.putNode(next);
+      this.#event('node.status', id, { status: next.status });
+    });
+    this.#placeAll = true;
+    this.#scheduleTick();
+    return next;
   }
 
   /** Subscribes to the event log as it grows. */

@@ -52,6 +52,9 @@ import { reconcilerActor } from './reconciler.js';
 import { schedulerActor } from './scheduler.js';
 import { defaultTaskId, serviceActor, setServiceState } from './service.js';
 import { storeActor } from './store.js';
+import { LogRouter } from '../../transport/logs-manager.js';
+import { openLogs, type LogTarget } from '../../transport/logs-api.js';
+import type { LogEvent, LogReadOptions } from '../../lib/logs/index.js';
 
 /** How a manager is started. */
 export interface ManagerOptions {
@@ -119,6 +122,8 @@ export class Manager implements ManagerApi {
   readonly #journal: Journal;
   readonly #context: ManagerContext;
   readonly #clock: Clock;
+  /** Log streams between workers' links and readers. */
+  readonly logRouter = new LogRouter();
 
   private constructor(
     /** The store the `store` actor owns, reached through its cell. */
@@ -304,11 +309,29 @@ export class Manager implements ManagerApi {
     for (const service of services) this.tell(`/manager/services/${service}`, { type: 'reconcile' });
     return drained;
   }
+  /** Undoes a drain: the node takes new tasks again (`ready` when linked, else `suspect` until it says hello). */
+  async activateNode(id: string): Promise<NodeRecord> {
+    const node = this.store.getNode(id);
+    if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${id}'`, { details: { node: id } });
+    if (node.status !== 'draining') return node;
+    const next = { ...node, status: this.isLinked(id) ? ('ready' as const) : ('suspect' as const), updatedAt: this.#clock.now() };
+    this.#journal.tx(() => {
+      this.store.putNode(next);
+      this.#journal.event('node.status', id, { status: next.status });
+    });
+    await this.#acked(undefined);
+    this.tell(`/manager/nodes/${id}`, { type: 'sync' });
+    this.tell('/manager/scheduler', { type: 'place' });
+    return next;
+  }
   eventsSince(seq: number, limit: number): ClusterEvent[] {
     return this.store.eventsSince(seq, limit);
   }
   subscribeEvents(listener: (e: ClusterEvent) => void): () => void {
     return this.#journal.subscribe(listener);
+  }
+  openLogs(target: LogTarget, options: LogReadOptions): AsyncIterableIterator<LogEvent> {
+    return openLogs({ router: this.logRouter, getTask: (id) => this.store.getTask(id), getService: (n) => this.store.getService(n), listTasks: (f) => this.store.listTasks(f), getNode: (id) => this.store.getNode(id) }, target, options);
   }
   tree(): TreeNode {
     return this.#cluster.graft(this.#root.snapshot());
@@ -344,7 +367,16 @@ export class Manager implements ManagerApi {
     const previous = this.#nodeLinks.get(id);
     this.#nodeLinks.set(id, link);
     // A worker's tree arrives over its link (tree_snapshot/tree_delta frames); admin calls to it go back the same way.
-    if (link instanceof ManagerLink) this.#cluster.linked(link);
+    if (link instanceof ManagerLink) {
+      this.#cluster.linked(link);
+      // Log streams (`goat-cluster logs`) travel over the same link.
+      this.logRouter.attach(id, link);
+      const offLogs = link.on('logs', (f) => this.logRouter.frame(id, f));
+      link.on('close', () => {
+        offLogs();
+        this.logRouter.detach(id, link);
+      });
+    }
     link.on('close', () => {
       if (this.#nodeLinks.get(id) === link) this.#nodeLinks.delete(id);
     });

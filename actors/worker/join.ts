@@ -11,6 +11,7 @@ import { TreePublisher } from '../../transport/remote-tree.js';
 import { systemClock } from '../../lib/supervision/index.js';
 import { adminCall } from '../supervision/index.js';
 import { linkChild } from './link.js';
+import { WorkerLogStreams } from '../../transport/logs-worker.js';
 import { consola } from 'consola';
 import type { Clock } from '../../lib/supervision/index.js';
 import { clip } from '../../lib/model/index.js';
@@ -38,6 +39,8 @@ export interface JoinOptions extends WorkerOptions {
 export interface JoinedWorker {
   worker: Worker;
   link: LinkClient;
+  /** The log streams it serves to the manager. */
+  logs: WorkerLogStreams;
   /** Leaves: closes the link and stops the worker's actors; its tasks keep running. */
   stop(): Promise<void>;
 }
@@ -48,6 +51,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   let usage = { tasks: 0, memoryMb: 0, cpuSeconds: 0 };
   const refresh = setInterval(() => void worker.usage().then((u) => (usage = u), () => undefined), 5_000);
   refresh.unref();
+  const logs = new WorkerLogStreams((taskId, generation, o) => worker.runtime.openLogs(taskId, generation, o));
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
   // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
   const epochs = await EpochFile.load(options.dataDir);
@@ -72,6 +76,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
     // The manager routes the REPL's send/ask to this worker's actors; checked here as at the manager.
     onAdmin: (body) => adminCall(worker, { type: body.op, path: body.path, message: body.message, timeoutMs: body.timeoutMs }),
+    onLogs: (frame, send) => logs.handle(frame, send),
     onStop: async (body: StopBody) => {
       if (planted.workerIgnoresGenerations) return plantedStopSlot(worker, body);
       const task = worker.task(body.taskId);
@@ -83,6 +88,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   // The worker's tree goes to the manager: whole on every link, then its changes, at most 4 a second.
   const publisher = new TreePublisher({ tree: () => worker.tree(), send: (type, body) => link.sendTree(type, body), clock: systemClock });
   const offConnected = link.on('connected', () => publisher.snapshot());
+  link.on('disconnected', () => logs.closeAll());
   const off = worker.subscribe((e) => {
     if (e.type === 'task') link.report([toReport(e.task)]);
     if (e.type === 'supervision') publisher.changed();
@@ -107,10 +113,12 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   return {
     worker,
     link,
+    logs,
     stop: async () => {
       off();
       offConnected();
       publisher.stop();
+      logs.closeAll();
       stopFencing();
       clearInterval(refresh);
       link.stop();
@@ -133,6 +141,7 @@ export function toReport(t: TaskView): TaskReport {
   return {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
     lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: clip(t.lastExit.message), finishedAt: t.lastExit.finishedAt } : null,
+    ...(t.ports.length > 0 ? { ports: t.ports } : {}),
     // Why it is not running, so the manager's `ps` can say it (issue 11).
     error: t.error ? { ...(t.error.code ? { code: t.error.code.slice(0, 128) } : {}), message: clip(t.error.message) } : null,
     failure: t.failure ? { kind: t.failure.kind, message: clip(t.failure.message), ...(t.failure.code ? { code: t.failure.code.slice(0, 128) } : {}) }

@@ -21,6 +21,7 @@ import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '
 import { assignWanted, stoppedKey } from './assign-once.js';
 import { sweepUnexplained } from './sweep.js';
 import { taskChild, type TaskReport } from './task.js';
+import type { LogRotation } from '../../lib/logs/index.js';
 
 /** How a worker is started. */
 export interface WorkerOptions {
@@ -36,6 +37,8 @@ export interface WorkerOptions {
   allowProcess?: boolean;
   /** Where it logs. @default consola tagged `goat:worker` */
   logger?: Logger;
+  /** Size-based rotation of every task's log. @default 10 MiB × 3 files */
+  logRotation?: Partial<LogRotation>;
   /** Backoff of the runtime actor while the engine is away. */
   runtimeBackoff?: { initialMs?: number; maxMs?: number };
   /** A runtime to use instead of choosing one (the deterministic simulation). */
@@ -57,6 +60,8 @@ export interface TaskView {
   lastExit: ExitInfo | null;
   /** True when this worker found it running and re-attached to it. */
   adopted: boolean;
+  /** Published ports of its current run (`host` where to reach it); [] until it runs. */
+  ports: { host?: number; container: number }[];
   /** Why it is not running now (a failed health check, a refusal, a spent budget); cleared once it runs. */
   error: { code?: string; message: string } | null;
   /** Its latest failure, classified (app, health, resource or runtime) and kept after it runs again; null if none yet. */
@@ -108,7 +113,7 @@ export class Worker {
     const cluster = options.cluster ?? 'goat';
     const choice: { runtime: Runtime; kind: RuntimeKind; reason: string; refusesTasks?: string } = options.runtimeInstance
       ? { ...options.runtimeInstance, reason: 'given' }
-      : await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId, allowProcess: options.allowProcess === true });
+      : await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId, allowProcess: options.allowProcess === true, ...(options.logRotation ? { logRotation: options.logRotation } : {}) });
     const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason, ...(choice.refusesTasks ? { refusesTasks: choice.refusesTasks } : {}) }, cluster);
     const log = options.logger ?? consola.withTag('goat:worker');
     log.info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
@@ -292,7 +297,7 @@ export class Worker {
     const now = Date.now();
     this.#tasks.set(a.taskId, {
       id: a.taskId, service: a.service, slot: a.slot, generation: a.generation, node: this.nodeId, state: 'assigned',
-      restarts: 0, lastExit: null, adopted: false, error: null, failure: null, createdAt: now, updatedAt: now,
+      restarts: 0, lastExit: null, adopted: false, ports: [], error: null, failure: null, createdAt: now, updatedAt: now,
     });
   }
 
@@ -301,7 +306,7 @@ export class Worker {
       case 'starting':
         return this.#move(r.taskId, 'starting');
       case 'running':
-        return this.#move(r.taskId, 'running', { adopted: r.run.adopted, error: null });
+        return this.#move(r.taskId, 'running', { adopted: r.run.adopted, error: null, ports: r.run.ports.map((p) => ({ ...p })) });
       case 'exited':
         return this.#move(r.taskId, 'exited', { lastExit: r.exit, ...(r.exit.code === 0 && !r.exit.oomKilled ? {} : { failure: classifyExit(r.exit) }) });
       case 'unhealthy': {

@@ -12,6 +12,9 @@
 //   --alloc-after S       FAULTY_ALLOC_AFTER=S      ... after S seconds (default: at start)
 //   --spawn-child         FAULTY_SPAWN_CHILD=1      start an idle child process first
 //                                                   and print "child pid <pid>"
+//   --print N             FAULTY_PRINT=N            print "line <i>" to stdout N times (0: forever),
+//                                                   every 10th also "err <i>" to stderr ...
+//   --print-every MS      FAULTY_PRINT_EVERY=MS     ... one every MS ms (default: as fast as stdout takes them)
 // Arguments win over environment variables. Runs as
 // `node images/faulty/server.js ARGS` or as the goat/faulty:latest image
 // (whose entrypoint is this file, so container arguments are these ARGS).
@@ -29,6 +32,8 @@ const FLAGS = {
   '--unhealthy-after': 'FAULTY_UNHEALTHY_AFTER',
   '--alloc-mb': 'FAULTY_ALLOC_MB',
   '--alloc-after': 'FAULTY_ALLOC_AFTER',
+  '--print': 'FAULTY_PRINT',
+  '--print-every': 'FAULTY_PRINT_EVERY',
 };
 const SWITCHES = {
   '--hang': 'FAULTY_HANG',
@@ -117,6 +122,29 @@ if (options['--hang']) {
     });
   });
   server.listen(port, '0.0.0.0', () => console.log(`faulty listening on ${port} (pid ${process.pid})`));
+}
+
+if (number('--print') !== undefined) {
+  const total = number('--print');
+  const every = number('--print-every');
+  let i = 0;
+  const one = () => {
+    if (i % 10 === 0) process.stderr.write(`err ${i}\n`);
+    return process.stdout.write(`line ${i++}\n`);
+  };
+  if (every !== undefined) {
+    const timer = setInterval(() => {
+      one();
+      if (total > 0 && i >= total) clearInterval(timer);
+    }, every);
+  } else {
+    const burst = () => {
+      while (total === 0 || i < total) {
+        if (!one()) return process.stdout.once('drain', burst);
+      }
+    };
+    burst();
+  }
 }
 
 const exitAfter = number('--exit-after');

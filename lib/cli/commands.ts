@@ -9,6 +9,9 @@ import { call } from './client.js';
 import { ago, table } from './table.js';
 import * as serve from './serve.js';
 import { watchTree } from '../inspector/index.js';
+import { logsCommand } from './logs.js';
+import { inspectCommand } from './inspect.js';
+import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
 
 /** What a command gets. */
@@ -57,7 +60,7 @@ export function runBody(ctx: CommandContext): Record<string, unknown> {
   const v = ctx.values;
   const image = v['image'] as string | undefined;
   const command = v['command'] as string | undefined;
-  if (!image === !command) throw usage('run needs exactly one of --image I or --command "CMD ..."');
+  if (!image && !command) throw usage('run needs --image I (Docker nodes) or --command "CMD ..." (process nodes); with both, the command gives the image\'s arguments');
   const ports = ((v['publish'] as string[] | undefined) ?? []).map((p) => {
     const m = /^(?:(\d+):)?(\d+)$/.exec(p);
     if (!m) throw usage(`-p wants HOST:CONTAINER or CONTAINER, got '${p}'`);
@@ -81,7 +84,8 @@ export function runBody(ctx: CommandContext): Record<string, unknown> {
   const cpu = num('cpu');
   const memoryMb = num('memory');
   const task: Record<string, unknown> = {
-    ...(image ? { image } : { command: splitCommand(command!) }),
+    ...(image ? { image } : {}),
+    ...(command ? { command: splitCommand(command) } : {}),
     ...(ports.length ? { ports } : {}),
     ...(Object.keys(env).length ? { env } : {}),
     ...(v['restart'] ? { restart: { policy: v['restart'] } } : {}),
@@ -89,6 +93,26 @@ export function runBody(ctx: CommandContext): Record<string, unknown> {
     ...(cpu !== undefined || memoryMb !== undefined ? { resources: { ...(cpu !== undefined ? { cpu } : {}), ...(memoryMb !== undefined ? { memoryMb } : {}) } } : {}),
   };
   return { name, replicas: num('replicas') ?? 1, task };
+}
+
+/** `host:container` for each published port (`:container` while no host port is known). */
+export function portsText(t: TaskRecord): string {
+  return (t.ports ?? []).map((p) => `${p.host ?? ''}:${p.container}`).join(',');
+}
+
+/**
+ * After `run`: when no node can take the service's tasks (a command needs a
+ * process node, an image a Docker node), say so at once and how to fix it,
+ * instead of leaving the user to find a task pending forever.
+ */
+async function warnUnplaceable(ctx: CommandContext, body: Record<string, unknown>): Promise<void> {
+  const task = body['task'] as { image?: string };
+  const needs = task.image ? 'docker' : 'process';
+  const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes').catch(() => undefined);
+  if (!nodes || nodes.length === 0 || nodes.some((n) => n.runtime === needs && n.status !== 'down')) return;
+  ctx.err.write(needs === 'process'
+    ? `goat-cluster run: warning: no node can run it yet: --command runs on process nodes and every node runs Docker (${nodes.map((n) => n.name).join(', ')}). Run an image with --image (--command then gives its arguments), or add a process node: goat-cluster worker --runtime process --join … (it stays pending until then)\n`
+    : `goat-cluster run: warning: no node can run it yet: --image runs on Docker nodes and every node runs processes (${nodes.map((n) => n.name).join(', ')}). Give a --command, or add a Docker node (it stays pending until then)\n`);
 }
 
 function client(ctx: CommandContext) {
@@ -197,9 +221,10 @@ export const commands: Record<string, Command> = {
       const body = runBody(ctx);
       const key = ctx.values['idempotency-key'] as string | undefined;
       const svc = key
-        ? await call<ServiceJson>(client(ctx), 'POST', '/v1/services', body, { 'idempotency-key': key })
-        : await call<ServiceJson>(client(ctx), 'PUT', `/v1/services/${encodeURIComponent(body['name'] as string)}`, body);
+        ? await call<ServiceJson>(client(ctx), 'POST', '/v1/services', body, { 'idempotency-key': key, 'if-none-match': '*' })
+        : await call<ServiceJson>(client(ctx), 'PUT', `/v1/services/${encodeURIComponent(body['name'] as string)}`, body, { 'if-none-match': '*' });
       print(ctx, svc, () => `service ${svc.name}: ${svc.replicas} replica(s), version ${svc.version}\n`);
+      await warnUnplaceable(ctx, body);
       if (ctx.values['wait']) await converge(ctx, svc.name, svc.replicas);
     },
   },
@@ -212,8 +237,8 @@ export const commands: Record<string, Command> = {
       const replicas = new Map(services.map((s) => [s.name, s.replicas]));
       const current = new Set([...replicas].flatMap(([name, n]) => currentTasks(tasks.filter((t) => t.service === name), n).map((t) => t.id)));
       const shown = ctx.values['all'] ? tasks : tasks.filter((t) => current.has(t.id) || (replicas.has(t.service) && !['completed', 'failed', 'lost', 'stopped'].includes(t.state)));
-      print(ctx, shown, () => table(['TASK', 'SERVICE', 'SLOT', 'GEN', 'NODE', 'STATE', 'RESTARTS', 'UPDATED', 'WHY'],
-        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, String(t.restarts), ago(t.updatedAt), whyColumn(t)])));
+      print(ctx, shown, () => table(['TASK', 'SERVICE', 'SLOT', 'GEN', 'NODE', 'STATE', 'PORTS', 'RESTARTS', 'UPDATED', 'WHY'],
+        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, portsText(t), String(t.restarts), ago(t.updatedAt), whyColumn(t)])));
     },
   },
   services: {
@@ -275,14 +300,32 @@ export const commands: Record<string, Command> = {
       print(ctx, drained, () => `node ${drained.name} (${drained.id}) draining\n`);
     },
   },
+  activate: {
+    options: {},
+    async run(ctx) {
+      const which = arg(ctx, 0, 'NODE (id or name)');
+      const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes');
+      const node = nodes.find((n) => n.id === which) ?? nodes.find((n) => n.name === which);
+      if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${which}'`);
+      const active = await call<NodeRecord>(client(ctx), 'POST', `/v1/nodes/${encodeURIComponent(node.id)}/activate`);
+      print(ctx, active, () => `node ${active.name} (${active.id}) ${active.status}\n`);
+    },
+  },
+  inspect: inspectCommand,
+  completion: completionCommand,
+  __names: namesCommand,
   events: {
     options: { follow: { type: 'boolean', short: 'f' }, since: { type: 'string' } },
     async run(ctx) {
       if (ctx.values['follow']) return followEvents(ctx);
-      const events = await call<ClusterEvent[]>(client(ctx), 'GET', `/v1/events?since=${Number(ctx.values['since'] ?? 0)}`);
+      const since = ctx.values['since'];
+      if (since !== undefined && !/^\d+$/.test(since as string)) throw usage(`--since wants an event sequence number, got '${String(since)}'`);
+      // Without --since: the newest events.
+      const events = await call<ClusterEvent[]>(client(ctx), 'GET', since === undefined ? '/v1/events' : `/v1/events?since=${Number(since)}`);
       print(ctx, events, () => events.map(eventLine).join(''));
     },
   },
+  logs: logsCommand,
   tree: {
     options: { watch: { type: 'boolean' } },
     async run(ctx) {

@@ -13,6 +13,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { consola } from 'consola';
 import { isGoatError } from '../errors.js';
 import { commands, type CommandContext } from './commands.js';
+import { commandHelp, negativesLast, usageMessage } from './help.js';
 
 const USAGE = `goat-cluster — a fault-tolerant container orchestrator
 
@@ -29,12 +30,17 @@ commands:
   update NAME [run's flags] [--update-parallelism N] [--update-order stop-first|start-first]
            [--update-failure-action pause|rollback|continue] [--update-monitor-ms N] [--wait]
   rollback NAME [--wait]
-  ps [--service S] | services | nodes | stop NAME | scale NAME N | drain NODE
-  events [--follow] | tree [--watch] | repl | backup FILE | restore FILE
+  ps [--service S] [-a] | services | nodes | stop NAME | scale NAME N | drain NODE | activate NODE
+  logs SERVICE|TASK [--follow] [--tail N] [--since 10m] [--timestamps]
+  inspect service|task|node ID | completion bash|zsh|fish
+  events [--follow] [--since SEQ] | tree [--watch] | repl | backup FILE | restore FILE
+
+'goat-cluster COMMAND --help' shows a command's own options.
 
 global options:
   --manager http://H:P (env GOAT_MANAGER, default http://127.0.0.1:7070)
-  --token T (env GOAT_TOKEN, else <data-dir>/token)   --data-dir D (default .goat)
+  --token T (env GOAT_TOKEN)   --token-file F (env GOAT_TOKEN_FILE), else <data-dir>/token
+  --data-dir D (default .goat)
   --json     machine-readable output
   -h, --help     this text
   -v, --version  the version
@@ -44,6 +50,7 @@ global options:
 const GLOBAL: NonNullable<ParseArgsConfig['options']> = {
   manager: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   'data-dir': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -74,16 +81,25 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: rest, options: { ...GLOBAL, ...command.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: negativesLast(rest), options: { ...GLOBAL, ...command.options }, allowPositionals: true, strict: true });
   } catch (e) {
-    err.write(`goat-cluster ${name}: ${(e as Error).message} (GOAT_ERR_USAGE)\nsee: goat-cluster --help\n`);
+    err.write(`goat-cluster ${name}: ${usageMessage(e as Error & { code?: string })} (GOAT_ERR_USAGE)\nsee: goat-cluster ${name} --help\n`);
     return 2;
   }
   if (parsed.values['help']) {
-    out.write(USAGE);
+    out.write(commandHelp(name, command));
     return 0;
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const tokenFile = (values['token-file'] as string | undefined) ?? env['GOAT_TOKEN_FILE'];
+  if (values['token'] === undefined && env['GOAT_TOKEN'] === undefined && tokenFile !== undefined) {
+    try {
+      values['token'] = readFileSync(tokenFile, 'utf8').trim();
+    } catch (e) {
+      err.write(`goat-cluster ${name}: cannot read the token file ${tokenFile}: ${(e as Error).message} (GOAT_ERR_USAGE)\n`);
+      return 2;
+    }
+  }
   const dataDir = resolve((values['data-dir'] as string | undefined) ?? env['GOAT_DATA_DIR'] ?? '.goat');
   const ctx: CommandContext = {
     args: parsed.positionals,
@@ -101,7 +117,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return 0;
   } catch (e) {
     if (isGoatError(e, 'GOAT_ERR_USAGE')) {
-      err.write(`goat-cluster ${name}: ${e.message} (GOAT_ERR_USAGE)\nsee: goat-cluster --help\n`);
+      err.write(`goat-cluster ${name}: ${e.message} (GOAT_ERR_USAGE)\nsee: goat-cluster ${name} --help\n`);
       return 2;
     }
     if (ctx.json) err.write(`${JSON.stringify({ error: isGoatError(e) ? e.toJSON() : { code: 'GOAT_ERR_INTERNAL', message: String(e), details: {} } })}\n`);
@@ -121,7 +137,7 @@ function logJsonLines(err: NodeJS.WritableStream): void {
 function commandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--manager' || a === '--token' || a === '--data-dir') i++;
+    if (a === '--manager' || a === '--token' || a === '--token-file' || a === '--data-dir') i++;
     else if (!a.startsWith('-')) return i;
   }
   return -1;
@@ -135,6 +151,16 @@ function readToken(dataDir: string): string | undefined {
   }
 }
 
+/** A reader that went away (`goat-cluster ps | head`) ends the command quietly, as with any Unix tool. */
+function quietOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
+  quietOnEpipe(process.stdout);
+  quietOnEpipe(process.stderr);
   process.exitCode = await main(process.argv.slice(2));
 }

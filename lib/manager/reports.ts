@@ -5,6 +5,7 @@
  * is interpreted: cluster identity checks and log routing hook in here.
  */
 import { canTransition, classifyExit, isTerminal, type TaskRecord, type TaskState } from '../model/index.js';
+import { applyReportedFault } from '../model/report.js';
 import type { PendingEvent } from './journal.js';
 
 /** A task as a worker reports it (hello and report frames). */
@@ -18,6 +19,10 @@ export interface ReportedTask {
   lastExit?: { code: number | null; signal: string | null; oomKilled: boolean; message: string; finishedAt: number } | null | undefined;
   /** Why it failed, when it did (the worker's classification). */
   failure?: { kind: 'app' | 'health' | 'resource' | 'runtime'; message: string; code?: string | undefined } | null | undefined;
+  /** Why it is not running (a refusal, a spawn or start error, a spent budget); null once it runs. */
+  error?: { code?: string | undefined; message: string } | null | undefined;
+  /** Published ports while it runs (`host` chosen by the engine when the spec left it open). */
+  ports?: { host?: number | undefined; container: number }[] | undefined;
 }
 
 /** What applying reports decided. */
@@ -56,16 +61,20 @@ export function applyReports(nodeId: string, reports: readonly ReportedTask[], g
     }
     const lastExit = r.lastExit ? { code: r.lastExit.code, signal: r.lastExit.signal, oomKilled: r.lastExit.oomKilled, message: r.lastExit.message, finishedAt: r.lastExit.finishedAt } : t.lastExit;
     const moved = r.state !== t.state && canTransition(t.state, r.state);
-    if (!moved && r.restarts === t.restarts && lastExit === t.lastExit) continue;
     const failure = r.failure ? { kind: r.failure.kind, message: r.failure.message, ...(r.failure.code ? { code: r.failure.code } : {}) }
       : r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure;
+    // The worker's own error and failure (a refusal, a spawn or start error), so `ps` says why (issue 11).
+    const fault = applyReportedFault({ ...t, failure }, { ...(r.error === undefined ? {} : { error: r.error === null ? null : { ...(r.error.code ? { code: r.error.code } : {}), message: r.error.message } }), ...(r.failure === undefined ? {} : { failure: r.failure === null ? null : { kind: r.failure.kind, message: r.failure.message, ...(r.failure.code ? { code: r.failure.code } : {}) } }) });
+    const ports = r.ports ?? t.ports;
+    if (!moved && r.restarts === t.restarts && lastExit === t.lastExit && !fault.changed && JSON.stringify(ports) === JSON.stringify(t.ports)) continue;
     const next: TaskRecord = {
-      ...t, state: moved ? r.state : t.state, restarts: r.restarts, lastExit, failure, updatedAt: now,
+      ...t, state: moved ? r.state : t.state, restarts: r.restarts, lastExit, ...fault.fields, updatedAt: now,
+      ...(ports ? { ports } : {}),
       ...(moved && r.state === 'running' ? { runningSince: now } : {}),
-      // Every failed task says why: the failure, else the last exit.
-      ...(moved && r.state === 'failed' && failure ? { error: { ...(failure.code ? { code: failure.code } : {}), message: failure.message } } : {}),
+      // Every failed task says why: what the worker said, else the failure, else the last exit.
+      ...(moved && r.state === 'failed' && !r.error && fault.fields.failure ? { error: { ...(fault.fields.failure.code ? { code: fault.fields.failure.code } : {}), message: fault.fields.failure.message } } : {}),
     };
-    if (moved && r.state === 'failed' && !failure && !next.error) next.error = { message: lastExit?.message ?? 'failed on its node' };
+    if (moved && r.state === 'failed' && !fault.fields.failure && !next.error) next.error = { message: lastExit?.message ?? 'failed on its node' };
     written.set(t.id, next);
     if (moved) out.events.push({ type: 'task.state', subject: t.id, data: { state: r.state, generation: t.generation, node: nodeId, restarts: r.restarts, ...(r.state === 'failed' || r.state === 'exited' ? { failure: next.failure, error: next.error } : {}) } });
     if (isTerminal(next.state) && !out.services.includes(t.service)) out.services.push(t.service);

@@ -80,6 +80,8 @@ export interface TaskRecord {
   error: { code?: string; message: string } | null;
   /** The spec it runs (the service's task template when it was created). */
   spec: TaskSpec;
+  /** Its published ports as its node reported them while it ran (`host` is where to reach it); absent until then. */
+  ports?: { host?: number | undefined; container: number }[];
   createdAt: number;
   updatedAt: number;
   /** When it last entered `running` (the rollout's monitor and the reschedule reset count from it). */

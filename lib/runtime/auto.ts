@@ -10,6 +10,7 @@ import type Dockerode from 'dockerode';
 import { DockerRuntime } from './docker.js';
 import { ProcessRuntime } from './process.js';
 import type { Runtime, RuntimeKind } from './types.js';
+import type { LogRotation } from '../logs/rotate.js';
 
 /** Options of {@link createRuntime}. */
 export interface CreateRuntimeOptions {
@@ -33,6 +34,8 @@ export interface CreateRuntimeOptions {
    * 'process'` is its own opt-in. @default false
    */
   allowProcess?: boolean;
+  /** Size-based rotation of every task's log (both runtimes). @default 10 MiB × 3 files */
+  logRotation?: Partial<LogRotation>;
 }
 
 /** The runtime {@link createRuntime} chose, and why. */
@@ -55,6 +58,7 @@ export interface RuntimeChoice {
 export async function createRuntime(options: CreateRuntimeOptions): Promise<RuntimeChoice> {
   const wanted = options.runtime ?? 'auto';
   const shared = {
+    ...(options.logRotation === undefined ? {} : { logRotation: options.logRotation }),
     ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
     ...(options.nodeId === undefined ? {} : { nodeId: options.nodeId }),
   };

@@ -7,6 +7,7 @@ import type Dockerode from 'dockerode';
 import { GoatError } from '../errors.js';
 import { containerName, taskLabels } from './identity.js';
 import type { PortMapping, RuntimeTask } from './types.js';
+import { LOG_ROTATION_DEFAULTS, type LogRotation } from '../logs/rotate.js';
 
 const MIB = 1024 * 1024;
 
@@ -41,9 +42,10 @@ export function testRunLabels(env: NodeJS.ProcessEnv): Record<string, string> {
 /**
  * The options to create the container of `task` (validated by `checkTask`
  * first; never pulls: the image must be present), with `extraLabels` added
- * to Goat's own.
+ * to Goat's own. Its logs are rotated by the engine's json-file driver:
+ * `max-size`, `max-file` from `rotation`.
  */
-export function containerOptions(task: RuntimeTask, extraLabels: Record<string, string> = {}): Dockerode.ContainerCreateOptions {
+export function containerOptions(task: RuntimeTask, extraLabels: Record<string, string> = {}, rotation: LogRotation = LOG_ROTATION_DEFAULTS): Dockerode.ContainerCreateOptions {
   const { spec } = task;
   const ports: PortMapping[] = spec.ports ?? [];
   const exposed: Record<string, object> = {};
@@ -63,6 +65,7 @@ export function containerOptions(task: RuntimeTask, extraLabels: Record<string, 
     ExposedPorts: exposed,
     HostConfig: {
       PortBindings: bindings,
+      LogConfig: { Type: 'json-file', Config: { 'max-size': String(rotation.maxBytes), 'max-file': String(rotation.maxFiles) } },
       ...(spec.resources?.cpu === undefined ? {} : { NanoCpus: Math.round(spec.resources.cpu * 1e9) }),
       // MemorySwap equal to Memory: no swap, so a task over its limit is OOM-killed, not slowed down.
       ...(memory === undefined ? {} : { Memory: memory, MemorySwap: memory }),

@@ -11,6 +11,7 @@ import { checkCpuMemory, checkDisk, checkPorts } from './checks.js';
 import { diskSpace } from './disk.js';
 import { engineMessage, isConflict, isNotFound, startError, statusOf, toGoatError } from './docker-errors.js';
 import { dockerLogTail, mergeTail } from './docker-logs.js';
+import { DockerLogSplitter, LOG_ROTATION_DEFAULTS, type LogLine, type LogReadOptions, type LogReader, type LogRotation } from '../logs/index.js';
 import { containerOptions, imageOf, publishedPorts, testRunLabels } from './docker-spec.js';
 import { OomEvents } from './docker-oom.js';
 import { containerExit, containerStatus, dockerTime, mayBeOomKill } from './docker-status.js';
@@ -58,6 +59,8 @@ export interface DockerRuntimeOptions {
   healthIntervalMs?: number;
   /** Output lines kept in {@link ExitInfo.logTail}. @default 50 */
   logLines?: number;
+  /** Size-based rotation of each container's log (json-file `max-size`, `max-file`). @default 10 MiB × 3 files */
+  logRotation?: Partial<LogRotation>;
 }
 
 /** Runs tasks as Docker containers through dockerode. */
@@ -116,7 +119,7 @@ export class DockerRuntime implements Runtime {
   /** {@inheritDoc Runtime.start} */
   async start(task: RuntimeTask): Promise<RunningTask> {
     checkTask(task);
-    const options = containerOptions(task, testRunLabels(process.env));
+    const options = containerOptions(task, testRunLabels(process.env), { ...LOG_ROTATION_DEFAULTS, ...this.options.logRotation });
     const name = containerName(task.taskId, task.generation);
     const key = instanceKey(task.taskId, task.generation);
     const details = { taskId: task.taskId, generation: task.generation, container: name };
@@ -246,6 +249,35 @@ export class DockerRuntime implements Runtime {
   async logs(taskId: string, generation: number, lines = 50): Promise<LogTail | undefined> {
     checkInstanceId(taskId, generation);
     return this.tail(containerName(taskId, generation), lines);
+  }
+
+  /** {@inheritDoc Runtime.openLogs} */
+  async openLogs(taskId: string, generation: number, options: LogReadOptions): Promise<LogReader | undefined> {
+    checkInstanceId(taskId, generation);
+    const container = this.docker.getContainer(containerName(taskId, generation));
+    const query = {
+      stdout: true, stderr: true, timestamps: true,
+      ...(options.tail === undefined ? {} : { tail: options.tail }),
+      ...(options.since === undefined ? {} : { since: Math.floor(options.since / 1000) }),
+    };
+    let source: AsyncIterable<Buffer>;
+    let destroy = (): void => undefined;
+    try {
+      if (options.follow) {
+        const stream = (await container.logs({ ...query, follow: true })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+        source = stream as AsyncIterable<Buffer>;
+        destroy = () => stream.destroy();
+      } else {
+        const buffer = await container.logs({ ...query, follow: false });
+        source = (async function* () {
+          yield buffer;
+        })();
+      }
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return undefined;
+      throw toGoatError(err, 'logs', { container: containerName(taskId, generation) });
+    }
+    return dockerLogReader(source, destroy, options.since);
   }
 
   /** {@inheritDoc Runtime.exec} */
@@ -438,3 +470,31 @@ export class DockerRuntime implements Runtime {
   }
 }
 
+
+/** A Docker log byte stream as a {@link LogReader}: lines in batches, `since` applied to the millisecond. */
+function dockerLogReader(source: AsyncIterable<Buffer>, destroy: () => void, since: number | undefined): LogReader {
+  const splitter = new DockerLogSplitter();
+  const keep = (lines: LogLine[]): LogLine[] => (since === undefined ? lines : lines.filter((l) => l.at >= since));
+  let closed = false;
+  return {
+    close() {
+      closed = true;
+      destroy();
+    },
+    async *[Symbol.asyncIterator]() {
+      try {
+        for await (const chunk of source) {
+          if (closed) return;
+          const lines = keep(splitter.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
+          if (lines.length > 0) yield lines;
+        }
+        const rest = keep(splitter.end());
+        if (rest.length > 0 && !closed) yield rest;
+      } catch (err) {
+        if (!closed) throw toGoatError(err, 'logs', {});
+      } finally {
+        destroy();
+      }
+    },
+  };
+}

@@ -17,6 +17,7 @@ import { exitInfo } from './exit-info.js';
 import { checkInstanceId, checkTask, instanceKey, noSuchTask } from './identity.js';
 import { KeyedLock } from './keyed-lock.js';
 import { tailFile } from './log-tail.js';
+import { followLogFiles, LogKeeper, LOG_ROTATION_DEFAULTS, type LogReadOptions, type LogReader, type LogRotation } from '../logs/index.js';
 import { CLOCK_TICKS, groupMembers, isAlive, readProcStatSync, residentKb, signalGroup } from './proc.js';
 import { commandOf, hostPorts, resolveExecutable, taskEnv } from './process-env.js';
 import type { ProcessRecord } from './process-record.js';
@@ -54,6 +55,10 @@ export interface ProcessRuntimeOptions {
   pollMs?: number;
   /** Output lines kept in {@link ExitInfo.logTail}. @default 50 */
   logLines?: number;
+  /** Size-based rotation of each task's `stdout.log` and `stderr.log`. @default 10 MiB × 3 files */
+  logRotation?: Partial<LogRotation>;
+  /** How often log files are checkpointed (line times) and checked for rotation, in ms. @default 250 */
+  logCheckMs?: number;
 }
 
 /** A process this runtime started itself, whose exit it hears directly. */
@@ -74,11 +79,17 @@ export class ProcessRuntime implements Runtime {
   private readonly lock = new KeyedLock();
   private readonly children = new Map<string, Child>();
   private readonly closing = new AbortController();
+  private readonly rotation: LogRotation;
+  /** Rotates and checkpoints the task log files while this runtime is open. */
+  private readonly keeper: LogKeeper;
 
   /** A runtime keeping its state under `options.dataDir`. */
   constructor(options: ProcessRuntimeOptions) {
     this.options = options;
     this.files = new TaskFiles(options.dataDir);
+    this.rotation = { ...LOG_ROTATION_DEFAULTS, ...options.logRotation };
+    this.keeper = new LogKeeper(this.files.root, this.rotation, options.logCheckMs ?? 250);
+    this.keeper.start();
   }
 
   private get cwd(): string {
@@ -205,6 +216,19 @@ export class ProcessRuntime implements Runtime {
     };
   }
 
+  /** {@inheritDoc Runtime.openLogs} */
+  async openLogs(taskId: string, generation: number, options: LogReadOptions): Promise<LogReader | undefined> {
+    checkInstanceId(taskId, generation);
+    const file = this.files.record(taskId, generation);
+    if (!readRecord(file)) return undefined;
+    await this.keeper.pass(); // fresh checkpoints: the latest lines get their times
+    const alive = async (): Promise<boolean> => {
+      const record = readRecord(file);
+      return record !== undefined && record.exit === undefined && (await isAlive(record.pid, record.startTime));
+    };
+    return followLogFiles({ stdout: this.files.stdout(taskId, generation), stderr: this.files.stderr(taskId, generation), maxFiles: this.rotation.maxFiles }, options, alive);
+  }
+
   /** {@inheritDoc Runtime.exec} */
   async exec(taskId: string, generation: number, argv: string[], timeoutMs: number): Promise<ExecResult> {
     checkInstanceId(taskId, generation);
@@ -255,6 +279,7 @@ export class ProcessRuntime implements Runtime {
   /** {@inheritDoc Runtime.close} */
   async close(): Promise<void> {
     this.closing.abort();
+    this.keeper.stop();
     // Waits still pending must not keep a stopping worker alive: its tasks run on, to be adopted.
     for (const child of this.children.values()) child.process.unref();
   }

@@ -5,6 +5,7 @@
  * the node-level views (list, capacity, health). One task instance is always
  * addressed by `(taskId, generation)`.
  */
+import type { LogReadOptions, LogReader } from '../logs/types.js';
 
 /** Which runtime runs the tasks. */
 export type RuntimeKind = 'docker' | 'process';
@@ -228,6 +229,13 @@ export interface Runtime {
 
   /** The last `lines` lines (default 50) the instance wrote; undefined when it does not exist. */
   logs(taskId: string, generation: number, lines?: number): Promise<LogTail | undefined>;
+
+  /**
+   * Reads the instance's output as lines with their stream and time: what
+   * exists (after `since`, the last `tail`), then with `follow` what it writes
+   * until it ends. Undefined when the instance does not exist here.
+   */
+  openLogs(taskId: string, generation: number, options: LogReadOptions): Promise<LogReader | undefined>;
 
   /** Current memory and CPU use of a running instance; undefined when it is not running. */
   stats(taskId: string, generation: number): Promise<TaskStats | undefined>;

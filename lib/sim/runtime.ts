@@ -190,6 +190,7 @@ export class SimMachine {
       }),
       list: () => answer(1, () => [...m.instances.values()].map(status)),
       logs: () => answer(1, () => ({ stdout: [], stderr: [] })),
+      openLogs: async () => undefined,
       stats: (taskId, generation) => answer(1, () => (m.instances.get(key(taskId, generation))?.running ? { memoryMb: 10, cpuSeconds: 1 } : undefined)),
       exec: () => answer(1, () => ({ code: 0, output: '' })),
       capacity: () => answer(1, (): Capacity => ({ cpus: 8, memoryMb: 16_384, diskFreeMb: 100_000, diskTotalMb: 200_000, diskPath: '/sim' })),

@@ -24,6 +24,11 @@ test('every frame type round-trips through encode and decode', (t) => {
     admin: { op: 'ask', path: '/worker/runtime', message: { type: '$info' }, timeoutMs: 5000 },
     admin_result: { ok: false, error: { code: 'GOAT_ERR_NO_SUCH_CHILD', message: 'no actor at /worker/x' } },
     error: { code: 'GOAT_ERR_BAD_FRAME', message: 'nope' },
+    logs_open: { streamId: 's1', taskId: 'web.0.abc', generation: 2, tail: 10, since: 1_700_000_000_000, follow: true, credit: 1000 },
+    logs_credit: { streamId: 's1', lines: 500 },
+    logs_cancel: { streamId: 's1' },
+    logs_data: { streamId: 's1', lines: [{ s: 'o', t: 1_700_000_000_001, x: 'hello' }, { s: 'e', t: 1_700_000_000_002, x: 'oops' }], dropped: 3 },
+    logs_end: { streamId: 's1', reason: 'error', code: 'GOAT_ERR_NO_SUCH_TASK', message: 'gone' },
   };
   for (const [type, body] of Object.entries(bodies) as [FrameType, never][]) {
     const frame = decodeFrame(encodeFrame(type, body, { re: 'prev' }));
@@ -79,7 +84,7 @@ test('with a direction, a frame meant for the other side is an unknown type', (t
   const err = decodeFrame(assign, 'toManager');
   t.true(isGoatError(err, 'GOAT_ERR_BAD_FRAME'));
   t.regex((err as GoatError).message, /unknown frame type "welcome"/);
-  t.deepEqual([...FRAME_TYPES.toManager].sort(), ['ack', 'admin_result', 'error', 'heartbeat', 'hello', 'report', 'tree_delta', 'tree_snapshot']);
+  t.deepEqual([...FRAME_TYPES.toManager].sort(), ['ack', 'admin_result', 'error', 'heartbeat', 'hello', 'logs_data', 'logs_end', 'report', 'tree_delta', 'tree_snapshot']);
 });
 
 test('encodeFrame refuses a body its receiver would reject', (t) => {

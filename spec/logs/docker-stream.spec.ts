@@ -1,0 +1,33 @@
+import test from 'ava';
+import { DockerLogSplitter } from '../../lib/logs/index.js';
+
+function frame(stream: 1 | 2, text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+test('frames cut anywhere become whole lines with their stream and the engine time', (t) => {
+  const bytes = Buffer.concat([
+    frame(1, '2026-11-30T14:00:00.123456789Z hello\n'),
+    frame(2, '2026-11-30T14:00:01.000000000Z oops\n'),
+    frame(1, '2026-11-30T14:00:02.5Z héllo wörld\n'),
+  ]);
+  for (const cut of [1, 7, 8, 9, 30, 50, bytes.length - 3]) {
+    const s = new DockerLogSplitter();
+    const lines = [...s.push(bytes.subarray(0, cut)), ...s.push(bytes.subarray(cut)), ...s.end()];
+    t.deepEqual(lines, [
+      { stream: 'stdout', at: Date.parse('2026-11-30T14:00:00.123Z'), text: 'hello' },
+      { stream: 'stderr', at: Date.parse('2026-11-30T14:00:01Z'), text: 'oops' },
+      { stream: 'stdout', at: Date.parse('2026-11-30T14:00:02.5Z'), text: 'héllo wörld' },
+    ], `cut at ${cut}`);
+  }
+});
+
+test('an unframed (TTY) stream is stdout, and an unfinished last line comes at the end', (t) => {
+  const s = new DockerLogSplitter();
+  t.deepEqual(s.push(Buffer.from('2026-11-30T14:00:00Z a\n2026-11-30T14:00:00Z b')).map((l) => l.text), ['a']);
+  t.deepEqual(s.end().map((l) => [l.stream, l.text]), [['stdout', 'b']]);
+});

@@ -1,0 +1,107 @@
+import test from 'ava';
+import { decodeFrame, encodeFrame, type Frame } from '../../transport/frames.js';
+import { LogRouter, type LogPort } from '../../transport/logs-manager.js';
+import { WorkerLogStreams, type LogOpener } from '../../transport/logs-worker.js';
+import type { LogLine, LogReader } from '../../lib/logs/index.js';
+
+/** A router and a worker joined by frames encoded and decoded as on a link (no socket). */
+function joined(open: LogOpener, o: { window?: number; maxLines?: number } = {}) {
+  const router = new LogRouter({ window: o.window ?? 100, openTimeoutMs: 500 });
+  const worker = new WorkerLogStreams(open, { maxLines: o.maxLines ?? 1_000 });
+  const sent = { data: 0, lines: 0 };
+  const port: LogPort = {
+    send(type, body) {
+      const f = decodeFrame(encodeFrame(type, body), 'toWorker');
+      if (f instanceof Error) throw f;
+      setImmediate(() => worker.handle(f as Frame<'logs_open' | 'logs_credit' | 'logs_cancel'>, (t, b) => {
+        const back = decodeFrame(encodeFrame(t, b), 'toManager');
+        if (back instanceof Error) throw back;
+        if (back.type === 'logs_data') {
+          sent.data++;
+          sent.lines += back.body.lines.length;
+        }
+        setImmediate(() => router.frame('n1', back as Frame<'logs_data' | 'logs_end'>));
+        return true;
+      }));
+      return true;
+    },
+  };
+  router.attach('n1', port);
+  return { router, worker, sent, port };
+}
+
+/** A reader of `n` lines (then ends, unless `forever`), produced as fast as they are pulled. */
+function counting(n: number, forever = false): { opener: LogOpener; produced: () => number } {
+  let produced = 0;
+  const opener: LogOpener = async () => {
+    let closed = false;
+    const reader: LogReader = {
+      close: () => void (closed = true),
+      async *[Symbol.asyncIterator]() {
+        while (!closed && (forever || produced < n)) {
+          const batch: LogLine[] = Array.from({ length: 50 }, () => ({ stream: 'stdout' as const, at: 1, text: `line ${produced++}` }));
+          yield batch;
+          await new Promise((r) => setImmediate(r));
+        }
+      },
+    };
+    return reader;
+  };
+  return { opener, produced: () => produced };
+}
+
+test('a read delivers every line in order and ends', async (t) => {
+  const { opener } = counting(1_000);
+  const { router } = joined(opener);
+  const texts: string[] = [];
+  for await (const e of router.open('n1', 'web.0.a', 1, {})) if (e.type === 'line') texts.push(e.text);
+  t.is(texts.length, 1_000);
+  t.is(texts[999], 'line 999');
+  t.is(router.size, 0);
+});
+
+test('a reader that stops reading holds at most the window on the manager; the worker buffer stays bounded and counts drops', async (t) => {
+  const { opener, produced } = counting(0, true);
+  const { router, worker } = joined(opener, { window: 100, maxLines: 500 });
+  const it = router.open('n1', 'web.0.a', 1, { follow: true });
+  const first = await it.next();
+  t.is(first.done, false);
+  // Stop reading: the worker keeps reading its source (a followed stream) but may not send past the credit.
+  for (let i = 0; i < 500 && produced() <= 2_000; i++) await new Promise((r) => setTimeout(r, 20));
+  t.true(produced() > 2_000, `the source kept being read (${produced()})`);
+  t.true(router.queuedLines <= 100, `manager queue bounded by the window (${router.queuedLines})`);
+  t.true(worker.bufferedLines <= 500, `worker buffer bounded (${worker.bufferedLines})`);
+  // Read again: a notice of the dropped lines comes, then lines again.
+  let dropped = 0;
+  for (let i = 0; i < 400; i++) {
+    const r = await it.next();
+    if (!r.done && r.value.type === 'dropped') dropped += r.value.count;
+  }
+  t.true(dropped > 0, 'dropped lines were counted and reported');
+  await it.return!();
+  await new Promise((r) => setTimeout(r, 50));
+  t.is(worker.size, 0, 'break cancels the stream on the worker');
+});
+
+test('a node that never answers, or whose link closes, ends the read with an error naming it', async (t) => {
+  const router = new LogRouter({ openTimeoutMs: 100 });
+  const silent: LogPort = { send: () => true };
+  router.attach('n9', silent);
+  const events = [];
+  for await (const e of router.open('n9', 'web.0.a', 1, { follow: true })) events.push(e);
+  t.like(events[0], { type: 'error', code: 'GOAT_ERR_NODE_UNREACHABLE' });
+  t.regex((events[0] as { message: string }).message, /node n9 did not answer/);
+  const it = router.open('n9', 'web.0.b', 1, { follow: true });
+  router.detach('n9', silent);
+  const r = await it.next();
+  t.like(r.value, { type: 'error', code: 'GOAT_ERR_LINK_CLOSED' });
+  t.true((await it.next()).done);
+  t.throws(() => router.open('n9', 'web.0.c', 1, {}), { message: /node n9 is not linked/ });
+});
+
+test('a task with no logs on its node is an error event from the worker', async (t) => {
+  const { router } = joined(async () => undefined);
+  const events = [];
+  for await (const e of router.open('n1', 'web.0.gone', 3, {})) events.push(e);
+  t.like(events[0], { type: 'error', code: 'GOAT_ERR_NO_SUCH_TASK' });
+});
