@@ -23,6 +23,7 @@ const GLOBAL_FLAGS: Record<string, string> = {
 };
 
 const SERVE = {
+  'allow-process': 'let the local worker run tasks as local processes (any command, as this user); off by default',
   config: 'cluster.config.ts to load (default ./cluster.config.ts when present)',
   listen: 'HOST:PORT of the API and worker links (default 127.0.0.1:7070)',
 };
@@ -31,7 +32,7 @@ const SERVE = {
 export const HELP: Record<string, Help> = {
   start: { usage: 'start [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process]', what: 'Runs a manager and one local worker in this process until Ctrl-C.', flags: { ...SERVE, runtime: 'the local worker\'s runtime: auto (Docker when its engine answers), docker or process' } },
   manager: { usage: 'manager [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...]', what: 'Runs a manager alone; workers join it.', flags: { ...SERVE, etcd: 'etcd endpoints for the store and leader election' } },
-  worker: { usage: 'worker --join ws://H:P --token-file F [--name N] [--runtime R] [--data-dir D]', what: 'Runs a worker that joins a manager and runs the tasks placed on its node.', flags: { join: 'the manager link URL(s), comma-separated', name: 'a human name for the node', runtime: 'auto, docker or process', config: SERVE.config } },
+  worker: { usage: 'worker --join ws://H:P --token-file F [--name N] [--runtime R] [--data-dir D]', what: 'Runs a worker that joins a manager and runs the tasks placed on its node.', flags: { join: 'the manager link URL(s), comma-separated', name: 'a human name for the node', runtime: 'auto, docker or process', config: SERVE.config, 'allow-process': SERVE['allow-process'] } },
   run: {
     usage: 'run NAME (--image I | --command "CMD ...") [options]',
     what: 'Creates service NAME. An existing NAME is refused (409): change it with `update NAME`, or `stop` it first.',
@@ -42,6 +43,19 @@ export const HELP: Record<string, Help> = {
       'idempotency-key': 'a retried run with the same key is applied once', wait: 'wait until all replicas run, showing progress', timeout: 'seconds --wait waits (default 60)',
     },
   },
+  update: {
+    usage: 'update NAME [run\'s flags] [--update-parallelism N] [--update-order stop-first|start-first] [--update-failure-action pause|rollback|continue] [--update-monitor-ms N] [--wait]',
+    what: 'Changes only the given fields of service NAME; a changed task spec rolls out slot by slot (see the service\'s `update` settings).',
+    flags: {
+      image: 'the Docker image', command: 'the command line', replicas: 'how many tasks', publish: 'publish a port HOST:CONTAINER or CONTAINER (repeatable)',
+      env: 'set K=V in the task\'s environment (repeatable)', restart: 'no | on-failure | always | unless-stopped', 'health-http': 'HTTP health check path',
+      cpu: 'CPUs reserved', memory: 'memory limit in MiB', wait: 'wait until the rollout completes', timeout: 'seconds --wait waits (default 60)',
+      'update-parallelism': 'slots updated at a time (default 1)', 'update-delay-ms': 'pause between batches, ms (default 0)',
+      'update-order': 'stop-first (default) or start-first', 'update-monitor-ms': 'how long a new task must run to count as updated, ms (default 5000)',
+      'update-failure-action': 'pause (default), rollback or continue', 'update-max-failure-ratio': 'failed share of new tasks tolerated (default 0)',
+    },
+  },
+  rollback: { usage: 'rollback NAME [--wait]', what: 'Rolls service NAME back to its previous spec (409 GOAT_ERR_NO_PREVIOUS_SPEC when there is none).', flags: { wait: 'wait until the rollback completes', timeout: 'seconds --wait waits (default 60)' } },
   ps: { usage: 'ps [--service S] [-a]', what: 'Lists tasks: where they run, their state, published ports (HOST:CONTAINER) and why they wait.', flags: { service: 'only this service\'s tasks', all: 'also finished tasks' } },
   services: { usage: 'services', what: 'Lists services with running/wanted replicas.', flags: {} },
   nodes: { usage: 'nodes', what: 'Lists nodes with status, runtime, capacity and when last seen.', flags: {} },
