@@ -25,7 +25,7 @@ import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../../
 import { afterCommit, openSqliteStore, type Store } from '../../lib/store/index.js';
 import { EventBus, systemClock, type ChildRef, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
-import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
+import { createApiHandler, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
 import { LINK_CLOSE, LinkServer, type ManagerLink } from '../../transport/index.js';
 import { AdminServer, noSuchActor, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
@@ -58,6 +58,8 @@ export interface ManagerOptions {
   store?: Store;
   /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
   epoch?: number;
+  /** Lists the cluster's managers (HA: from etcd). @default this manager alone */
+  managers?: () => Promise<ManagerInfo[]>;
 }
 
 /** A running manager. */
@@ -192,6 +194,10 @@ export class Manager implements ManagerApi {
   }
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
     this.store.putIdempotency(key, rec, Date.now() + 24 * 3_600_000);
+  }
+
+  managers(): Promise<ManagerInfo[]> {
+    return this.options.managers?.() ?? Promise.resolve([{ id: 'manager', url: this.url, leader: true, epoch: this.options.epoch ?? 0, healthy: true }]);
   }
 
   // --- internals -----------------------------------------------------------------

@@ -26,7 +26,7 @@ commands:
   run NAME (--image I | --command "CMD ...") [--replicas N] [-p HOST:CONTAINER]...
            [-e K=V]... [--restart no|on-failure|always|unless-stopped]
            [--health-http PATH] [--cpu N] [--memory MB] [--idempotency-key K]
-  ps [--service S] | services | nodes | stop NAME | scale NAME N | drain NODE
+  ps [--service S] | services | nodes | managers | stop NAME | scale NAME N | drain NODE
   events [--follow] | tree [--watch] | repl | backup FILE | restore FILE
 
 global options:

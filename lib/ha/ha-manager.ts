@@ -26,7 +26,7 @@ import { createFollowerServer } from '../../transport/follower-server.js';
 import { GoatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openEtcdStore } from '../store/etcd.js';
-import { DEFAULT_LEASE_TTL_MS, Election, type LeaderInfo } from './election.js';
+import { DEFAULT_LEASE_TTL_MS, Election, listManagers, type LeaderInfo } from './election.js';
 
 /** How an HA manager starts. */
 export interface HaManagerOptions extends Omit<ManagerOptions, 'store' | 'epoch' | 'parent' | 'bus'> {
@@ -157,7 +157,7 @@ export class HaManager {
     }
     const { etcd: _etcd, id: _id, advertiseUrl: _a, ...rest } = this.#o;
     try {
-      this.#manager = await Manager.start({ ...rest, token: this.#token, listen: `${this.#host}:${this.#port}`, store, epoch });
+      this.#manager = await Manager.start({ ...rest, token: this.#token, listen: `${this.#host}:${this.#port}`, store, epoch, managers: async () => (await listManagers(this.#client, prefix)).managers });
     } catch (err) {
       store.close();
       this.#election.stepDown(`the manager could not start: ${err instanceof Error ? err.message : String(err)}`);
