@@ -70,7 +70,7 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
           ...(options.logger ? { logger: options.logger } : {}),
         });
         const local = worker;
-        manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree());
+        manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree(), local.worker);
         for (const svc of resolved.services({ runtime: worker.worker.runtimeChoice.kind })) await manager.putService(svc);
       } catch (err) {
         await worker?.stop();

@@ -37,6 +37,9 @@ export const ERROR_CODES = {
   GOAT_ERR_STORE_VERSION: 'The store file was written by a newer Goat (its schema version is above the one this Goat knows); upgrade Goat or restore an older backup.',
   GOAT_ERR_BAD_FRAME: 'A link frame could not be decoded or failed its schema; the message names what is wrong (`details.field`, `details.problem`).',
   GOAT_ERR_LINK_CLOSED: 'The link to the worker or manager closed before the command was acknowledged; temporary.',
+  GOAT_ERR_BAD_MESSAGE: 'An actor does not understand this message (admin channel or link); nothing was delivered and the actor runs on.',
+  GOAT_ERR_BUSY: 'Too many admin requests in flight on this session; temporary: wait for answers, then retry.',
+  GOAT_ERR_NO_PREVIOUS_SPEC: 'A rollback was asked for, but the service has no previous spec to go back to (HTTP 409).',
   GOAT_ERR_STORE_UNREACHABLE: 'No etcd endpoint answered when a manager started with `--etcd` (`details.endpoints` names them); check the URLs and that etcd runs.',
 } as const;
 

@@ -11,11 +11,22 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { GoatError, isGoatError } from '../lib/errors.js';
+import { dataCopy } from '../lib/supervision/index.js';
 import { bearerMatches } from './auth.js';
 import { LINK_PATH } from './link-server.js';
 
 /** The path of the admin channel. */
 export const ADMIN_PATH = '/v1/admin';
+
+/** Per-session limits: requests answered but not yet answered, and the size of one `message`. */
+export const ADMIN_LIMITS = Object.freeze({
+  /** Requests in flight per session; more get GOAT_ERR_BUSY. */
+  inFlight: 32,
+  /** Bytes of one `send`/`ask` message as JSON; more get GOAT_ERR_TOO_LARGE. */
+  messageBytes: 64 * 1024,
+  /** Bytes of one frame; a larger one closes the session (1009). */
+  frameBytes: 256 * 1024,
+});
 
 const request = z.discriminatedUnion('type', [
   z.strictObject({ id: z.string().min(1).max(64), type: z.literal('tree') }),
@@ -40,7 +51,7 @@ export interface AdminApi {
 
 /** Serves `/v1/admin` on an HTTP server. */
 export class AdminServer {
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: ADMIN_LIMITS.frameBytes });
 
   constructor(
     private readonly api: AdminApi,
@@ -72,6 +83,7 @@ export class AdminServer {
 
   #session(ws: WebSocket): void {
     let off: (() => void) | null = null;
+    let inFlight = 0;
     const reply = (frame: unknown): void => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
     };
@@ -95,11 +107,34 @@ export class AdminServer {
         off ??= this.api.subscribe((event) => reply({ type: 'event', event }));
         return reply({ re: req.id, ok: true, result: 'subscribed' });
       }
-      this.api.handle(req).then(
-        (result) => reply({ re: req.id, ok: true, result }),
+      if (inFlight >= ADMIN_LIMITS.inFlight) {
+        return reply({ re: req.id, ok: false, error: { code: 'GOAT_ERR_BUSY', message: `${inFlight} requests in flight on this session (max ${ADMIN_LIMITS.inFlight}): wait for their answers` } });
+      }
+      if ((req.type === 'send' || req.type === 'ask') && (JSON.stringify(req.message ?? null)?.length ?? 0) > ADMIN_LIMITS.messageBytes) {
+        return reply({ re: req.id, ok: false, error: { code: 'GOAT_ERR_TOO_LARGE', message: `message larger than ${ADMIN_LIMITS.messageBytes} bytes` } });
+      }
+      inFlight++;
+      let answer: Promise<unknown>;
+      try {
+        answer = this.api.handle(req);
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      answer.then(
+        (result) => reply({ re: req.id, ok: true, result: toWire(result) }),
         (err: unknown) => reply({ re: req.id, ok: false, error: isGoatError(err) ? { code: err.code, message: err.message } : { code: 'GOAT_ERR_INTERNAL', message: String(err) } }),
-      );
+      ).finally(() => inFlight--);
     });
+  }
+}
+
+/** A result as JSON can carry it (an actor may reply with anything). */
+function toWire(result: unknown): unknown {
+  try {
+    JSON.stringify(result);
+    return result;
+  } catch {
+    return dataCopy(result);
   }
 }
 

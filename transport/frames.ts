@@ -33,6 +33,8 @@ const taskReportSchema = z.strictObject({
     message: z.string().max(4096),
     finishedAt: amount,
   }).nullable().optional(),
+  /** Why it failed (its kind and message), when it did. */
+  failure: z.strictObject({ kind: z.enum(['app', 'health', 'resource', 'runtime']), message: z.string().max(4096), code: z.string().max(64).optional() }).nullable().optional(),
 });
 
 /**

@@ -4,11 +4,14 @@
  * `{"error":{"code","message","details"}}`, events as JSON or SSE. What the
  * routes do is the {@link ManagerApi}'s business; this file only speaks HTTP.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GoatError, isGoatError, type GoatErrorCode } from '../lib/errors.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../lib/model/index.js';
 import type { TreeNode } from '../lib/supervision/index.js';
+import { bearerMatches } from './auth.js';
+import { parseSeq, streamEvents, type EventStreamOptions } from './event-stream.js';
+import { checkIdempotencyKey, decodePathParam } from './request-guards.js';
 
 /** What the HTTP API needs from the manager. */
 export interface ManagerApi {
@@ -20,6 +23,8 @@ export interface ManagerApi {
   putService(body: unknown, name?: string): Promise<{ record: ServiceRecord; created: boolean }>;
   scaleService(name: string, replicas: number): Promise<ServiceRecord>;
   deleteService(name: string): Promise<boolean>;
+  /** Rolls back to the previous spec; GOAT_ERR_NO_PREVIOUS_SPEC (409) when there is none. */
+  rollbackService(name: string): Promise<ServiceRecord>;
   listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[];
   getTask(id: string): TaskRecord | undefined;
   listNodes(): NodeRecord[];
@@ -31,6 +36,10 @@ export interface ManagerApi {
   /** The stored result of an Idempotency-Key, if any (expired ones are gone). */
   idempotent(key: string): { bodyHash: string; status: number; response: unknown } | undefined;
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void;
+  /** The last event sequence number given out; a `since` past it is clamped to it. */
+  lastEventSeq?(): number;
+  /** Why the manager is not ready (e.g. the disk is full), shown by `/readyz`; undefined when nothing is wrong. */
+  notReadyReason?(): { code: GoatErrorCode; message: string } | undefined;
   /** The managers of the cluster (several on etcd; this one alone otherwise). */
   managers?(): Promise<ManagerInfo[]>;
 }
@@ -50,6 +59,10 @@ export interface ApiOptions {
   token: string;
   /** Largest accepted body, in bytes. @default 1 MiB */
   maxBodyBytes?: number;
+  /** Require the bearer token on `/metrics` too (it is open by default, like `/healthz`). @default false */
+  metricsToken?: boolean;
+  /** Limits of SSE event streams (buffer per subscriber, replay page size). */
+  events?: EventStreamOptions;
 }
 
 const STATUS: Partial<Record<GoatErrorCode, number>> = {
@@ -59,6 +72,7 @@ const STATUS: Partial<Record<GoatErrorCode, number>> = {
   GOAT_ERR_NOT_FOUND: 404,
   GOAT_ERR_NO_SUCH_TASK: 404,
   GOAT_ERR_CONFLICT: 409,
+  GOAT_ERR_NO_PREVIOUS_SPEC: 409,
   GOAT_ERR_TOO_LARGE: 413,
   GOAT_ERR_NOT_READY: 503,
 };
@@ -75,10 +89,13 @@ interface RequestContext {
 /** Builds the request handler of the manager's HTTP server. */
 export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBody = options.maxBodyBytes ?? 1 << 20;
-  const tokenHash = sha256(options.token);
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/healthz$/, ({ res }) => send(res, 200, { ok: true })],
-    ['GET', /^\/readyz$/, ({ res }) => (api.ready() ? send(res, 200, { ready: true }) : fail(res, new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet')))],
+    ['GET', /^\/readyz$/, ({ res }) => {
+      const why = api.notReadyReason?.();
+      if (why) return send(res, 503, { ready: false, error: { ...why, details: {} } });
+      return api.ready() ? send(res, 200, { ready: true }) : fail(res, new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet'));
+    }],
     ['GET', /^\/metrics$/, async ({ res }) => {
       const m = await api.metrics();
       res.writeHead(200, { 'content-type': m.contentType }).end(m.body);
@@ -93,6 +110,12 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
     }],
     ['PATCH', /^\/v1\/services\/([^/]+)$/, async ({ res, params, body }) => {
       const { json } = await body();
+      if (json && typeof json === 'object' && !Array.isArray(json) && Object.keys(json).some((k) => k !== 'replicas')) {
+        // Any other field: merged into the current spec (the task's fields one by one), which starts a rollout when the task changed.
+        const current = mustFind(api.getService(params[0]!), 'service', params[0]!);
+        send(res, 200, serviceJson((await api.putService(mergeSpec(current.spec, json as Record<string, unknown>), params[0]!)).record));
+        return;
+      }
       const replicas = (json as { replicas?: unknown } | null)?.replicas;
       if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
         throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid body: replicas: a whole number >= 0', { details: { field: 'replicas' } });
@@ -103,20 +126,22 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
       if (!(await api.deleteService(params[0]!))) throw notFound('service', params[0]!);
       res.writeHead(204).end();
     }],
+    ['POST', /^\/v1\/services\/([^/]+)\/rollback$/, async ({ res, params }) => send(res, 200, serviceJson(await api.rollbackService(params[0]!)))],
     ['GET', /^\/v1\/tasks$/, ({ res, query }) => send(res, 200, api.listTasks(filterOf(query)).map(taskJson))],
     ['GET', /^\/v1\/tasks\/([^/]+)$/, ({ res, params }) => send(res, 200, taskJson(mustFind(api.getTask(params[0]!), 'task', params[0]!)))],
     ['GET', /^\/v1\/nodes$/, ({ res }) => send(res, 200, api.listNodes())],
     ['POST', /^\/v1\/nodes\/([^/]+)\/drain$/, async ({ res, params }) => send(res, 200, await api.drainNode(params[0]!))],
-    ['GET', /^\/v1\/events$/, (c) => events(api, c)],
+    ['GET', /^\/v1\/events$/, (c) => events(api, c, options.events)],
     ['GET', /^\/v1\/tree$/, ({ res }) => send(res, 200, api.tree())],
   ];
 
   return (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://manager');
-    const path = url.pathname;
     void (async () => {
       try {
-        if (path.startsWith('/v1/') && !authorized(req, tokenHash)) {
+        const url = parseUrl(req.url);
+        const path = url.pathname;
+        const guarded = path.startsWith('/v1/') || (options.metricsToken === true && path === '/metrics');
+        if (guarded && !bearerMatches(options.token, header(req, 'authorization'))) {
           throw new GoatError('GOAT_ERR_UNAUTHORIZED', 'missing or wrong bearer token');
         }
         const matching = routes.filter(([, re]) => re.test(path));
@@ -127,7 +152,7 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
           return send(res, 405, { error: { code: 'GOAT_ERR_NOT_FOUND', message: `${req.method} is not allowed on ${path}`, details: {} } });
         }
         if (path.startsWith('/v1/') && !api.ready()) throw new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet', { temporary: true });
-        const params = (route[1].exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
+        const params = (route[1].exec(path) ?? []).slice(1).map((p) => decodePathParam(p));
         await route[2]({ req, res, params, query: url.searchParams, body: () => readBody(req, maxBody) });
       } catch (err) {
         if (!res.headersSent) fail(res, err);
@@ -139,12 +164,13 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
 
 async function createService(api: ManagerApi, { req, res, body }: RequestContext): Promise<void> {
   const { raw, json } = await body();
-  const key = header(req, 'idempotency-key');
+  const key = checkIdempotencyKey(header(req, 'idempotency-key'));
   if (key) {
     const seen = api.idempotent(key);
     const hash = sha256(raw).toString('hex');
     if (seen) {
-      if (seen.bodyHash !== hash) throw new GoatError('GOAT_ERR_CONFLICT', `Idempotency-Key '${key}' was used with another body`, { details: { idempotencyKey: key } });
+      // The key is not echoed: it may be a secret of the client's, and a 409 may end up in logs.
+      if (seen.bodyHash !== hash) throw new GoatError('GOAT_ERR_CONFLICT', 'this Idempotency-Key was used with another body', { details: { field: 'Idempotency-Key' } });
       return send(res, seen.status, seen.response);
     }
     const { record, created } = await api.putService(json);
@@ -157,25 +183,12 @@ async function createService(api: ManagerApi, { req, res, body }: RequestContext
   send(res, created ? 201 : 200, serviceJson(record));
 }
 
-function events(api: ManagerApi, { req, res, query }: RequestContext): void {
-  const since = Number(query.get('since') ?? '0');
-  if (!Number.isInteger(since) || since < 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', 'invalid query: since: a whole number >= 0', { details: { field: 'since' } });
-  const limit = Math.min(10_000, Number(query.get('limit') ?? '1000') || 1000);
+function events(api: ManagerApi, { req, res, query }: RequestContext, options: EventStreamOptions | undefined): void {
+  const end = api.lastEventSeq?.() ?? Number.MAX_SAFE_INTEGER;
+  const since = parseSeq(query.get('since'), 'since', 0, end);
+  const limit = Math.max(1, Math.min(10_000, parseSeq(query.get('limit'), 'limit', 1000)));
   if (!(req.headers.accept ?? '').includes('text/event-stream')) return send(res, 200, api.eventsSince(since, limit));
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  let last = since;
-  const write = (e: ClusterEvent): void => {
-    if (e.seq <= last) return;
-    last = e.seq;
-    res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-  };
-  const off = api.subscribeEvents(write);
-  for (const e of api.eventsSince(since, limit)) write(e);
-  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-  req.on('close', () => {
-    clearInterval(keepAlive);
-    off();
-  });
+  streamEvents(api, req, res, since, options);
 }
 
 /** Task JSON (DESIGN.md): the record without its spec, plus `pendingReason` when it waits for a node. */
@@ -184,9 +197,22 @@ export function taskJson(t: TaskRecord): Record<string, unknown> {
   return rest;
 }
 
-/** Service JSON: its spec, version and times. */
+/** Service JSON: its spec, version, times, status (`running | degraded`, with `reason`) and rollout (`update`). */
 export function serviceJson(s: ServiceRecord): Record<string, unknown> {
-  return { name: s.name, replicas: s.spec.replicas, version: s.version, spec: s.spec, createdAt: s.createdAt, updatedAt: s.updatedAt };
+  return {
+    name: s.name, replicas: s.spec.replicas, version: s.version, spec: s.spec, createdAt: s.createdAt, updatedAt: s.updatedAt,
+    status: s.status ?? { state: 'running', since: s.updatedAt }, update: s.update ?? null, hasPreviousSpec: !!s.previousSpec,
+  };
+}
+
+/** A PATCH body merged into a spec: top-level fields replaced, `task` and the settings blocks merged field by field. */
+export function mergeSpec(spec: ServiceRecord['spec'], patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...spec };
+  for (const [k, v] of Object.entries(patch)) {
+    const old = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && old && typeof old === 'object' && !Array.isArray(old) ? { ...old, ...v } : v;
+  }
+  return out;
 }
 
 function filterOf(q: URLSearchParams): { service?: string; state?: string; node?: string } {
@@ -207,10 +233,13 @@ function notFound(what: string, id: string): GoatError {
   return new GoatError('GOAT_ERR_NOT_FOUND', `no ${what} '${id}'`, { details: { [what]: id } });
 }
 
-function authorized(req: IncomingMessage, tokenHash: Buffer): boolean {
-  const auth = header(req, 'authorization');
-  const m = auth ? /^Bearer (.+)$/.exec(auth) : null;
-  return m !== null && timingSafeEqual(sha256(m[1]!), tokenHash);
+/** The request's URL; a target that is not a URL path is a 400. */
+function parseUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://manager');
+  } catch {
+    throw new GoatError('GOAT_ERR_BAD_REQUEST', 'the request target is not a valid URL path', { details: { field: 'path' } });
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

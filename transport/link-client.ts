@@ -52,6 +52,8 @@ export interface LinkClientOptions {
   minEpoch?: () => number;
   /** Called with each welcomed epoch not older than {@link minEpoch} (the worker stores the highest); awaited before the link counts as up. */
   onEpoch?: (epoch: number) => void | Promise<void>;
+  /** Opens the WebSocket (the deterministic simulation gives a simulated one). @default `new WebSocket(url, options)` from `ws` */
+  connect?: (url: string, options: WebSocket.ClientOptions) => WebSocket;
 }
 
 /** Where the link stands. */
@@ -177,12 +179,13 @@ export class LinkClient extends Emitter<LinkClientEvents> {
     this.#status = 'connecting';
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url, {
+      const wsOptions: WebSocket.ClientOptions = {
         headers: { Authorization: `Bearer ${this.#o.token}` },
         handshakeTimeout: this.#o.handshakeTimeoutMs ?? 10_000,
         maxPayload: this.#o.maxPayload ?? 1024 * 1024,
         perMessageDeflate: false,
-      });
+      };
+      ws = this.#o.connect ? this.#o.connect(url, wsOptions) : new WebSocket(url, wsOptions);
     } catch (err) {
       this.#session = null;
       this.#scheduleReconnect(url, 1006, errorMessage(err), false);

@@ -16,6 +16,9 @@ import { decodeFrame } from './frames.js';
 import { ManagerLink } from './manager-link.js';
 import { closeSocket, messageText, sendError } from './socket.js';
 
+/** Wrong-token answers held back at most at once; beyond, they are refused (429) at once, so a flood holds no memory. */
+const MAX_DELAYED = 1_024;
+
 /** The path workers connect to. */
 export const LINK_PATH = '/v1/link';
 
@@ -124,17 +127,25 @@ export class LinkServer extends Emitter<LinkServerEvents> {
       return true;
     }
     const address = req.socket.remoteAddress ?? 'unknown';
-    const wait = this.#throttle.admit(address);
+    // The token is looked at first (constant time, cheap): a correct one is never slowed down or refused,
+    // however many wrong ones came from the same address (issue 11: a flood must not lock the real worker out).
+    if (bearerMatches(this.#token, req.headers.authorization)) {
+      this.#upgrade(req, socket, head, address);
+      return true;
+    }
+    // A wrong one is answered late: after the failures of this address so far (a guesser waits), or 429 at once.
+    const wait = this.#waiting.size >= MAX_DELAYED ? null : this.#throttle.admit(address);
+    this.#throttle.fail(address);
     if (wait === null) {
       this.#refuse(req, socket, 429, 'GOAT_ERR_UNAUTHORIZED', 'too many failed attempts from this address; retry later');
       return true;
     }
     if (wait === 0) {
-      this.#authenticate(req, socket, head);
+      this.#unauthorized(req, socket);
     } else {
       const timer = this.#clock.setTimeout(() => {
         this.#waiting.delete(socket);
-        this.#authenticate(req, socket, head);
+        this.#unauthorized(req, socket);
       }, wait);
       this.#waiting.set(socket, timer);
     }
@@ -154,14 +165,21 @@ export class LinkServer extends Emitter<LinkServerEvents> {
     this.#wss.close();
   }
 
-  #authenticate(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (socket.destroyed || this.#closed) return void socket.destroy();
-    const address = req.socket.remoteAddress ?? 'unknown';
-    if (!bearerMatches(this.#token, req.headers.authorization)) {
-      this.#throttle.fail(address);
-      this.#refuse(req, socket, 401, 'GOAT_ERR_UNAUTHORIZED', req.headers.authorization ? 'wrong token' : 'missing token: send Authorization: Bearer <token>');
-      return;
-    }
+  /**
+   * Takes a WebSocket already upgraded and authenticated elsewhere (the
+   * deterministic simulation's sockets): waits for its hello, as after an upgrade.
+   */
+  acceptSocket(ws: WebSocket, address: string): void {
+    if (this.#closed) return closeSocket(ws, LINK_CLOSE.GOING_AWAY.code, 'shutting down');
+    this.#accept(ws, address);
+  }
+
+  #unauthorized(req: IncomingMessage, socket: Duplex): void {
+    if (socket.destroyed) return;
+    this.#refuse(req, socket, 401, 'GOAT_ERR_UNAUTHORIZED', req.headers.authorization ? 'wrong token' : 'missing token: send Authorization: Bearer <token>');
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, address: string): void {
     socket.off('error', ignore);
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, address));
   }

@@ -11,10 +11,12 @@ import { nanoid } from 'nanoid';
 import { GoatError } from '../../lib/errors.js';
 import {
   FailureDetector, canTransition, classifyExit, isLive, isTerminal, normalizeServiceSpec, reconcileService,
-  type ClusterEvent, type NodeRecord, type ServiceRecord, type TaskRecord, type TaskState,
+  type ClusterEvent, type NodeRecord, type ServiceRecord, type ServiceState, type TaskRecord, type TaskState,
 } from '../../lib/model/index.js';
+import { SERVICE_DEFAULTS } from '../../lib/model/defaults.js';
 import { buildNodeTable, place } from '../../lib/scheduler/index.js';
 import type { Store } from '../../lib/store/index.js';
+import { planted } from '../../lib/sim/planted.js';
 
 /** A task as a worker reports it (hello and report frames). */
 export interface ReportedTask {
@@ -25,6 +27,8 @@ export interface ReportedTask {
   state: TaskState;
   restarts: number;
   lastExit?: { code: number | null; signal: string | null; oomKilled: boolean; message: string; finishedAt: number } | null | undefined;
+  /** Why it failed, when it did (the worker's classification). */
+  failure?: { kind: 'app' | 'health' | 'resource' | 'runtime'; message: string; code?: string | undefined } | null | undefined;
 }
 
 /** What the core needs of a worker's link: send commands, acknowledged. */
@@ -86,6 +90,10 @@ export class ManagerCore {
   #closed = false;
   /** Tasks `unknown` because their node is down, each waiting its `disconnect.lostAfterMs`. */
   readonly #unknownTimers = new Map<string, NodeJS.Timeout>();
+  /** Services to reconcile again at a time (a rollout's monitor period or delay ends), by service. */
+  readonly #wakeTimers = new Map<string, NodeJS.Timeout>();
+  /** A placement round at the earliest `notBefore` of a pending task (a slot's reschedule backoff). */
+  #placeTimer: { at: number; timer: NodeJS.Timeout } | null = null;
   /** Events of the transaction in progress: appended in one go at its end, heard by listeners after its commit. */
   #txEvents: Omit<ClusterEvent, 'seq'>[] = [];
   #txDepth = 0;
@@ -131,12 +139,47 @@ export class ManagerCore {
     const now = Date.now();
     const before = this.store.getService(spec.name);
     const record = this.#tx(() => {
-      const r = this.store.putService(spec, now);
+      let r = this.store.putService(spec, now);
       if (!before || r.version !== before.version) this.#event('service.updated', spec.name, { version: r.version, replicas: spec.replicas });
+      // The spec a rollback goes back to (Swarm's PreviousSpec): the one before the last change of the task.
+      if (before && JSON.stringify(before.spec.task) !== JSON.stringify(r.spec.task)) r = this.#setServiceState(r, { previousSpec: before.spec });
       return r;
     });
     this.mark(spec.name);
     return { record, created: !before };
+  }
+
+  /**
+   * Rolls a service back to its previous spec, with its `rollback` settings;
+   * 409 GOAT_ERR_NO_PREVIOUS_SPEC when there is none.
+   */
+  rollbackService(name: string, message = 'rollback requested'): ServiceRecord {
+    const s = this.#service(name);
+    if (!s.previousSpec) {
+      throw new GoatError('GOAT_ERR_NO_PREVIOUS_SPEC', `service '${name}' has no previous spec to roll back to`, { details: { service: name } });
+    }
+    const previous = s.previousSpec;
+    const now = Date.now();
+    const record = this.#tx(() => {
+      const r = this.store.putService(previous, now);
+      this.#event('service.updated', name, { version: r.version, replicas: previous.replicas });
+      this.#event('update.rollback', name, { version: r.version, message });
+      return this.#setServiceState(r, { previousSpec: null, update: { state: 'rolling_back', message, version: r.version, startedAt: now } });
+    });
+    this.mark(name);
+    return record;
+  }
+
+  /** Merges `patch` into a service's stored state (inside a transaction); returns the record with it. */
+  #setServiceState(r: ServiceRecord, patch: Partial<ServiceState>): ServiceRecord {
+    const state: Partial<ServiceState> = {
+      ...(r.previousSpec !== undefined ? { previousSpec: r.previousSpec } : {}),
+      ...(r.update !== undefined ? { update: r.update } : {}),
+      ...(r.status !== undefined ? { status: r.status } : {}),
+      ...patch,
+    };
+    this.store.putServiceState(r.name, state);
+    return { ...r, ...state };
   }
 
   /** Changes a service's replica count. */
@@ -165,7 +208,7 @@ export class ManagerCore {
     this.#tx(() => {
       this.store.putNode(drained);
       this.#event('node.status', id, { status: 'draining' });
-      const stop = this.store.listTasks({ node: id }).filter(isLive).map((t) => ({ ...t, desired: 'stopped' as const, updatedAt: Date.now() }));
+      const stop = this.store.listActiveTasks({ node: id }).filter(isLive).map((t) => ({ ...t, desired: 'stopped' as const, updatedAt: Date.now() }));
       this.store.putTasks(stop);
       this.#stopsDirty = true;
       for (const t of stop) this.#dirty.add(t.service);
@@ -203,10 +246,21 @@ export class ManagerCore {
       if (old?.status !== node.status) this.#event('node.status', node.id, { status: node.status });
       this.#applyReports(node.id, hello.tasks);
     });
-    // Seed 002: re-send the last desired state on every (re)connect.
-    for (const t of this.store.listTasks({ node: node.id })) {
-      if (t.desired === 'running' && !isTerminal(t.state) && !reported.has(`${t.id}@${t.generation}`)) void channel.assign(t).catch(() => undefined);
+    // Seed 002: re-send the last desired state on every (re)connect. A task the node had started (or acknowledged
+    // and then lost, answering `applied: false`) and no longer reports is gone from it: lost, its slot re-placed
+    // (found by the simulation, seed 3: a worker fenced a task, restarted, and the slot stayed empty for good).
+    const gone: TaskRecord[] = [];
+    for (const t of this.store.listActiveTasks({ node: node.id })) {
+      if (t.desired !== 'running' || isTerminal(t.state) || reported.has(`${t.id}@${t.generation}`)) continue;
+      if (t.state !== 'assigned') {
+        gone.push(t);
+        continue;
+      }
+      void channel.assign(t).then((r) => {
+        if (!(r as { applied?: boolean } | undefined)?.applied) this.#lostFromNode(node.id, t.id, t.generation);
+      }, () => undefined);
     }
+    for (const t of gone) this.#lostFromNode(node.id, t.id, t.generation);
     this.#placeAll = true;
     this.#stopsDirty = true;
     this.#scheduleTick();
@@ -294,11 +348,11 @@ export class ManagerCore {
     const late = now - this.#nextCheckAt;
     if (late > 0) this.#detector.stall(now, late);
     // The grace covers only nodes known from before this start, not those that linked since.
-    const graceOver = now - this.#startedAt >= this.#graceMs;
+    const graceOver = planted.skipRecoveryGrace || now - this.#startedAt >= this.#graceMs;
     if (graceOver) this.#inGrace.clear();
     for (const id of this.#detector.nodes()) {
       const verdict = this.#detector.status(id, now);
-      if (verdict === 'down' && !this.#inGrace.has(id)) this.#nodeDown(id);
+      if ((verdict === 'down' || (planted.replaceBeforeDown && verdict === 'suspect')) && !this.#inGrace.has(id)) this.#nodeDown(id);
       else if (verdict !== 'ready' && this.#links.has(id) && !this.#silent.has(id)) {
         this.#silent.add(id);
         this.#suspect(id);
@@ -332,6 +386,8 @@ export class ManagerCore {
     this.#closed = true;
     if (this.#checkTimer !== null) clearTimeout(this.#checkTimer);
     for (const t of this.#unknownTimers.values()) clearTimeout(t);
+    for (const t of this.#wakeTimers.values()) clearTimeout(t);
+    if (this.#placeTimer) clearTimeout(this.#placeTimer.timer);
   }
 
   /** Is node `id` linked right now? */
@@ -396,22 +452,62 @@ export class ManagerCore {
     this.#scheduleTick();
   }
 
-  /** How many tasks the service needs and which to stop, written in one transaction. */
+  /**
+   * How many tasks the service needs and which to stop, the slots'
+   * reschedule backoff and the rollout's next step, written in one
+   * transaction; then the history past `taskHistory` is deleted.
+   */
   #reconcile(name: string): void {
     const now = Date.now();
+    let rollback: string | undefined;
+    let wakeAt: number | undefined;
     this.#tx(() => {
-      const r = reconcileService(name, this.store.getService(name), this.store.listTasks({ service: name }), now, (s, slot) => `${s}.${slot}.${nanoid(10).replace(/[^A-Za-z0-9]/g, 'x')}`);
+      const service = this.store.getService(name);
+      // The service's tasks are its live ones and a bounded history (taskHistory per slot).
+      const r = reconcileService(name, service, this.store.listTasks({ service: name }), now, (s, slot) => `${s}.${slot}.${nanoid(10).replace(/[^A-Za-z0-9]/g, 'x')}`);
       const stops = r.stop.map((id) => this.store.getTask(id)).filter((t): t is TaskRecord => t !== undefined)
         .map((t) => (t.node === null ? { ...t, desired: 'stopped' as const, state: 'stopped' as const, updatedAt: now } : { ...t, desired: 'stopped' as const, updatedAt: now }));
       this.store.putTasks([...r.create, ...stops]);
       if (stops.length > 0) this.#stopsDirty = true;
-      for (const t of r.create) this.#event('task.state', t.id, { service: t.service, slot: t.slot, generation: t.generation, state: t.state });
+      for (const t of r.create) this.#event('task.state', t.id, { service: t.service, slot: t.slot, generation: t.generation, state: t.state, ...(t.notBefore ? { notBefore: t.notBefore } : {}) });
+      for (const e of r.events ?? []) this.#event(e.type, e.subject, e.data);
       if (r.create.length > 0) this.#placeAll = true;
+      if (service && (r.update !== undefined || r.status !== undefined)) {
+        this.#setServiceState(service, { ...(r.update !== undefined ? { update: r.update } : {}), ...(r.status ? { status: r.status } : {}) });
+      }
+      this.store.pruneTaskHistory(name, service?.spec.taskHistory ?? SERVICE_DEFAULTS.taskHistory);
+      rollback = r.rollback;
+      wakeAt = r.wakeAt;
     });
+    if (rollback !== undefined) this.rollbackService(name, rollback);
+    if (wakeAt !== undefined) this.#wakeAt(name, wakeAt);
+  }
+
+  /** Reconciles `name` again at `at` (one timer per service: the earliest wins). */
+  #wakeAt(name: string, at: number): void {
+    if (this.#closed) return;
+    const old = this.#wakeTimers.get(name);
+    if (old) clearTimeout(old);
+    const timer = setTimeout(() => {
+      this.#wakeTimers.delete(name);
+      this.mark(name);
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+    this.#wakeTimers.set(name, timer);
   }
 
   #placePending(now: number): void {
-    const waiting = this.store.listTasks({ state: 'pending' }).filter((t) => t.desired === 'running');
+    // A slot in its reschedule backoff waits: a round is set for when the first of them may go.
+    let nextAt = Infinity;
+    const waiting = this.store.listTasks({ state: 'pending' }).filter((t) => {
+      if (t.desired !== 'running') return false;
+      if (t.notBefore !== undefined && t.notBefore > now) {
+        nextAt = Math.min(nextAt, t.notBefore);
+        return false;
+      }
+      return true;
+    });
+    if (nextAt !== Infinity) this.#placeAt(nextAt);
     if (waiting.length === 0) return;
     // A bounded round, so that a burst (10,000 tasks at once) never stalls heartbeats and the API for seconds: the rest next tick.
     const pending = waiting.length > MAX_PLACED_PER_TICK ? waiting.slice(0, MAX_PLACED_PER_TICK) : waiting;
@@ -421,14 +517,15 @@ export class ManagerCore {
     }
     const started = performance.now();
     const nodes = this.store.listNodes().filter((n) => this.#links.has(n.id));
-    const all = this.store.listTasks().filter((t) => t.node !== null && isLive(t));
-    const result = place(pending.map((t) => ({ taskId: t.id, service: t.service, slot: t.slot, spec: t.spec })), buildNodeTable(nodes, all), { scorer: this.options.scorer ?? 'spread' });
+    const all = this.store.listActiveTasks().filter((t) => t.node !== null && isLive(t));
+    const result = place(pending.map((t) => ({ taskId: t.id, service: t.service, slot: t.slot, spec: t.spec, ...(t.avoid ? { avoid: t.avoid } : {}) })), buildNodeTable(nodes, all), { scorer: this.options.scorer ?? 'spread' });
     const byId = new Map(pending.map((t) => [t.id, t]));
     const assigned: TaskRecord[] = [];
     this.#tx(() => {
       for (const p of result.placements) {
         const t = byId.get(p.taskId)!;
-        const next = { ...t, node: p.node, state: 'assigned' as const, error: null, updatedAt: now };
+        const { notBefore: _n, avoid: _a, ...rest } = t;
+        const next = { ...rest, node: p.node, state: 'assigned' as const, error: null, updatedAt: now };
         assigned.push(next);
         this.#event('task.state', t.id, { state: 'assigned', node: p.node, generation: t.generation });
       }
@@ -439,8 +536,21 @@ export class ManagerCore {
     for (const t of assigned) void this.#links.get(t.node!)?.assign(t).catch(() => undefined);
   }
 
+  /** A placement round at `at` (the earliest wins). */
+  #placeAt(at: number): void {
+    if (this.#closed || (this.#placeTimer && this.#placeTimer.at <= at && this.#placeTimer.at > Date.now())) return;
+    if (this.#placeTimer) clearTimeout(this.#placeTimer.timer);
+    const timer = setTimeout(() => {
+      this.#placeTimer = null;
+      this.#placeAll = true;
+      this.#scheduleTick();
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+    this.#placeTimer = { at, timer };
+  }
+
   #sendStops(): void {
-    for (const t of this.store.listTasks()) {
+    for (const t of this.store.listActiveTasks()) {
       if (t.desired !== 'stopped' || t.node === null || isTerminal(t.state)) continue;
       const key = `${t.id}@${t.generation}`;
       const link = this.#links.get(t.node);
@@ -487,12 +597,17 @@ export class ManagerCore {
       const lastExit = r.lastExit ? { code: r.lastExit.code, signal: r.lastExit.signal, oomKilled: r.lastExit.oomKilled, message: r.lastExit.message, finishedAt: r.lastExit.finishedAt } : t.lastExit;
       const moved = state !== t.state && canTransition(t.state, state);
       if (!moved && r.restarts === t.restarts && lastExit === t.lastExit) continue;
+      const failure = r.failure ? { kind: r.failure.kind, message: r.failure.message, ...(r.failure.code ? { code: r.failure.code } : {}) }
+        : r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure;
       const next: TaskRecord = {
-        ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit,
-        failure: r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure, updatedAt: now,
+        ...t, state: moved ? state : t.state, restarts: r.restarts, lastExit, failure, updatedAt: now,
+        ...(moved && state === 'running' ? { runningSince: now } : {}),
+        // Every failed task says why: the failure, else the last exit.
+        ...(moved && state === 'failed' && failure ? { error: { ...(failure.code ? { code: failure.code } : {}), message: failure.message } } : {}),
       };
+      if (moved && state === 'failed' && !failure && !next.error) next.error = { message: lastExit?.message ?? 'failed on its node' };
       this.store.putTasks([next]);
-      if (moved) this.#event('task.state', t.id, { state, generation: t.generation, node: nodeId, restarts: r.restarts });
+      if (moved) this.#event('task.state', t.id, { state, generation: t.generation, node: nodeId, restarts: r.restarts, ...(state === 'failed' || state === 'exited' ? { failure: next.failure, error: next.error } : {}) });
       if (isTerminal(next.state)) this.#dirty.add(t.service);
     }
   }
@@ -514,7 +629,7 @@ export class ManagerCore {
       this.store.putNode({ ...node, status: 'down', updatedAt: now });
       this.#event('node.status', nodeId, { status: 'down' });
       const error = { code: 'GOAT_ERR_NODE_DOWN', message: `node ${node.name} is down` };
-      const affected = this.store.listTasks({ node: nodeId }).filter((t) => !isTerminal(t.state));
+      const affected = this.store.listActiveTasks({ node: nodeId });
       // Per task (spec.disconnect): `replace: false` waits for the node (unknown, never re-placed);
       // `lostAfterMs` waits that long (unknown, then lost); by default the task is lost at once.
       const next = affected.map((t) => {
@@ -531,6 +646,17 @@ export class ManagerCore {
       }
     });
     this.#scheduleTick();
+  }
+
+  /** A task its node no longer has (not in its hello): `lost`, and its slot re-placed. */
+  #lostFromNode(nodeId: string, id: string, generation: number): void {
+    const t = this.store.getTask(id);
+    if (this.#closed || !t || t.generation !== generation || t.node !== nodeId || t.desired !== 'running' || isTerminal(t.state)) return;
+    this.#tx(() => {
+      this.store.putTasks([{ ...t, state: 'lost', desired: 'stopped', error: { code: 'GOAT_ERR_NODE_DOWN', message: `node ${nodeId} no longer has this task` }, updatedAt: Date.now() }]);
+      this.#event('task.state', id, { state: 'lost', generation, node: nodeId });
+    });
+    this.mark(t.service);
   }
 
   /** An `unknown` task (its node is down) becomes `lost`, and its slot re-placed, unless its node came back first. */

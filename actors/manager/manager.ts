@@ -23,12 +23,13 @@ import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
 import type { ClusterEvent, NodeRecord, ServiceRecord, TaskRecord } from '../../lib/model/index.js';
 import { afterCommit, openSqliteStore, type Store } from '../../lib/store/index.js';
-import { EventBus, systemClock, type ChildRef, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
-import { createApiHandler, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
+import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
 import { LINK_CLOSE, LinkServer, type ManagerLink } from '../../transport/index.js';
-import { AdminServer, noSuchActor, type AdminRequest } from '../../transport/admin-server.js';
-import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
+import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
+import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspectable, type NactRef } from '../supervision/index.js';
+import { ClusterTree, localSource } from './tree.js';
 import { ManagerCore, type NodeChannel } from './core.js';
 import { ManagerMetrics } from './metrics.js';
 
@@ -54,6 +55,8 @@ export interface ManagerOptions {
   parent?: NactRef;
   /** The tree's event bus, when it sits in a bigger tree. */
   bus?: EventBus;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
   /** A store opened by the caller (HA: the leader's etcd store) instead of `<dataDir>/goat.db`; closed by {@link Manager.stop}. */
   store?: Store;
   /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
@@ -70,12 +73,16 @@ export class Manager implements ManagerApi {
   #links!: LinkServer;
   #ready = false;
   #admin: AdminServer | undefined;
-  readonly #localWorkers = new Map<string, () => TreeNode>();
+  /** The workers' subtrees under `nodes/<id>` (actors/manager/tree.ts). */
+  readonly #cluster = new ClusterTree();
+  readonly #escalations = new EscalationLog();
   #nodesSup: Supervisor<NactRef> | undefined;
   #servicesSup: Supervisor<NactRef> | undefined;
   /** Service controllers being started (their first reconcile comes from their init). */
   readonly #starting = new Set<string>();
   readonly #metrics: ManagerMetrics;
+  /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
+  #pruneTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly core: ManagerCore,
@@ -113,6 +120,11 @@ export class Manager implements ManagerApi {
     return manager;
   }
 
+  /** Resolves once the manager's root supervisor gave up: its error and the chain of failures that led there. */
+  whenFailed(): Promise<{ error: GoatError; chain: string }> {
+    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+  }
+
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
   get url(): string {
     const a = this.#server.address() as AddressInfo;
@@ -127,6 +139,7 @@ export class Manager implements ManagerApi {
   /** Stops listening, closes links and the store. Workers keep their tasks. */
   async stop(): Promise<void> {
     this.#ready = false;
+    clearInterval(this.#pruneTimer);
     this.core.close();
     await this.#root.stop();
     if (this.#system) stopNact(this.#system);
@@ -152,6 +165,9 @@ export class Manager implements ManagerApi {
   async deleteService(name: string): Promise<boolean> {
     return this.#acked(this.core.deleteService(name));
   }
+  async rollbackService(name: string): Promise<ServiceRecord> {
+    return this.#acked(this.core.rollbackService(name));
+  }
   listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[] {
     return this.store.listTasks(filter);
   }
@@ -171,20 +187,12 @@ export class Manager implements ManagerApi {
     return this.core.subscribe(listener);
   }
   tree(): TreeNode {
-    const tree = this.#root.snapshot();
-    if (this.#localWorkers.size === 0) return tree;
-    // A worker in this process (`start`, createCluster) shows its own tree under its node.
-    const nodes = tree.children?.find((c) => c.id === 'nodes');
-    for (const child of nodes?.children ?? []) {
-      const local = this.#localWorkers.get(child.id);
-      if (local) child.children = [local()];
-    }
-    return tree;
+    return this.#cluster.graft(this.#root.snapshot(), Date.now());
   }
 
-  /** Shows the supervision tree of a worker running in this process under `/manager/nodes/<nodeId>` in {@link tree}. */
-  attachLocalWorker(nodeId: string, tree: () => TreeNode): void {
-    this.#localWorkers.set(nodeId, tree);
+  /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */
+  attachLocalWorker(nodeId: string, tree: () => TreeNode, inspect: Inspectable = { inspect: () => undefined }): void {
+    this.#cluster.attach(nodeId, localSource(tree, inspect));
   }
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.#metrics.render();
@@ -193,7 +201,12 @@ export class Manager implements ManagerApi {
     return this.store.getIdempotency(key, Date.now());
   }
   remember(key: string, rec: { bodyHash: string; status: number; response: unknown }): void {
-    this.store.putIdempotency(key, rec, Date.now() + 24 * 3_600_000);
+    const now = Date.now();
+    this.store.pruneIdempotency(now); // an indexed range delete: the expired keys never pile up
+    this.store.putIdempotency(key, rec, now + 24 * 3_600_000);
+  }
+  lastEventSeq(): number {
+    return this.store.lastEventSeq();
   }
 
   managers(): Promise<ManagerInfo[]> {
@@ -218,9 +231,10 @@ export class Manager implements ManagerApi {
     const parent = this.options.parent ?? (this.#system = startSystem() as unknown as NactRef);
     const bus = this.options.bus ?? new EventBus(systemClock);
     bus.subscribe((e) => this.#onSupervision(e));
+    bus.subscribe((e) => this.#escalations.record(e));
     const epoch = this.options.epoch ?? 0;
     this.#links = new LinkServer({ token: this.token.token, heartbeatMs: this.options.heartbeatMs ?? 1_000, epoch: () => epoch });
-    this.#server = createServer(createApiHandler(this, { token: this.token.token }));
+    this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
     this.#links.attach(this.#server);
     this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.core.subscribe(l) }, this.token.token);
     this.#admin.attach(this.#server);
@@ -290,6 +304,8 @@ export class Manager implements ManagerApi {
     this.#links.onLink((link) => void this.#linked(link));
     this.core.options.reconcileVia = (name) => this.#reconcileVia(name);
     for (const s of this.store.listServices()) this.core.mark(s.name);
+    this.#pruneTimer = setInterval(() => this.store.pruneIdempotency(Date.now()), 60_000);
+    this.#pruneTimer.unref();
     this.#ready = true;
     const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
     log.info(`manager API on ${this.url} (${tokenWhere})`);
@@ -372,20 +388,9 @@ export class Manager implements ManagerApi {
         return this.listNodes();
       case 'services':
         return this.listServices();
-      case 'send': {
-        const ref = this.#root.lookup(req.path);
-        if (!ref) throw noSuchActor(req.path);
-        return { delivery: ref.send(req.message) };
-      }
-      case 'ask': {
-        const ref = this.#root.lookup(req.path) as ChildRef | undefined;
-        if (!ref || typeof ref.ask !== 'function') throw noSuchActor(req.path);
-        if (typeof req.message !== 'object' || req.message === null || Array.isArray(req.message)) {
-          throw new GoatError('GOAT_ERR_INVALID_SPEC', 'ask wants an object message, e.g. { type: "$info" }', { details: { field: 'message' } });
-        }
-        const message = req.message;
-        return ref.ask((reply) => ({ ...message, reply }), req.timeoutMs ?? 5_000);
-      }
+      case 'send':
+      case 'ask':
+        return this.#cluster.route(`${this.#root.path}/nodes`, req) ?? adminCall(this.#root, req);
     }
   }
 

@@ -20,13 +20,14 @@ export class ManagerMetrics {
       name: 'goat_tasks', help: 'Tasks by state.', labelNames: ['state'], registers: [registry],
       collect() {
         this.reset();
-        for (const t of core.store.listTasks()) this.inc({ state: t.state });
+        // Counted by the store (an index scan, no records read): the history costs next to nothing.
+        for (const [state, n] of Object.entries(core.store.countTasksByState())) this.set({ state }, n);
       },
     });
     new Gauge({
       name: 'goat_task_restarts', help: 'Local restarts of the tasks that are not finished, summed.', registers: [registry],
       collect() {
-        this.set(core.store.listTasks().reduce((n, t) => n + t.restarts, 0));
+        this.set(core.store.listActiveTasks().reduce((n, t) => n + t.restarts, 0));
       },
     });
     new Gauge({

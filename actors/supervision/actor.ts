@@ -5,8 +5,10 @@
  * incarnation, and gives actors a normal exit and a graceful `terminate`.
  */
 import { dispatch, spawn, stop, type Ref } from 'nact';
-import type { ChildHandle, ChildOptionsInput, ChildSpec, ExitReason, StartContext } from '../../lib/supervision/index.js';
+import type { ZodType } from 'zod';
+import type { ChildHandle, ChildOptionsInput, ChildSpec, ErrorInfo, ExitReason, StartContext } from '../../lib/supervision/index.js';
 import { toErrorInfo } from '../../lib/supervision/index.js';
+import { GoatError } from '../../lib/errors.js';
 import type { NactRef } from './host.js';
 
 /** What an actor's functions receive besides state and message. */
@@ -43,12 +45,28 @@ export interface ActorBehaviour<S, M> {
    * crash (OTP's `terminate`), so nothing leaks into the next incarnation.
    */
   terminate?: (state: S, ctx: ActorContext) => void | Promise<void>;
+  /**
+   * The messages it understands. When given, anything else is rejected where
+   * it enters (the admin channel answers GOAT_ERR_BAD_MESSAGE) and, if it gets
+   * this far, dropped as a `dead_letter` (reason `rejected`) instead of
+   * reaching `receive`: a message it does not understand never crashes it.
+   * Without it the actor takes no messages from the admin channel (only
+   * `$info`, `$state`, `$kill`).
+   */
+  messages?: ZodType<M>;
 }
 
 /** A supervised actor's spec: child options plus behaviour. */
 export type ActorChildInput<S, M> = ChildOptionsInput & ActorBehaviour<S, M>;
 
 const NORMAL_EXIT = Symbol('goat.normal_exit');
+/** Internal mailbox messages: read the state in mailbox order; crash on demand. */
+const READ_STATE = Symbol('goat.read_state');
+const CRASH = Symbol('goat.crash');
+type ReadState = { [READ_STATE]: (state: unknown) => void };
+type Crash = { [CRASH]: ErrorInfo };
+const isReadState = (m: unknown): m is ReadState => typeof m === 'object' && m !== null && READ_STATE in m;
+const isCrash = (m: unknown): m is Crash => typeof m === 'object' && m !== null && CRASH in m;
 
 /** The introspection message every supervised actor answers: who it is, since when, how many messages it handled. */
 export interface InfoMessage { type: '$info'; reply: (info: { id: string; path: string; startedAt: number; handled: number }) => void }
@@ -62,11 +80,11 @@ interface MailboxEntry { message: unknown }
 
 /** A child spec that runs `behaviour` as a nact actor under the supervisor's actor. */
 export function actorChild<S, M>(input: ActorChildInput<S, M>): ChildSpec<NactRef> {
-  const { init, receive, terminate, ...options } = input;
+  const { init, receive, terminate, messages, ...options } = input;
   return {
     ...options,
     kind: 'worker',
-    start: (ctx) => startActor(ctx, { init, receive, terminate }),
+    start: (ctx) => startActor(ctx, { init, receive, terminate, ...(messages ? { messages } : {}) }),
   };
 }
 
@@ -132,12 +150,27 @@ function spawnActor<S, M>(sctx: StartContext<NactRef>, behaviour: ActorBehaviour
   };
   // Synchronous handlers stay synchronous: no extra promise per message.
   let handled = 0;
-  const startedAt = Date.now();
+  let queued = actx.early.length;
+  const startedAt = sctx.clock.now();
   const f = (prev: S, message: M): S | Promise<S> => {
+    queued = Math.max(0, queued - 1);
     if (stopping) return prev;
+    if (isReadState(message)) {
+      message[READ_STATE](prev);
+      return prev;
+    }
+    if (isCrash(message)) {
+      const err = new Error(message[CRASH].message);
+      err.name = message[CRASH].name;
+      throw err;
+    }
     // `{ type: '$info', reply }` is answered by the bridge for any actor (the REPL's ask).
     if (isInfo(message)) {
       message.reply({ id: sctx.id, path: sctx.path, startedAt, handled });
+      return prev;
+    }
+    if (behaviour.messages && !behaviour.messages.safeParse(message).success) {
+      sctx.bus.emit({ type: 'dead_letter', path: sctx.path, reason: 'rejected', message });
       return prev;
     }
     handled++;
@@ -170,9 +203,32 @@ function spawnActor<S, M>(sctx: StartContext<NactRef>, behaviour: ActorBehaviour
   }) as NactRef;
   actx.ref = ref;
   for (const message of actx.early.splice(0)) dispatch(ref as Ref<unknown>, message);
+  const tell = (message: unknown): void => {
+    queued++;
+    dispatch(ref as Ref<unknown>, message);
+  };
+  actx.public.tell = (message) => tell(message);
 
   return {
-    deliver: (message) => dispatch(ref as Ref<unknown>, message),
+    deliver: tell,
+    introspect: {
+      counters: () => ({ mailbox: queued, handled }),
+      state: (timeoutMs) => new Promise((resolve, reject) => {
+        const timer = sctx.clock.setTimeout(() => reject(new GoatError('GOAT_ERR_ASK_TIMEOUT', `${sctx.path} did not get to its state within ${timeoutMs} ms (busy?)`, { temporary: true, details: { path: sctx.path, timeoutMs } })), timeoutMs);
+        tell({ [READ_STATE]: (state: unknown) => {
+          sctx.clock.clearTimeout(timer);
+          resolve(state);
+        } });
+      }),
+      crash: (error) => tell({ [CRASH]: error }),
+      accepts: (message) => {
+        if (!behaviour.messages) return `${sctx.path} takes no messages from outside (only $info, $state, $kill)`;
+        const r = behaviour.messages.safeParse(message);
+        if (r.success) return null;
+        const issue = r.error.issues[0];
+        return `${sctx.path} does not understand this message: ${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}`;
+      },
+    },
     shutdown: async () => {
       stopping = true;
       if (current) await current;

@@ -10,6 +10,7 @@ import { stop } from 'nact';
 
 export { actorChild, type ActorBehaviour, type ActorChildInput, type ActorContext } from './actor.js';
 export { type NactRef } from './host.js';
+export { adminCall, checkMessage, noActorAt, type AdminCall, type Inspectable } from './admin.js';
 
 /** A nested supervisor whose children live under its own nact actor. */
 export function nactSupervisorChild(input: SupervisorChildInput<NactRef>): ChildSpec<NactRef> {

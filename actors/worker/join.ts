@@ -4,7 +4,8 @@
  * the manager's `assign` and `stop` commands (each (task, generation) at most
  * once) and reports every task change.
  */
-import { LinkClient, type AssignBody, type StopBody, type TaskReport } from '../../transport/index.js';
+import { LinkClient, type AssignBody, type LinkClientOptions, type StopBody, type TaskReport } from '../../transport/index.js';
+import { planted } from '../../lib/sim/planted.js';
 import { consola } from 'consola';
 import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
@@ -20,6 +21,8 @@ export interface JoinOptions extends WorkerOptions {
   labels?: Record<string, string>;
   /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
   backoff?: { initialMs?: number; maxMs?: number };
+  /** Opens the link's WebSocket (the deterministic simulation's network). @default a real one */
+  linkConnect?: LinkClientOptions['connect'];
 }
 
 /** A joined worker. */
@@ -46,6 +49,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     token: options.token,
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
     usage: () => usage,
+    ...(options.linkConnect ? { connect: options.linkConnect } : {}),
     hello: async () => {
       const capacity = await worker.capacity();
       return {
@@ -56,6 +60,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     },
     onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
     onStop: async (body: StopBody) => {
+      if (planted.workerIgnoresGenerations) return plantedStopSlot(worker, body);
       const task = worker.task(body.taskId);
       if (!task || task.generation !== body.generation || task.state === 'stopped') return { applied: false };
       await worker.stopTask(body.taskId, body.cmdId);
@@ -89,10 +94,21 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   };
 }
 
+/** Planted bug (lib/sim/planted.ts): a stop addressed to one copy stops every copy of its slot here. */
+async function plantedStopSlot(worker: Worker, body: StopBody): Promise<{ applied: boolean }> {
+  const target = worker.task(body.taskId);
+  if (!target) return { applied: false };
+  const copies = worker.tasks().filter((t) => t.service === target.service && t.slot === target.slot && t.state !== 'stopped');
+  for (const t of copies) await worker.stopTask(t.id, t.id === body.taskId ? body.cmdId : undefined);
+  return { applied: copies.length > 0 };
+}
+
 /** A task as the link reports it. */
 export function toReport(t: TaskView): TaskReport {
   return {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
     lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: t.lastExit.message, finishedAt: t.lastExit.finishedAt } : null,
+    failure: t.failure ? { kind: t.failure.kind, message: t.failure.message.slice(0, 4096), ...(t.failure.code ? { code: t.failure.code } : {}) }
+      : t.error && t.state === 'failed' ? { kind: 'app', message: t.error.message.slice(0, 4096), ...(t.error.code ? { code: t.error.code } : {}) } : null,
   };
 }

@@ -11,11 +11,11 @@
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { start as startSystem, stop as stopNact } from 'nact';
-import { GoatError } from '../../lib/errors.js';
+import { GoatError, isGoatError } from '../../lib/errors.js';
 import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
-import { EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle } from '../../lib/supervision/index.js';
 import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
 import { taskChild, type TaskReport } from './task.js';
 
@@ -33,6 +33,10 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Backoff of the runtime actor while the engine is away. */
   runtimeBackoff?: { initialMs?: number; maxMs?: number };
+  /** A runtime to use instead of choosing one (the deterministic simulation). */
+  runtimeInstance?: { runtime: Runtime; kind: RuntimeKind };
+  /** A state to use instead of `<dataDir>/worker.json` (the deterministic simulation). */
+  state?: WorkerState;
 }
 
 /** A task as the worker reports it. */
@@ -83,6 +87,7 @@ export class Worker {
   #root!: Supervisor<NactRef>;
   #system: NactRef | null = null;
   #status: 'ready' | 'degraded' = 'degraded';
+  readonly #escalations = new EscalationLog();
 
   private constructor(
     readonly state: WorkerState,
@@ -94,9 +99,11 @@ export class Worker {
 
   /** Starts a worker: its node id, its runtime, and every task assigned to it (adopting those already running). */
   static async start(options: WorkerOptions): Promise<Worker> {
-    const state = await WorkerState.open(options.dataDir, options.name);
+    const state = options.state ?? await WorkerState.open(options.dataDir, options.name);
     const cluster = options.cluster ?? 'goat';
-    const choice = await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
+    const choice = options.runtimeInstance
+      ? { ...options.runtimeInstance, reason: 'given' }
+      : await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId });
     const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason }, cluster);
     (options.logger ?? consola.withTag('goat:worker')).info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
     for (const a of state.assignments()) worker.#track(a);
@@ -135,6 +142,16 @@ export class Worker {
     return this.#root.snapshot();
   }
 
+  /** Resolves once the worker's root supervisor gave up: its error and the chain of failures that led there. */
+  whenFailed(): Promise<{ error: GoatError; chain: string }> {
+    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+  }
+
+  /** Any path of its tree, for the admin channel's `info`, `state`, `kill`, `send` and `ask`. */
+  inspect(path: string): PathHandle | undefined {
+    return this.#root.inspect(path);
+  }
+
   /** CPUs, memory and free disk of this node. */
   capacity(): Promise<Capacity> {
     return this.runtime.capacity();
@@ -167,7 +184,9 @@ export class Worker {
       for (const k of keys) this.#applying.delete(k);
     }
     this.#track(a);
-    if (this.#tasksSup?.state === 'running') await this.#tasksSup.startChild(this.#taskSpec(a));
+    // A tasks supervisor being (re)started took its children from the assignments before this one, or after it.
+    const sup = this.#tasksSup;
+    if ((sup?.state === 'running' || sup?.state === 'new') && !sup.childIds().includes(a.taskId)) await sup.startChild(this.#taskSpec(a));
     return { applied: true };
   }
 
@@ -177,7 +196,11 @@ export class Worker {
     if (!view) throw new GoatError('GOAT_ERR_NO_SUCH_TASK', `no task ${taskId} on node ${this.nodeId}`, { details: { taskId } });
     const timeout = this.state.assignments().find((a) => a.taskId === taskId)?.spec.stopTimeoutMs ?? 10_000;
     await this.state.unassign(taskId, cmdId ? [`cmd:${cmdId}`] : []);
-    if (this.#tasksSup?.childIds().includes(taskId)) await this.#tasksSup.stopChild(taskId);
+    // Through the supervisor's queue even when the child is not there yet: an assign's start still queued behind
+    // it must not start the task after this stop (found by the simulation, seed 2: a stop overtook its assign).
+    await this.#tasksSup?.stopChild(taskId).catch((err: unknown) => {
+      if (!isGoatError(err, 'GOAT_ERR_NO_SUCH_CHILD')) throw err;
+    });
     await this.runtime.stop(taskId, view.generation, timeout);
     this.#move(taskId, 'stopped');
   }
@@ -196,6 +219,7 @@ export class Worker {
     this.#system = system;
     const bus = new EventBus(systemClock);
     bus.subscribe((event) => this.#onSupervision(event));
+    bus.subscribe((event) => this.#escalations.record(event));
     this.#root = await startSupervisor(system as never, {
       id: 'worker', bus, strategy: 'rest_for_one', maxRestarts: 50, windowMs: 60_000,
       children: [
@@ -203,7 +227,9 @@ export class Worker {
         nactSupervisorChild({
           id: 'tasks', maxRestarts: 1_000_000, windowMs: 1_000,
           children: () => this.state.assignments().map((a) => this.#taskSpec(a)),
-          onStarted: (sup) => (this.#tasksSup = sup),
+          // Known from its creation: a stop or an assign arriving while it (re)starts its children must reach it,
+          // not the incarnation before it (found by the simulation, seed 1: a stopped task restarted by its own actor).
+          onCreated: (sup) => (this.#tasksSup = sup),
         }),
       ],
     });

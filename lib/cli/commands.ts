@@ -9,6 +9,7 @@ import { call } from './client.js';
 import { ago, table } from './table.js';
 import * as serve from './serve.js';
 import { watchTree } from '../inspector/index.js';
+import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
 
 /** What a command gets. */
 export interface CommandContext {
@@ -37,7 +38,10 @@ const arg = (ctx: CommandContext, i: number, what: string): string => {
 };
 const print = (ctx: CommandContext, data: unknown, human: () => string): void => void ctx.out.write(ctx.json ? `${JSON.stringify(data, null, 2)}\n` : human());
 
-interface ServiceJson { name: string; replicas: number; version: number; spec: { task: { image?: string; command?: string[] } } }
+interface ServiceJson {
+  name: string; replicas: number; version: number; spec: { task: { image?: string; command?: string[] } };
+  status?: { state: string; reason?: string }; update?: { state: string; message: string } | null;
+}
 
 /** Splits a command line like a shell would for simple cases: whitespace, single and double quotes. */
 export function splitCommand(line: string): string[] {
@@ -128,13 +132,24 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
   const tty = (ctx.err as NodeJS.WriteStream).isTTY === true;
   let last = '';
   for (;;) {
-    const tasks = (await call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks?service=${encodeURIComponent(name)}`)).filter((t) => t.desired === 'running');
+    // The current generation of each slot only: failed tasks of earlier generations are history.
+    const [all, svc] = await Promise.all([
+      call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks?service=${encodeURIComponent(name)}`),
+      call<ServiceJson>(client(ctx), 'GET', `/v1/services/${encodeURIComponent(name)}`),
+    ]);
+    const tasks = currentTasks(all, replicas);
     const running = tasks.filter((t) => t.state === 'running').length;
-    const waiting = tasks.find((t) => t.state !== 'running' && t.error)?.error?.message;
+    const rolling = svc.update && (svc.update.state === 'updating' || svc.update.state === 'rolling_back') ? svc.update.message : undefined;
+    const paused = svc.update?.state === 'paused' ? svc.update.message : undefined;
+    const waiting = paused ?? tasks.find((t) => t.state !== 'running' && t.error)?.error?.message ?? rolling;
     const line = `${name}: ${running}/${replicas} running${waiting ? ` (waiting: ${waiting})` : ''}`;
     if (line !== last) ctx.err.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
     last = line;
-    if (running === replicas && tasks.length === replicas) {
+    if (paused) {
+      if (tty) ctx.err.write('\n');
+      throw new GoatError('GOAT_ERR_NOT_READY', `${name}: ${paused}`);
+    }
+    if (running === replicas && !rolling) {
       if (tty) ctx.err.write('\n');
       return;
     }
@@ -144,6 +159,27 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** The current (highest generation) task of each slot below `replicas`. */
+export function currentTasks(tasks: readonly TaskRecord[], replicas: number): TaskRecord[] {
+  const bySlot = new Map<number, TaskRecord>();
+  for (const t of tasks) {
+    if (t.slot >= replicas || t.desired !== 'running') continue;
+    const seen = bySlot.get(t.slot);
+    if (!seen || t.generation > seen.generation) bySlot.set(t.slot, t);
+  }
+  return [...bySlot.values()].sort((a, b) => a.slot - b.slot);
+}
+
+/** Why a task waits, with the reschedule countdown as of now. */
+export function whyColumn(t: TaskRecord, now = Date.now()): string {
+  const why = t.error?.message ?? t.failure?.message ?? '';
+  if (t.state === 'pending' && t.notBefore !== undefined) {
+    const s = Math.max(0, Math.ceil((t.notBefore - now) / 1000));
+    return why.replace(/^re-placing in \d+ s/, `re-placing in ${s} s`);
+  }
+  return why;
 }
 
 /** The commands by name. */
@@ -171,18 +207,23 @@ export const commands: Record<string, Command> = {
     options: { service: { type: 'string' }, all: { type: 'boolean', short: 'a' } },
     async run(ctx) {
       const q = ctx.values['service'] ? `?service=${encodeURIComponent(ctx.values['service'] as string)}` : '';
-      const tasks = await call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks${q}`);
-      const shown = ctx.values['all'] ? tasks : tasks.filter((t) => t.desired === 'running' || !['completed', 'failed', 'lost', 'stopped'].includes(t.state));
+      const [tasks, services] = await Promise.all([call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks${q}`), call<ServiceJson[]>(client(ctx), 'GET', '/v1/services')]);
+      // Without -a: the current task of each slot of the services that exist (and anything still stopping).
+      const replicas = new Map(services.map((s) => [s.name, s.replicas]));
+      const current = new Set([...replicas].flatMap(([name, n]) => currentTasks(tasks.filter((t) => t.service === name), n).map((t) => t.id)));
+      const shown = ctx.values['all'] ? tasks : tasks.filter((t) => current.has(t.id) || (replicas.has(t.service) && !['completed', 'failed', 'lost', 'stopped'].includes(t.state)));
       print(ctx, shown, () => table(['TASK', 'SERVICE', 'SLOT', 'GEN', 'NODE', 'STATE', 'RESTARTS', 'UPDATED', 'WHY'],
-        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, String(t.restarts), ago(t.updatedAt), t.error?.message ?? ''])));
+        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, String(t.restarts), ago(t.updatedAt), whyColumn(t)])));
     },
   },
   services: {
     options: {},
     async run(ctx) {
       const [services, tasks] = await Promise.all([call<ServiceJson[]>(client(ctx), 'GET', '/v1/services'), call<TaskRecord[]>(client(ctx), 'GET', '/v1/tasks')]);
-      print(ctx, services, () => table(['SERVICE', 'RUNNING', 'VERSION', 'RUNS'], services.map((s) => [
-        s.name, `${tasks.filter((t) => t.service === s.name && t.state === 'running' && t.desired === 'running').length}/${s.replicas}`, String(s.version),
+      print(ctx, services, () => table(['SERVICE', 'STATUS', 'RUNNING', 'VERSION', 'UPDATE', 'RUNS'], services.map((s) => [
+        s.name, s.status?.state === 'degraded' ? `degraded: ${s.status.reason ?? ''}` : (s.status?.state ?? 'running'),
+        `${tasks.filter((t) => t.service === s.name && t.state === 'running' && t.desired === 'running').length}/${s.replicas}`, String(s.version),
+        s.update ? (s.update.state === 'completed' ? 'completed' : `${s.update.state}: ${s.update.message}`) : '-',
         s.spec.task.image ?? (s.spec.task.command ?? []).join(' '),
       ])));
     },
@@ -195,6 +236,14 @@ export const commands: Record<string, Command> = {
         m.id, m.url, m.leader ? 'yes' : 'no', m.epoch === null ? '-' : String(m.epoch), m.healthy ? 'yes' : 'no',
       ])));
     },
+  },
+  update: {
+    options: UPDATE_OPTIONS,
+    run: (ctx) => update(ctx, client(ctx), (d, h) => print(ctx, d, h), (n, r) => converge(ctx, n, r)),
+  },
+  rollback: {
+    options: { wait: { type: 'boolean' }, timeout: { type: 'string' } },
+    run: (ctx) => rollback(ctx, client(ctx), (d, h) => print(ctx, d, h), (n, r) => converge(ctx, n, r)),
   },
   nodes: {
     options: {},

@@ -26,6 +26,9 @@ commands:
   run NAME (--image I | --command "CMD ...") [--replicas N] [-p HOST:CONTAINER]...
            [-e K=V]... [--restart no|on-failure|always|unless-stopped]
            [--health-http PATH] [--cpu N] [--memory MB] [--idempotency-key K]
+  update NAME [run's flags] [--update-parallelism N] [--update-order stop-first|start-first]
+           [--update-failure-action pause|rollback|continue] [--update-monitor-ms N] [--wait]
+  rollback NAME [--wait]
   ps [--service S] | services | nodes | managers | stop NAME | scale NAME N | drain NODE
   events [--follow] | tree [--watch] | repl | backup FILE | restore FILE
 

@@ -48,6 +48,28 @@ function untilSignal(): Promise<string> {
   });
 }
 
+/** A root that gave up: the error, and the chain of failures that led there. */
+interface RootFailure { error: GoatError; chain: string }
+
+/**
+ * Waits for a signal or for a root supervisor to give up, whichever comes
+ * first. A root that gave up is final, as an OTP node whose top supervisor
+ * terminates: `stop` runs, a last log line names the chain, and the command
+ * fails (exit code 1) so that systemd or Docker restarts the process.
+ */
+async function untilSignalOrFailure(ctx: CommandContext, roots: Record<string, { whenFailed(): Promise<RootFailure> }>, stop: () => Promise<void>): Promise<void> {
+  const failures = Object.entries(roots).map(([name, r]) => r.whenFailed().then((f) => ({ name, ...f })));
+  const first = await Promise.race([untilSignal().then(() => null), ...failures]);
+  if (first === null) return stop();
+  const line = `goat-cluster: the ${first.name}'s root supervisor gave up; stopping the process: ${first.chain}`;
+  consola.withTag('goat').error(line);
+  ctx.err.write(`${line}\n`);
+  // Whatever still holds the event loop must not keep a failed node alive.
+  setTimeout(() => process.exit(process.exitCode ?? 1), 10_000).unref();
+  await stop().catch(() => undefined);
+  throw new GoatError('GOAT_ERR_ESCALATED', `${first.name} gave up: ${first.chain}`, { details: { chain: first.chain }, cause: first.error });
+}
+
 function startManager(s: Settings): Promise<Manager> {
   const m = s.config.manager;
   return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, ...(s.token ? { token: s.token } : {}) });
@@ -97,7 +119,7 @@ export async function start(ctx: CommandContext): Promise<void> {
       runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name,
     });
     const local = worker;
-    manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree());
+    manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree(), local.worker);
     ctx.out.write(`goat-cluster: manager at ${manager.url}; ${manager.token.file ? `token in ${manager.token.file}` : 'token as given'}; local worker ${worker.worker.nodeId} (${worker.worker.runtimeChoice.kind} runtime)\n`);
     await applyServices(ctx, s, manager, worker.worker.runtimeChoice.kind);
   } catch (err) {
@@ -105,9 +127,11 @@ export async function start(ctx: CommandContext): Promise<void> {
     await manager.stop();
     throw err;
   }
-  await untilSignal();
-  await worker.stop();
-  await manager.stop();
+  const local = worker;
+  await untilSignalOrFailure(ctx, { manager, worker: local.worker }, async () => {
+    await local.stop();
+    await manager.stop();
+  });
 }
 
 /** `goat-cluster manager`. */
@@ -129,8 +153,7 @@ export async function manager(ctx: CommandContext): Promise<void> {
   }
   const m = await startManager(s);
   ctx.out.write(`goat-cluster: manager at ${m.url}; ${m.token.file ? `token in ${m.token.file}` : 'token as given'}\n`);
-  await untilSignal();
-  await m.stop();
+  await untilSignalOrFailure(ctx, { manager: m }, () => m.stop());
 }
 
 /** `goat-cluster worker --join URL --token T`. */
@@ -155,6 +178,5 @@ export async function worker(ctx: CommandContext): Promise<void> {
     lastReason = '';
     ctx.out.write(`goat-cluster: linked to ${c.url}\n`);
   });
-  await untilSignal();
-  await w.stop();
+  await untilSignalOrFailure(ctx, { worker: w.worker }, () => w.stop());
 }

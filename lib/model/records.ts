@@ -4,11 +4,44 @@
  */
 import type { FailureKind, TaskFailure } from './failure.js';
 import type { ServiceSpec } from './service.js';
+import type { SlotSupervision } from './slot.js';
 import type { TaskSpec } from './spec.js';
 import type { TaskState } from './state.js';
 
+/** Where a rollout stands (Swarm's `UpdateStatus`). */
+export type RolloutState = 'updating' | 'paused' | 'completed' | 'rolling_back' | 'rolled_back';
+
+/** A service's rollout, durable on the service: a restarted manager resumes it. */
+export interface RolloutStatus {
+  state: RolloutState;
+  /** Why it is in this state, for humans (`ps`, `services`, events). */
+  message: string;
+  /** The service version this rollout brings the slots to. */
+  version: number;
+  startedAt: number;
+  /** When it ended (completed or rolled back). */
+  completedAt?: number;
+}
+
+/** Whether a service's slots are running, or some are past their reschedule budget. */
+export interface ServiceStatus {
+  state: 'running' | 'degraded';
+  /** Why it is degraded. */
+  reason?: string;
+  since: number;
+}
+
+/** What the manager keeps on a service besides its spec. */
+export interface ServiceState {
+  /** The spec before the last change of the task spec: what `rollback` goes back to. */
+  previousSpec: ServiceSpec | null;
+  /** The last rollout, if any. */
+  update: RolloutStatus | null;
+  status: ServiceStatus;
+}
+
 /** A service as stored: its spec and a version bumped at every change. */
-export interface ServiceRecord {
+export interface ServiceRecord extends Partial<ServiceState> {
   name: string;
   spec: ServiceSpec;
   /** 1 at creation, +1 at every update. */
@@ -49,6 +82,14 @@ export interface TaskRecord {
   spec: TaskSpec;
   createdAt: number;
   updatedAt: number;
+  /** When it last entered `running` (the rollout's monitor and the reschedule reset count from it). */
+  runningSince?: number;
+  /** Pending: not placed before this time (ms since the epoch): the slot's reschedule backoff. */
+  notBefore?: number;
+  /** Pending: a node to avoid (where the slot just failed), unless no other node fits. */
+  avoid?: string;
+  /** The slot's reschedule history, carried from generation to generation. */
+  supervision?: SlotSupervision;
 }
 
 /** Node status (DESIGN.md). */

@@ -86,6 +86,7 @@ export function normalizeTaskSpec(input: unknown, what = 'task spec'): TaskSpec 
   if (h && !h.http && !h.tcp && !h.exec) {
     throw new GoatError('GOAT_ERR_INVALID_SPEC', `invalid ${what}: health: give http, tcp or exec`, { details: { field: 'health', problem: 'give http, tcp or exec' } });
   }
+  checkStartable(raw, what);
   const backoff = { ...TASK_DEFAULTS.backoff, ...definedOnly(raw.restart?.backoff ?? {}) };
   if (backoff.maxMs < backoff.initialMs) {
     throw new GoatError('GOAT_ERR_INVALID_SPEC', `invalid ${what}: restart.backoff.maxMs must be >= initialMs`, { details: { field: 'restart.backoff.maxMs', problem: 'must be >= initialMs' } });
@@ -107,6 +108,27 @@ export function normalizeTaskSpec(input: unknown, what = 'task spec'): TaskSpec 
     constraints: raw.constraints ?? {},
     stopTimeoutMs: raw.stopTimeoutMs ?? TASK_DEFAULTS.stopTimeoutMs,
   };
+}
+
+/**
+ * What no worker could ever start is refused here, not looped on later: a NUL
+ * byte in an environment value, a command argument or the image (the kernel
+ * cannot pass it), and one host port published twice.
+ */
+function checkStartable(raw: z.output<typeof taskSpecSchema>, what: string): void {
+  const refuse = (field: string, problem: string): never => {
+    throw new GoatError('GOAT_ERR_INVALID_SPEC', `invalid ${what}: ${field}: ${problem}`, { details: { field, problem } });
+  };
+  for (const [k, v] of Object.entries(raw.env ?? {})) if (v.includes('\0')) refuse(`env.${k}`, 'must not contain a NUL byte');
+  raw.command?.forEach((arg, i) => arg.includes('\0') && refuse(`command.${i}`, 'must not contain a NUL byte'));
+  if (raw.image?.includes('\0')) refuse('image', 'must not contain a NUL byte');
+  const seen = new Map<number, number>();
+  raw.ports?.forEach((p, i) => {
+    if (p.host === undefined) return;
+    const first = seen.get(p.host);
+    if (first !== undefined) refuse(`ports.${i}.host`, `host port ${p.host} is already published by ports.${first}`);
+    seen.set(p.host, i);
+  });
 }
 
 function definedOnly<T extends object>(o: T): { [K in keyof T]-?: Exclude<T[K], undefined> } {

@@ -1,6 +1,7 @@
 /**
  * `goat-cluster repl`: a Node REPL whose globals talk to the manager's actors
- * over `/v1/admin` — `send(path, msg)`, `ask(path, msg, timeoutMs)`, `tree()`,
+ * over `/v1/admin` — `send(path, msg)`, `ask(path, msg, timeoutMs)`, `info(path)`,
+ * `state(path)`, `kill(path, reason)`, `tree()`,
  * `tasks()`, `nodes()`, `services()`, `events()` — with completion of actor
  * paths and message types, and history. Errors print; the REPL carries on.
  */
@@ -11,13 +12,17 @@ import type { TreeNode } from '../supervision/index.js';
 import { AdminClient } from './client.js';
 
 /** Message types worth offering in completion (`$info` is answered by every actor). */
-export const MESSAGE_TYPES = ['$info'];
+export const MESSAGE_TYPES = ['$info', '$state', '$kill'];
 
 const HELP = `Goat REPL — talks to the manager's actors (each returns a promise: write \`await ask(...)\`):
   tree()                       the supervision tree
   tasks()  nodes()  services() what the manager knows
   send(path, msg)              send a message to an actor, e.g. send('/manager/reconciler', { type: '$info' })
   ask(path, msg, timeoutMs?)   send and wait for the reply, e.g. ask('/manager/scheduler', { type: '$info' })
+                               (paths under /manager/nodes/<id>/worker reach that worker over its link)
+  info(path)                   status, restarts, uptime, mailbox length of any actor or supervisor
+  state(path)                  a copy of an actor's state (like sys:get_state)
+  kill(path, reason?)          crash an actor so its supervisor acts (like exit(Pid, kill))
   events()                     print the cluster's events as they happen
   paths()                      every actor path (Tab completes them inside quotes)
 `;
@@ -50,7 +55,7 @@ export async function startRepl(options: { manager: string; token: string | unde
         const candidates = [...paths, ...MESSAGE_TYPES].filter((p) => p.startsWith(partial));
         return [candidates, partial];
       }
-      const names = ['send(', 'ask(', 'tree()', 'tasks()', 'nodes()', 'services()', 'events()', 'paths()'];
+      const names = ['send(', 'ask(', 'info(', 'state(', 'kill(', 'tree()', 'tasks()', 'nodes()', 'services()', 'events()', 'paths()'];
       const word = /[\w$]*$/.exec(line)?.[0] ?? '';
       return [names.filter((n) => n.startsWith(word)), word];
     },
@@ -70,6 +75,9 @@ export async function startRepl(options: { manager: string; token: string | unde
   };
   ctx['send'] = (path: string, message: unknown) => client.request('send', { path, message });
   ctx['ask'] = (path: string, message: unknown, timeoutMs?: number) => client.request('ask', { path, message, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  ctx['info'] = (path: string) => client.request('ask', { path, message: { type: '$info' } });
+  ctx['state'] = (path: string, timeoutMs?: number) => client.request('ask', { path, message: { type: '$state' }, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  ctx['kill'] = (path: string, reason?: string) => client.request('send', { path, message: { type: '$kill', ...(reason === undefined ? {} : { reason }) } });
   ctx['events'] = async () => {
     await client.subscribe((e) => {
       const ev = e as { seq: number; type: string; subject: string; data: unknown };

@@ -26,8 +26,24 @@ export function portKey(port: number): string {
   return `${port}/tcp`;
 }
 
-/** The options to create the container of `task` (validated by `checkTask` first; never pulls: the image must be present). */
-export function containerOptions(task: RuntimeTask): Dockerode.ContainerCreateOptions {
+/** The env var a test run sets (spec/suite.ts) so that what it starts can be found afterwards: task processes keep it, containers get {@link TEST_RUN_LABEL}. */
+export const TEST_RUN_ENV = 'GOAT_TEST_RUN';
+
+/** The label of containers started while {@link TEST_RUN_ENV} is set, with its value. */
+export const TEST_RUN_LABEL = 'goat.test-run';
+
+/** `{ 'goat.test-run': id }` when `env` has `GOAT_TEST_RUN=id`, else nothing. */
+export function testRunLabels(env: NodeJS.ProcessEnv): Record<string, string> {
+  const id = env[TEST_RUN_ENV];
+  return id ? { [TEST_RUN_LABEL]: id } : {};
+}
+
+/**
+ * The options to create the container of `task` (validated by `checkTask`
+ * first; never pulls: the image must be present), with `extraLabels` added
+ * to Goat's own.
+ */
+export function containerOptions(task: RuntimeTask, extraLabels: Record<string, string> = {}): Dockerode.ContainerCreateOptions {
   const { spec } = task;
   const ports: PortMapping[] = spec.ports ?? [];
   const exposed: Record<string, object> = {};
@@ -43,7 +59,7 @@ export function containerOptions(task: RuntimeTask): Dockerode.ContainerCreateOp
     Image: imageOf(task),
     ...(spec.command === undefined ? {} : { Cmd: spec.command }),
     Env: Object.entries(spec.env ?? {}).map(([key, value]) => `${key}=${value}`),
-    Labels: taskLabels(task),
+    Labels: { ...extraLabels, ...taskLabels(task) },
     ExposedPorts: exposed,
     HostConfig: {
       PortBindings: bindings,

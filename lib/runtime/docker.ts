@@ -11,7 +11,7 @@ import { checkCpuMemory, checkDisk, checkPorts } from './checks.js';
 import { diskSpace } from './disk.js';
 import { engineMessage, isConflict, isNotFound, startError, statusOf, toGoatError } from './docker-errors.js';
 import { dockerLogTail, mergeTail } from './docker-logs.js';
-import { containerOptions, imageOf, publishedPorts } from './docker-spec.js';
+import { containerOptions, imageOf, publishedPorts, testRunLabels } from './docker-spec.js';
 import { OomEvents } from './docker-oom.js';
 import { containerExit, containerStatus, dockerTime, mayBeOomKill } from './docker-status.js';
 import { exitInfo } from './exit-info.js';
@@ -116,7 +116,7 @@ export class DockerRuntime implements Runtime {
   /** {@inheritDoc Runtime.start} */
   async start(task: RuntimeTask): Promise<RunningTask> {
     checkTask(task);
-    const options = containerOptions(task);
+    const options = containerOptions(task, testRunLabels(process.env));
     const name = containerName(task.taskId, task.generation);
     const key = instanceKey(task.taskId, task.generation);
     const details = { taskId: task.taskId, generation: task.generation, container: name };

@@ -31,11 +31,15 @@ export function hostPorts(spec: RuntimeTaskSpec): PortMapping[] {
   return (spec.ports ?? []).map((port) => ({ host: port.host ?? port.container, container: port.container }));
 }
 
-/** The environment of a task process: `base` without `GOAT_*`, then `spec.env`, then `PORT`. */
+/**
+ * The environment of a task process: `base` without `GOAT_*` (except
+ * `GOAT_TEST_RUN`, which marks what a test run started), then `spec.env`,
+ * then `PORT`.
+ */
 export function taskEnv(spec: RuntimeTaskSpec, base: NodeJS.ProcessEnv): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) {
-    if (value !== undefined && !key.startsWith('GOAT_')) env[key] = value;
+    if (value !== undefined && (!key.startsWith('GOAT_') || key === 'GOAT_TEST_RUN')) env[key] = value;
   }
   Object.assign(env, spec.env ?? {});
   const port = portOf(spec);

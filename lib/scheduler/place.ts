@@ -61,7 +61,7 @@ export function place(requests: readonly PlacementRequest[], table: readonly Sch
 
     for (let k = start; k < end; k++) {
       const req = requests[k]!;
-      const best = cheapest(fits, costs);
+      const best = cheapest(fits, costs, req.avoid === undefined ? -1 : nodes.findIndex((n) => n.id === req.avoid));
       if (best < 0) {
         // Nothing changes until the group ends: the same reason holds for the rest of it.
         const reason = explainWith(req, nodes, active) ?? 'no node available';
@@ -95,15 +95,17 @@ function evaluate(req: PlacementRequest, nodes: readonly SchedNode[], i: number,
   costs[i] = scorer.cost(req, node);
 }
 
-/** The index of the cheapest fitting node (the first of equals), or -1. */
-function cheapest(fits: Uint8Array, costs: Float64Array): number {
+/** The index of the cheapest fitting node (the first of equals) other than `avoid` when another fits, or -1. */
+function cheapest(fits: Uint8Array, costs: Float64Array, avoid: number): number {
   let best = -1;
   let bestCost = Infinity;
   for (let i = 0; i < fits.length; i++) {
+    if (i === avoid) continue;
     if (fits[i] === 1 && (best < 0 || costs[i]! < bestCost)) {
       best = i;
       bestCost = costs[i]!;
     }
   }
+  if (best < 0 && avoid >= 0 && fits[avoid] === 1) return avoid;
   return best;
 }

@@ -30,4 +30,6 @@ export interface PlacementRequest {
   service: string;
   slot: number;
   spec: TaskSpec;
+  /** A node to avoid (where this slot just failed: Nomad's node penalty), unless no other node fits. */
+  avoid?: string;
 }

@@ -29,7 +29,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { GoatError } from '../errors.js';
-import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, TaskRecord } from '../model/index.js';
+import { isTerminal, type ClusterEvent, type NodeRecord, type ServiceRecord, type ServiceSpec, type ServiceState, type TaskRecord } from '../model/index.js';
 import { canonicalJson } from './sqlite.js';
 import type { IdempotencyRecord, Store, TaskFilter } from './store.js';
 
@@ -330,11 +330,22 @@ export class EtcdStore implements Store {
       const text = canonicalJson(spec);
       if (old && canonicalJson(old.spec) === text) return structuredClone(old);
       const record: ServiceRecord = old
-        ? { name: spec.name, spec: JSON.parse(text) as ServiceSpec, version: old.version + 1, createdAt: old.createdAt, updatedAt: now }
+        ? { ...stateOf(old), name: spec.name, spec: JSON.parse(text) as ServiceSpec, version: old.version + 1, createdAt: old.createdAt, updatedAt: now }
         : { name: spec.name, spec: JSON.parse(text) as ServiceSpec, version: 1, createdAt: now, updatedAt: now };
       this.#op(`s/${spec.name}`, JSON.stringify(record));
       this.#set(this.#services, spec.name, record);
       return structuredClone(record);
+    });
+  }
+
+  putServiceState(name: string, state: Partial<ServiceState>): boolean {
+    return this.transaction(() => {
+      const old = this.#services.get(name);
+      if (!old) return false;
+      const record: ServiceRecord = { ...JSON.parse(JSON.stringify(state)) as Partial<ServiceState>, name, spec: old.spec, version: old.version, createdAt: old.createdAt, updatedAt: old.updatedAt };
+      this.#op(`s/${name}`, JSON.stringify(record));
+      this.#set(this.#services, name, record);
+      return true;
     });
   }
 
@@ -364,6 +375,28 @@ export class EtcdStore implements Store {
     }
     out.sort((a, b) => cmp(a.service, b.service) || a.slot - b.slot || a.generation - b.generation || cmp(a.id, b.id));
     return out.map((t) => structuredClone(t));
+  }
+
+  listActiveTasks(filter: Omit<TaskFilter, 'state'> = {}): TaskRecord[] {
+    return this.listTasks(filter).filter((t) => !isTerminal(t.state));
+  }
+
+  countTasksByState(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const t of this.#tasks.values()) counts[t.state] = (counts[t.state] ?? 0) + 1;
+    return counts;
+  }
+
+  pruneTaskHistory(service: string, keep: number): number {
+    if (!Number.isInteger(keep) || keep < 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', `keep must be a non-negative integer, got ${keep}`, { details: { field: 'keep' } });
+    const bySlot = new Map<number, TaskRecord[]>();
+    for (const t of this.#tasks.values()) {
+      if (t.service !== service || !isTerminal(t.state)) continue;
+      bySlot.set(t.slot, [...(bySlot.get(t.slot) ?? []), t]);
+    }
+    const drop = [...bySlot.values()].flatMap((ts) => ts.sort((a, b) => b.generation - a.generation).slice(keep).map((t) => t.id));
+    if (drop.length > 0) this.deleteTasks(drop);
+    return drop.length;
   }
 
   putTasks(tasks: TaskRecord[]): void {
@@ -532,4 +565,10 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
   const store = new EtcdStore(options);
   await store.load();
   return store;
+}
+
+/** The state fields of a service record (kept across spec updates, as SQLite's `state` column is). */
+function stateOf(r: ServiceRecord): Partial<ServiceState> {
+  const { previousSpec, update, status } = r;
+  return { ...(previousSpec === undefined ? {} : { previousSpec }), ...(update === undefined ? {} : { update }), ...(status === undefined ? {} : { status }) };
 }

@@ -16,8 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, fsyncSync, linkSync, mkdirSync, openSync, closeSync, renameSync, rmSync, statSync, copyFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { GoatError } from '../errors.js';
-import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, TaskRecord } from '../model/index.js';
-import { GOAT_APPLICATION_ID, SCHEMA_VERSION, migrate } from './migrations.js';
+import { withServiceDefaults, type ClusterEvent, type NodeRecord, type ServiceRecord, type ServiceSpec, type ServiceState, type TaskRecord } from '../model/index.js';
+import { ACTIVE_TASKS, GOAT_APPLICATION_ID, SCHEMA_VERSION, migrate } from './migrations.js';
 import type { IdempotencyRecord, Store, TaskFilter } from './store.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -136,12 +136,14 @@ function checkNonNegativeInt(value: number, what: string): void {
   }
 }
 
-interface ServiceRow { name: string; version: number; spec: string; created_at: number; updated_at: number }
+interface ServiceRow { name: string; version: number; spec: string; state: string; created_at: number; updated_at: number }
 interface EventRow { seq: number; at: number; type: string; subject: string; data: string }
 interface IdempotencyRow { body_hash: string; status: number; response: string; expires_at: number }
 
 function serviceOf(row: ServiceRow): ServiceRecord {
-  return { name: row.name, spec: JSON.parse(row.spec) as ServiceSpec, version: row.version, createdAt: row.created_at, updatedAt: row.updated_at };
+  const state = JSON.parse(row.state) as Partial<ServiceState>;
+  if (state.previousSpec) state.previousSpec = withServiceDefaults(state.previousSpec);
+  return { ...state, name: row.name, spec: withServiceDefaults(JSON.parse(row.spec) as ServiceSpec), version: row.version, createdAt: row.created_at, updatedAt: row.updated_at };
 }
 
 function eventOf(row: EventRow): ClusterEvent {
@@ -167,6 +169,13 @@ class SqliteStore implements Store {
           'ON CONFLICT (name) DO UPDATE SET version = excluded.version, spec = excluded.spec, updated_at = excluded.updated_at',
       ),
       deleteService: db.prepare<[string]>('DELETE FROM services WHERE name = ?'),
+      putServiceState: db.prepare<[string, string]>('UPDATE services SET state = ? WHERE name = ?'),
+      countByState: db.prepare<[], { state: string; n: number }>('SELECT state, count(*) AS n FROM tasks GROUP BY state'),
+      // The newest `keep` terminal tasks of each slot stay (tasks_by_service orders them).
+      pruneHistory: db.prepare<[string, number]>(
+        'DELETE FROM tasks WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY slot ORDER BY generation DESC) AS rn ' +
+          `FROM tasks WHERE service = ? AND NOT (${ACTIVE_TASKS})) WHERE rn > ?)`,
+      ),
       getTask: db.prepare<[string], { record: string }>('SELECT record FROM tasks WHERE id = ?'),
       putTask: db.prepare<[string, string, number, number, string, string | null, string]>(
         'INSERT INTO tasks (id, service, slot, generation, state, node, record) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
@@ -231,8 +240,12 @@ class SqliteStore implements Store {
         ? { name: spec.name, spec, version: row.version + 1, createdAt: row.created_at, updatedAt: now }
         : { name: spec.name, spec, version: 1, createdAt: now, updatedAt: now };
       this.#stmt.insertService.run(record.name, record.version, text, record.createdAt, record.updatedAt);
-      return { ...record, spec: JSON.parse(text) as ServiceSpec };
+      return serviceOf(this.#stmt.getService.get(spec.name)!);
     });
+  }
+
+  putServiceState(name: string, state: Partial<ServiceState>): boolean {
+    return this.#stmt.putServiceState.run(JSON.stringify(state), name).changes > 0;
   }
 
   deleteService(name: string): boolean {
@@ -254,6 +267,27 @@ class SqliteStore implements Store {
       this.#taskQueries.set(key, stmt);
     }
     return stmt.all(...fields.map((f) => filter[f])).map((r) => JSON.parse(r.record) as TaskRecord);
+  }
+
+  listActiveTasks(filter: Omit<TaskFilter, 'state'> = {}): TaskRecord[] {
+    const fields = (['service', 'node'] as const).filter((f) => filter[f] !== undefined);
+    const key = `active:${fields.join(',')}`;
+    let stmt = this.#taskQueries.get(key);
+    if (!stmt) {
+      const where = [ACTIVE_TASKS, ...fields.map((f) => `${f} = ?`)].join(' AND ');
+      stmt = this.#db.prepare<unknown[], { record: string }>(`SELECT record FROM tasks INDEXED BY tasks_active WHERE ${where} ORDER BY service, slot, generation, id`);
+      this.#taskQueries.set(key, stmt);
+    }
+    return stmt.all(...fields.map((f) => filter[f])).map((r) => JSON.parse(r.record) as TaskRecord);
+  }
+
+  countTasksByState(): Record<string, number> {
+    return Object.fromEntries(this.#stmt.countByState.all().map((r) => [r.state, r.n]));
+  }
+
+  pruneTaskHistory(service: string, keep: number): number {
+    checkNonNegativeInt(keep, 'keep');
+    return this.#stmt.pruneHistory.run(service, keep).changes;
   }
 
   putTasks(tasks: TaskRecord[]): void {
@@ -354,8 +388,9 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     throw new GoatError('GOAT_ERR_INVALID_SPEC', `store options: maxEvents must be an integer ≥ 1, got ${String(maxEvents)}`, { details: { field: 'maxEvents' } });
   }
   checkNonNegativeInt(busyTimeoutMs, 'busyTimeoutMs');
-  const path = resolve(file);
-  const db = openDatabase(path, busyTimeoutMs);
+  // ':memory:' is SQLite's in-memory database (the deterministic simulation): no file, gone on close.
+  const path = file === ':memory:' ? file : resolve(file);
+  const db = path === ':memory:' ? new Database(':memory:') : openDatabase(path, busyTimeoutMs);
   try {
     const facts = checkFile(db, path);
     // Only now, with the file known good, does anything write to it.

@@ -8,7 +8,7 @@
  * waits for {@link Store.committed} (see {@link afterCommit}). SQLite's
  * `committed()` resolves at once and its `pending` is always false.
  */
-import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, TaskRecord } from '../model/index.js';
+import type { ClusterEvent, NodeRecord, ServiceRecord, ServiceSpec, ServiceState, TaskRecord } from '../model/index.js';
 
 /** Which tasks {@link Store.listTasks} returns; every given field must match. */
 export interface TaskFilter {
@@ -62,6 +62,8 @@ export interface Store {
    * unchanged.
    */
   putService(spec: ServiceSpec, now: number): ServiceRecord;
+  /** Replaces the service's state (previous spec, rollout, status); its spec and version stay. False when there is no such service. */
+  putServiceState(name: string, state: Partial<ServiceState>): boolean;
   /** Deletes the service (not its tasks); false when there was none. */
   deleteService(name: string): boolean;
 
@@ -69,6 +71,18 @@ export interface Store {
   getTask(id: string): TaskRecord | undefined;
   /** Tasks matching `filter`, ordered by service, slot, generation, id. */
   listTasks(filter?: TaskFilter): TaskRecord[];
+  /**
+   * Tasks not in a terminal state matching `filter` (same order as
+   * {@link listTasks}); indexed, so its cost does not grow with the history.
+   */
+  listActiveTasks(filter?: Omit<TaskFilter, 'state'>): TaskRecord[];
+  /** How many tasks are in each state (for `/metrics`). */
+  countTasksByState(): Record<string, number>;
+  /**
+   * Keeps at most `keep` terminal tasks per slot of `service` (the highest
+   * generations) and deletes the older ones; returns how many were deleted.
+   */
+  pruneTaskHistory(service: string, keep: number): number;
   /** Inserts or replaces these tasks (by id), all in one transaction. */
   putTasks(tasks: TaskRecord[]): void;
   /** Deletes these tasks; unknown ids are ignored. */

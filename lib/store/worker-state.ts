@@ -35,7 +35,21 @@ export class WorkerState {
   private constructor(
     private readonly file: string,
     private data: FileShape,
+    /** Where an in-memory state keeps its durable copy ({@link WorkerState.inMemory}); files otherwise. */
+    private readonly memory?: { json?: string },
   ) {}
+
+  /**
+   * A state kept in `saved.json` instead of a file (the deterministic
+   * simulation: `saved` outlives the worker, as its data dir would).
+   */
+  static inMemory(saved: { json?: string }, nodeId: string, name?: string): WorkerState {
+    const data: FileShape = saved.json === undefined
+      ? { version: 1, nodeId, name: name ?? nodeId, assignments: [], applied: [] }
+      : (JSON.parse(saved.json) as FileShape);
+    saved.json = JSON.stringify(data);
+    return new WorkerState('', data, saved);
+  }
 
   /** Opens (or creates) `<dataDir>/worker.json`; a new file gets a fresh node id. */
   static async open(dataDir: string, name?: string): Promise<WorkerState> {
@@ -109,6 +123,10 @@ export class WorkerState {
   }
 
   private async write(data: FileShape): Promise<void> {
+    if (this.memory) {
+      this.memory.json = JSON.stringify(data);
+      return;
+    }
     const tmp = `${this.file}.${process.pid}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
     try {

@@ -9,6 +9,8 @@ import type { EventBus } from './events.js';
 import type { TreeNode } from './snapshot.js';
 import type { ChildOptionsInput } from './spec.js';
 import type { ExitReason } from './types.js';
+import type { HandleIntrospection } from './introspect.js';
+import type { PathHandle } from './supervisor.js';
 
 /** A running incarnation of a child. */
 export interface ChildHandle {
@@ -22,6 +24,10 @@ export interface ChildHandle {
   snapshot?(): TreeNode;
   /** A nested supervisor's lookup of a deeper path. */
   lookup?(path: string): ChildRefLike | undefined;
+  /** A nested supervisor's introspection of itself or a deeper path. */
+  inspect?(path: string): PathHandle | undefined;
+  /** What an actor can say about itself: mailbox, state, crash on demand, accepted messages. */
+  introspect?: HandleIntrospection;
 }
 
 /** The minimum of a child reference: what {@link ChildHandle.lookup} returns. */

@@ -7,7 +7,7 @@ import type { Clock } from './clock.js';
 import type { ErrorInfo } from './types.js';
 
 /** Why a message could not be delivered. */
-export type DeadLetterReason = 'stopped' | 'failed' | 'stash_overflow' | 'no_such_child' | 'not_an_actor';
+export type DeadLetterReason = 'stopped' | 'failed' | 'stash_overflow' | 'no_such_child' | 'not_an_actor' | 'rejected';
 
 /** Why a child stopped for good (or until its supervisor restarts it). */
 export type StopReason = 'normal' | 'shutdown' | 'killed' | 'failed';

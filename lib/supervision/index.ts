@@ -16,5 +16,7 @@ export { Stash, type Stashed } from './stash.js';
 export type { ChildStatus, TreeNode } from './snapshot.js';
 export type { ChildHandle, ChildSpec, StartContext, Delivery, ChildRefLike } from './child.js';
 export { ChildRef, type Reply } from './ref.js';
-export { Supervisor, type SupervisorOptions, type SupervisorState } from './supervisor.js';
+export { Supervisor, type SupervisorOptions, type SupervisorState, type PathHandle } from './supervisor.js';
+export { dataCopy, isIntrospection, INTROSPECTION_TYPES, type ActorInfo, type HandleIntrospection, type IntrospectionType } from './introspect.js';
+export { EscalationLog } from './escalation.js';
 export { supervisorChild, sameHost, type HostFactory, type SupervisorChildInput } from './nested.js';

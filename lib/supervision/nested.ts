@@ -9,6 +9,11 @@ export interface SupervisorChildInput<H> extends ChildOptionsInput, SupervisorFl
   children?: ChildSpec<H>[] | (() => ChildSpec<H>[]);
   /** Called with each new incarnation of the nested supervisor once its children started. */
   onStarted?: (supervisor: Supervisor<H>) => void;
+  /**
+   * Called with each new incarnation as soon as it exists, before its children
+   * start: calls made on it meanwhile (startChild, stopChild) queue behind its start.
+   */
+  onCreated?: (supervisor: Supervisor<H>) => void;
 }
 
 /** Makes the host a nested supervisor hands to its children, and releases it. */
@@ -26,7 +31,7 @@ export const sameHost: HostFactory<unknown> = { create: (ctx) => ctx.host, dispo
  * parent, that is this child crashing. `restart` defaults to `permanent`.
  */
 export function supervisorChild<H>(input: SupervisorChildInput<H>, hosts: HostFactory<H>): ChildSpec<H> {
-  const { children = [], strategy, maxRestarts, windowMs, onStarted, ...childOptions } = input;
+  const { children = [], strategy, maxRestarts, windowMs, onStarted, onCreated, ...childOptions } = input;
   return {
     ...childOptions,
     // A nested supervisor stops its own children first; give it time for theirs.
@@ -41,6 +46,7 @@ export function supervisorChild<H>(input: SupervisorChildInput<H>, hosts: HostFa
         onExit: (reason) => ctx.exit(reason),
         dispose: () => hosts.dispose(host),
       });
+      onCreated?.(sup);
       await sup.start();
       onStarted?.(sup);
       return {
@@ -49,6 +55,7 @@ export function supervisorChild<H>(input: SupervisorChildInput<H>, hosts: HostFa
         kill: () => sup.kill(),
         snapshot: () => sup.snapshot(),
         lookup: (path) => sup.lookup(path),
+        inspect: (path) => sup.inspect(path),
       };
     },
   };

@@ -21,4 +21,9 @@ export interface TreeNode {
   strategy?: Strategy;
   /** For supervisors: their children, in start order. */
   children?: TreeNode[];
+  /**
+   * Set on a subtree that is the last one known, not live (a worker whose
+   * node is `down`): since when (ms) and why. The inspector greys it.
+   */
+  stale?: { since: number; reason: string };
 }

@@ -16,6 +16,7 @@ import { ChildRef } from './ref.js';
 import type { ChildStatus, TreeNode } from './snapshot.js';
 import { normalizeChildOptions, normalizeSupervisorFlags, type SupervisorFlagsInput } from './spec.js';
 import { Stash, type Stashed } from './stash.js';
+import { dataCopy, type ActorInfo } from './introspect.js';
 import { toErrorInfo, type ChildOptions, type ErrorInfo, type ExitReason, type SupervisorFlags } from './types.js';
 
 /** How a supervisor is made. */
@@ -62,6 +63,25 @@ interface ChildRecord<H> {
   stash: Stash;
 }
 
+/**
+ * Any path of a tree, actor or supervisor, as the admin channel reaches it:
+ * see {@link Supervisor.inspect}.
+ */
+export interface PathHandle {
+  readonly path: string;
+  readonly kind: 'supervisor' | 'worker';
+  /** Status, restarts, uptime, mailbox (OTP's `process_info` plus the supervisor's view). */
+  info(): ActorInfo;
+  /** A JSON-safe copy of its state (`sys:get_state`); a supervisor's is its subtree. */
+  state(timeoutMs?: number): Promise<unknown>;
+  /** Crashes it so that its supervisor acts (`exit(Pid, kill)`); the root cannot be killed this way. */
+  kill(reason: string): void;
+  /** Null when it would understand `message`, else why not. Supervisors take only introspection. */
+  accepts(message: unknown): string | null;
+  /** Its reference for `send`/`ask`; null for supervisors. */
+  readonly ref: ChildRef | null;
+}
+
 /** A supervisor's own state. */
 export type SupervisorState = 'new' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -86,6 +106,7 @@ export class Supervisor<H = unknown> {
   /** Operations queued or running; 0 means the supervisor is idle. */
   #ops = 0;
   #failure: GoatError | null = null;
+  #startedAt: number | null = null;
   #failed: Promise<GoatError>;
   #resolveFailed!: (err: GoatError) => void;
 
@@ -124,6 +145,7 @@ export class Supervisor<H = unknown> {
     return this.#enqueue(async () => {
       if (this.#state !== 'new') return;
       this.#state = 'running';
+      this.#startedAt = this.clock.now();
       for (const rec of [...this.#children]) {
         if (this.#state !== 'running') return;
         await this.#startChild(rec, false);
@@ -198,6 +220,20 @@ export class Supervisor<H = unknown> {
     return rec.handle?.lookup?.(path);
   }
 
+  /**
+   * The actor or supervisor at `path` (this supervisor or anywhere below),
+   * for `info`, `state`, `kill`, `send` and `ask`; undefined when none.
+   */
+  inspect(path: string): PathHandle | undefined {
+    if (path === this.path) return this.#selfHandle();
+    if (!path.startsWith(`${this.path}/`)) return undefined;
+    const [id, ...rest] = path.slice(this.path.length + 1).split('/');
+    const rec = id === undefined ? undefined : this.#find(id);
+    if (!rec) return undefined;
+    if (rest.length > 0) return rec.handle?.inspect?.(path);
+    return this.#childHandle(rec);
+  }
+
   /** Subscribes to the events of this supervisor's subtree; returns the unsubscribe function. */
   subscribe(listener: EventListener): () => void {
     const prefix = `${this.path}/`;
@@ -245,6 +281,74 @@ export class Supervisor<H = unknown> {
       case 'failed':
         return this.#deadLetter(path, 'failed', { message, onDead });
     }
+  }
+
+  // --- introspection -----------------------------------------------------------
+
+  #selfHandle(): PathHandle {
+    const info = (): ActorInfo => {
+      const now = this.clock.now();
+      const running = this.#state === 'running';
+      return {
+        path: this.path, kind: 'supervisor', status: supervisorStatus(this.#state),
+        restarts: countInWindow(this.#restarts, now, this.flags.windowMs),
+        startedAt: running ? this.#startedAt : null, uptimeMs: running && this.#startedAt !== null ? now - this.#startedAt : null,
+        nextRestartAt: null, lastError: this.#failure ? toErrorInfo(this.#failure) : null, mailbox: null, handled: null,
+        strategy: this.flags.strategy, children: this.childIds(),
+      };
+    };
+    return {
+      path: this.path, kind: 'supervisor', ref: null, info,
+      state: () => Promise.resolve({ flags: { ...this.flags }, state: this.#state, children: this.snapshot().children ?? [] }),
+      kill: () => {
+        throw new GoatError('GOAT_ERR_USAGE', `${this.path} is a root supervisor: killing it would end the process; stop the process instead`, { details: { path: this.path } });
+      },
+      accepts: () => `${this.path} is a supervisor: it answers only $info, $state and $kill`,
+    };
+  }
+
+  #childHandle(rec: ChildRecord<H>): PathHandle {
+    const nested = (): PathHandle | undefined => rec.handle?.inspect?.(rec.path);
+    const kind = rec.spec.kind ?? 'worker';
+    const notRunning = (): GoatError => new GoatError('GOAT_ERR_DEAD_LETTER', `${rec.path} is ${rec.status}, not running`, { details: { path: rec.path, reason: rec.status } });
+    return {
+      path: rec.path, kind, ref: kind === 'supervisor' ? null : this.ref(rec.opts.id),
+      info: (): ActorInfo => {
+        const now = this.clock.now();
+        const running = rec.status === 'running';
+        const counters = running ? rec.handle?.introspect?.counters?.() : undefined;
+        const inner = nested()?.info();
+        return {
+          path: rec.path, kind, status: rec.status,
+          restarts: countInWindow(rec.restarts, now, this.#childWindow(rec)),
+          startedAt: running ? rec.startedAt : null, uptimeMs: running ? now - rec.startedAt : null,
+          nextRestartAt: rec.nextRestartAt, lastError: rec.lastError,
+          mailbox: counters?.mailbox ?? null, handled: counters?.handled ?? null,
+          ...(inner ? { strategy: inner.strategy, children: inner.children } : {}),
+        } as ActorInfo;
+      },
+      state: async (timeoutMs = 5_000) => {
+        if (rec.status !== 'running' || !rec.handle) throw notRunning();
+        const inner = nested();
+        if (inner) return inner.state(timeoutMs);
+        const read = rec.handle.introspect?.state;
+        if (!read) return null;
+        return dataCopy(await read(timeoutMs));
+      },
+      kill: (reason) => {
+        const handle = rec.handle;
+        if (rec.status !== 'running' || !handle) throw notRunning();
+        const error = { name: 'Killed', message: `killed: ${reason}` };
+        if (handle.introspect?.crash) return handle.introspect.crash(error);
+        const incarnation = rec.incarnation;
+        handle.kill();
+        this.#exited(rec, incarnation, { type: 'error', error }, [], false);
+      },
+      accepts: (message) => {
+        if (kind === 'supervisor') return `${rec.path} is a supervisor: it answers only $info, $state and $kill`;
+        return rec.handle?.introspect?.accepts?.(message) ?? null;
+      },
+    };
   }
 
   // --- internals -------------------------------------------------------------
@@ -366,10 +470,15 @@ export class Supervisor<H = unknown> {
 
   async #scheduleRestart(rec: ChildRecord<H>, delayMs: number, attempt: number, why: string, now: number): Promise<void> {
     this.#recordRestart(rec, attempt, now);
-    const group = this.#restartGroup(rec);
-    for (const other of [...group].reverse()) {
-      if (other !== rec) await this.#stopChild(other, true);
+    const affected = this.#affected(rec);
+    for (const other of [...affected].reverse()) {
+      if (other === rec) continue;
+      // OTP: a temporary sibling is terminated with the group but never restarted; it is removed.
+      const temporary = other.opts.restart === 'temporary';
+      await this.#stopChild(other, !temporary);
+      if (temporary) this.#forget(other);
     }
+    const group = affected.filter((r) => r === rec || r.opts.restart !== 'temporary');
     if (this.#state !== 'running') return;
     const restartAt = now + delayMs;
     const token = {};
@@ -404,22 +513,34 @@ export class Supervisor<H = unknown> {
     }
   }
 
-  /** True when the strategy restarts `rec` and nobody else. */
+  /** True when the strategy touches `rec` and nobody else. */
   #restartsAlone(rec: ChildRecord<H>): boolean {
     if (this.flags.strategy === 'one_for_one' || this.#children.length === 1) return true;
-    return this.#restartGroup(rec).length === 1;
+    return this.#affected(rec).length === 1;
   }
 
-  /** Who restarts with `rec`, in start order, per the strategy. */
-  #restartGroup(rec: ChildRecord<H>): ChildRecord<H>[] {
-    const live = (r: ChildRecord<H>): boolean => r === rec || (r.status !== 'stopped' && r.status !== 'failed');
+  /**
+   * Who the strategy terminates with `rec`, in start order (OTP's
+   * `one_for_all`/`rest_for_one`): every sibling (or every later one) that is
+   * not `failed` (given up on its own budget). Those that are not temporary
+   * restart with `rec` — in OTP a transient child that had exited normally is
+   * started again with the group; temporary ones are only terminated.
+   */
+  #affected(rec: ChildRecord<H>): ChildRecord<H>[] {
+    const member = (r: ChildRecord<H>): boolean => {
+      if (r === rec) return true;
+      if (r.status === 'failed') return false;
+      // A temporary child that is not running any more has nothing to terminate (it is being removed).
+      if (r.opts.restart === 'temporary') return r.status === 'running' || r.status === 'starting';
+      return true;
+    };
     switch (this.flags.strategy) {
       case 'one_for_one':
         return [rec];
       case 'one_for_all':
-        return this.#children.filter(live);
+        return this.#children.filter(member);
       case 'rest_for_one':
-        return this.#children.slice(this.#children.indexOf(rec)).filter(live);
+        return this.#children.slice(this.#children.indexOf(rec)).filter(member);
     }
   }
 

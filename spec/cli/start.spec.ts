@@ -8,6 +8,7 @@ import { CLI, cli } from '../helpers/cli-process.js';
 import { freePort, post } from '../runtime/helpers/net.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { testEnv } from '../helpers/env.js';
 
 test('start applies the config: its echo service answers the seed curl', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'goat-start-'));
@@ -18,22 +19,29 @@ test('start applies the config: its echo service answers the seed curl', async (
       worker: { runtime: 'process' },
       services: ({ runtime }: { runtime: string }) => [{ name: 'echo', task: { command: ['node', ${JSON.stringify(ECHO_SERVER)}], ports: [{ host: ${port}, container: 7777 }] } }],
     };`);
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_')));
+  const env = testEnv();
   const child = spawn(process.execPath, [CLI, 'start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   child.stderr.on('data', (c) => (out += c));
+  const exited = new Promise((r) => child.once('exit', r));
+  const g = ['--manager', `http://127.0.0.1:${api}`, '--data-dir', join(dir, '.goat')];
   t.teardown(async () => {
+    // The service first, while its worker runs: process tasks outlive their worker on purpose (a restarted worker adopts them).
+    await cli(['stop', 'echo', ...g]).catch(() => undefined);
+    await eventually('the echo task stopped', async () => {
+      const r = await cli(['ps', '--json', ...g]);
+      return r.code !== 0 || !(JSON.parse(r.stdout) as Array<{ state: string }>).some((x) => x.state === 'running' || x.state === 'starting');
+    }, 20_000).catch(() => undefined);
     child.kill('SIGINT');
-    await new Promise((r) => child.once('exit', r));
-    await cli(['stop', 'echo', '--manager', `http://127.0.0.1:${api}`, '--data-dir', join(dir, '.goat')]).catch(() => undefined);
+    await exited;
     await rm(dir, { recursive: true, force: true });
   });
   await eventually('service created', () => /service echo created from .*cluster\.config\.ts: 1 replica/.test(out), 20_000);
   const body = '{"Msg":"Hello, world!"}';
   t.is((await eventually('echo answers', () => post(port, body).catch(() => undefined), 20_000)).text, body);
   t.regex(out, new RegExp(`manager at http://127\\.0\\.0\\.1:${api}; token in .*\\.goat/token`));
-  const ps = await cli(['ps', '--json', '--manager', `http://127.0.0.1:${api}`, '--data-dir', join(dir, '.goat')]);
+  const ps = await cli(['ps', '--json', ...g]);
   t.like(JSON.parse(ps.stdout)[0], { service: 'echo', state: 'running' });
 });
 

@@ -109,6 +109,7 @@ function startWatchdog(argv: string[], maxSeconds: number): void {
     detached: true,
     stdio: 'ignore',
     cwd: '/',
+    env: engineEnv(),
   });
   child.unref();
   watchdog = child.pid;
@@ -122,6 +123,11 @@ function stopWatchdog(): void {
     // already gone
   }
   watchdog = undefined;
+}
+
+/** The environment of a dockerd this test starts: ours without GOAT_TEST_RUN, since the engine is meant to outlive the test run (spec/suite.ts). */
+function engineEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'GOAT_TEST_RUN'));
 }
 
 /** Stops dockerd with SIGTERM and resolves once its process is gone and `docker info` fails. */
@@ -140,7 +146,7 @@ async function restoreDockerd(argv: string[]): Promise<void> {
     if ((await dockerdPids()).length === 0) {
       const fd = openSync(DOCKERD_LOG, 'a');
       try {
-        spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], cwd: '/' }).unref();
+        spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], cwd: '/', env: engineEnv() }).unref();
       } finally {
         closeSync(fd);
       }

@@ -14,14 +14,13 @@ import { join } from 'node:path';
 import { ROOT } from '../runtime/helpers/repo.js';
 import { eventually, pidExists } from '../runtime/helpers/wait.js';
 import { livePidsWithArgs } from './worker-process.js';
+import { testEnv } from './env.js';
 
 /** The compiled CLI. */
 export const CLI = join(ROOT, 'dist', 'lib', 'cli', 'main.js');
 
-/** The environment of every process started here: ours without GOAT_* settings. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_')));
-}
+/** The environment of every process started here (see ./env.ts). */
+const cleanEnv = (): NodeJS.ProcessEnv => testEnv();
 
 /** What a one-shot CLI command did. */
 export interface CliResult {

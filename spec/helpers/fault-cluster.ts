@@ -5,22 +5,13 @@
  * process takes the worker and every task process it started down at once —
  * a machine crash — plus SIGSTOP / SIGCONT of a single process.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI, ServerProcess, type ProcessCluster, type WorkerHandle } from './cli-process.js';
+import { testEnv } from './env.js';
 
-/** The environment of every process started here: ours without GOAT_* settings. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_')));
-}
-
-/** Why PID namespaces cannot be used here, or undefined when `unshare -fp --mount-proc --kill-child` works. */
-export function unshareUnavailable(): string | undefined {
-  const r = spawnSync('unshare', ['-fp', '--mount-proc', '--kill-child', 'true'], { encoding: 'utf8', timeout: 5_000 });
-  if (r.error) return `unshare cannot be run: ${r.error.message}`;
-  if (r.status !== 0) return `unshare -fp --mount-proc --kill-child is not permitted here (exit ${r.status}): ${r.stderr.trim()}`;
-  return undefined;
-}
+/** The environment of every process started here (see ./env.ts). */
+const cleanEnv = (): NodeJS.ProcessEnv => testEnv();
 
 /**
  * Starts `worker --join … --name NAME --runtime process` inside a new PID

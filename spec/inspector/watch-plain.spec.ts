@@ -8,12 +8,13 @@ import { Manager } from '../../actors/manager/manager.js';
 import { CLI } from '../helpers/cli-process.js';
 import { freePort } from '../runtime/helpers/net.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { testEnv } from '../helpers/env.js';
 
 const TOKEN = 'inspector-plain-123456';
 const quiet = { info: () => undefined, warn: () => undefined };
 
 function watch(t: { teardown(f: () => Promise<void> | void): void }, args: string[]) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_')));
+  const env = testEnv();
   const child = spawn(process.execPath, [CLI, 'tree', '--watch', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const io = { out: '', err: '', exited: new Promise<number | null>((r) => child.once('exit', r)) };
   child.stdout.on('data', (c) => (io.out += c));

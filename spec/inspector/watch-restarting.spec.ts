@@ -3,8 +3,7 @@
  * under its node, the worker's tree with the task restarting, a countdown to
  * its next restart, its restarts in the window and its last error.
  */
-import test from 'ava';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +12,12 @@ import { Manager } from '../../actors/manager/manager.js';
 import { joinCluster } from '../../actors/worker/index.js';
 import { CLI } from '../helpers/cli-process.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { TMUX, requires } from '../helpers/requires.js';
 
 const run = promisify(execFile);
 const TOKEN = 'inspector-restart-token';
 const quiet = { info: () => undefined, warn: () => undefined };
-const hasTmux = ((): boolean => {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const available = hasTmux || process.env['CI'] === 'true';
-if (!available) console.warn('spec/inspector/watch-restarting: SKIPPED — tmux is not installed');
-
-(available ? test : test.skip)('a crash-looping task shows as restarting, with its countdown, restarts and last error', async (t) => {
+requires(TMUX).test('a crash-looping task shows as restarting, with its countdown, restarts and last error', async (t) => {
   t.timeout(40_000);
   const dir = await mkdtemp(join(tmpdir(), 'goat-insp-restart-'));
   const manager = await Manager.start({ dataDir: join(dir, 'manager'), listen: '127.0.0.1:0', token: TOKEN, logger: quiet });

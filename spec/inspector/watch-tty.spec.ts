@@ -4,8 +4,7 @@
  * pane; keys are sent and the pane is read as a person would see it.
  * Skipped (with a message) when tmux is missing, except on CI, where it must run.
  */
-import test from 'ava';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,23 +14,14 @@ import { joinCluster } from '../../actors/worker/index.js';
 import { stripAnsi } from '../../lib/inspector/index.js';
 import { CLI } from '../helpers/cli-process.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { TMUX, requires } from '../helpers/requires.js';
+import { testEnv } from '../helpers/env.js';
 
 const run = promisify(execFile);
 const TOKEN = 'inspector-token-123456';
 const quiet = { info: () => undefined, warn: () => undefined };
 
-function hasTmux(): boolean {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = hasTmux() || process.env['CI'] === 'true';
-const maybe = available ? test : test.skip;
-if (!available) console.warn('spec/inspector/watch-tty: SKIPPED — tmux is not installed (install tmux to run the pseudo-terminal test; on CI it is required)');
+const maybe = requires(TMUX).test;
 
 maybe('tree --watch in a terminal: shows the live tree and nodes, moves, collapses, expands, filters and quits cleanly', async (t) => {
   t.timeout(30_000);
@@ -39,7 +29,7 @@ maybe('tree --watch in a terminal: shows the live tree and nodes, moves, collaps
   const manager = await Manager.start({ dataDir: join(dir, 'manager'), listen: '127.0.0.1:0', token: TOKEN, logger: quiet });
   const worker = await joinCluster({ join: manager.url, token: TOKEN, dataDir: join(dir, 'w0'), name: 'w0', runtime: 'process', cluster: `goat-insp-${process.pid}`, logger: quiet });
   const socket = `goat-insp-${process.pid}`;
-  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_') && k !== 'TMUX')) };
+  const env = testEnv({ TMUX: undefined });
   const tmux = async (...args: string[]): Promise<string> => (await run('tmux', ['-L', socket, ...args], { env })).stdout;
   t.teardown(async () => {
     await tmux('kill-server').catch(() => undefined);

@@ -14,7 +14,8 @@
 import test from 'ava';
 import { nanoid } from 'nanoid';
 import { ProcessCluster, processRecords } from '../helpers/cli-process.js';
-import { signalPid, startWorkerInPidNamespace, unshareUnavailable } from '../helpers/fault-cluster.js';
+import { signalPid, startWorkerInPidNamespace } from '../helpers/fault-cluster.js';
+import { PIDNS, requires } from '../helpers/requires.js';
 import { livePidsWithArgs } from '../helpers/worker-process.js';
 import { freePort } from '../runtime/helpers/net.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
@@ -134,10 +135,7 @@ async function oneRunningPerSlot(c: ProcessCluster, service: string, n: number):
   return running;
 }
 
-const unshareProblem = unshareUnavailable();
-if (unshareProblem) console.warn(`failures.spec: skipping the machine-crash test: ${unshareProblem}`);
-
-(unshareProblem ? test.serial.skip : test.serial)('kill -9 of a worker together with its tasks (its PID namespace): its replicas run on the other workers, generation + 1', async (t) => {
+requires(PIDNS).serial('kill -9 of a worker together with its tasks (its PID namespace): its replicas run on the other workers, generation + 1', async (t) => {
   t.timeout(40_000);
   const c = await cluster(['w3']);
   const service = 'crash';

@@ -4,9 +4,8 @@
  * pair; the link is taken down (the worker's node goes down and its replica
  * is re-placed on the other worker), then up again (the partition heals and
  * the stale copy is stopped): exactly one running task per slot. Needs root
- * and iproute2; skipped elsewhere unless CI=true.
+ * and iproute2; skipped elsewhere; fails under CI=true when it cannot run.
  */
-import test from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,23 +15,15 @@ import { joinCluster } from '../../actors/worker/index.js';
 import { CLI } from '../helpers/cli-process.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { NETNS, requires } from '../helpers/requires.js';
+import { testEnv } from '../helpers/env.js';
 
 const TOKEN = `partition-token-${process.pid}`;
 const quiet = { info: () => undefined, warn: () => undefined };
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
-const can = ((): boolean => {
-  try {
-    ip('netns', 'add', `goat-probe-${process.pid}`);
-    ip('netns', 'del', `goat-probe-${process.pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!can && process.env['CI'] === 'true') test('network namespaces work under CI', (t) => t.fail('CI=true but `ip netns add` failed (needs root and iproute2)'));
-if (!can) console.warn('partition test skipped: cannot create network namespaces here (needs root)');
+const netns = requires(NETNS);
 
-(can ? test : test.skip)('a partition made with network namespaces heals without duplicates', async (t) => {
+netns.test('a partition made with network namespaces heals without duplicates', async (t) => {
   t.timeout(60_000);
   const ns = `goat-p${process.pid}`;
   const [host, peer] = [`gh${process.pid % 100000}`, `gp${process.pid % 100000}`];
@@ -51,7 +42,7 @@ if (!can) console.warn('partition test skipped: cannot create network namespaces
   const manager = await Manager.start({ dataDir: join(dir, 'm'), listen: `${hostIp}:0`, token: TOKEN, logger: quiet, recoveryGraceMs: 0 });
   // One worker on the host (loopback side), one in the namespace behind the veth.
   const local = await joinCluster({ join: manager.url, token: TOKEN, dataDir: join(dir, 'w-local'), name: 'local', runtime: 'process', cluster: `goat-part-${process.pid}`, logger: quiet });
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GOAT_')));
+  const env = testEnv();
   const remote: ChildProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'worker', '--join', manager.url.replace('http', 'ws'), '--token', TOKEN,
     '--name', 'remote', '--runtime', 'process', '--data-dir', join(dir, 'w-remote')], { env, stdio: 'ignore', detached: true });
   t.teardown(async () => {

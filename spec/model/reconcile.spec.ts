@@ -16,7 +16,8 @@ test('an empty service gets one pending task per slot, generation 1', (t) => {
 });
 
 test('a converged service needs nothing', (t) => {
-  t.deepEqual(reconcileService('web', svc(2), [task(0, 1), task(1, 1)], 5, newId), { create: [], stop: [] });
+  const r = reconcileService('web', svc(2), [task(0, 1), task(1, 1)], 5, newId);
+  t.deepEqual([r.create, r.stop], [[], []]);
 });
 
 test('scale down stops the slots past the replica count', (t) => {
@@ -32,7 +33,7 @@ test('a failed or lost task is replaced by the next generation of its slot', (t)
 
 test('two live tasks in one slot: the current (highest generation) stays, the stale one stops', (t) => {
   const r = reconcileService('web', svc(1), [task(0, 1), task(0, 2)], 5, newId);
-  t.deepEqual(r, { create: [], stop: ['web.0.g1'] });
+  t.deepEqual([r.create, r.stop], [[], ['web.0.g1']]);
 });
 
 test('a task being stopped does not count as live', (t) => {
@@ -48,4 +49,107 @@ test('a changed spec replaces each task with the next generation', (t) => {
 
 test('a deleted service stops all its live tasks', (t) => {
   t.deepEqual(reconcileService('web', undefined, [task(0, 1), task(1, 1, 'completed')], 5, newId), { create: [], stop: ['web.0.g1'] });
+});
+
+// --- slot supervision ------------------------------------------------------------
+
+const failed = (slot: number, generation: number, node: string, at: number, supervision?: TaskRecord['supervision']): TaskRecord => ({
+  ...task(slot, generation, 'failed'), node, failure: { kind: 'resource', message: 'no such executable: nope' }, createdAt: at, updatedAt: at,
+  ...(supervision ? { supervision } : {}),
+});
+const half = (): number => 0.5; // no jitter
+
+test('a failed task: the next generation waits its backoff, avoids that node, and says why (slot.backoff)', (t) => {
+  const r = reconcileService('web', svc(1), [failed(0, 1, 'n1', 1_000)], 2_000, newId, half);
+  const [next] = r.create;
+  t.is(next?.generation, 2);
+  t.is(next?.notBefore, 3_000, '1 s, the first reschedule delay');
+  t.is(next?.avoid, 'n1');
+  t.regex(next?.error?.message ?? '', /re-placing in 1 s after 1 failure \(last on n1: no such executable: nope\)/);
+  t.deepEqual(next?.supervision, { failures: [2_000], consecutive: 1, escalated: false, lastError: 'on n1: no such executable: nope' });
+  t.deepEqual(r.events?.map((e) => e.type), ['slot.backoff']);
+});
+
+test('a lost task is re-placed at once, its history kept, no node avoided', (t) => {
+  const sup = { failures: [1], consecutive: 1, escalated: false };
+  const r = reconcileService('web', svc(1), [{ ...task(0, 1, 'lost'), supervision: sup }], 2_000, newId, half);
+  t.is(r.create[0]?.notBefore, undefined);
+  t.is(r.create[0]?.avoid, undefined);
+  t.deepEqual(r.create[0]?.supervision, sup);
+});
+
+test('past the budget: an alert once, the service degraded, the slot still re-placed every maxMs', (t) => {
+  const spec = normalizeServiceSpec({ name: 'web', task: { image: 'goat/echo' }, reschedule: { maxAttempts: 2, maxMs: 60_000 } });
+  const service: ServiceRecord = { name: 'web', spec, version: 1, createdAt: 0, updatedAt: 0 };
+  const sup = { failures: [100, 200], consecutive: 2, escalated: false };
+  const r = reconcileService('web', service, [failed(0, 3, 'n1', 300, sup)], 400, newId, half);
+  t.is(r.create[0]?.notBefore, 400 + 60_000);
+  t.true(r.create[0]?.supervision?.escalated);
+  t.deepEqual(r.events?.map((e) => e.type), ['slot.backoff', 'alert', 'service.degraded']);
+  const alert = r.events?.find((e) => e.type === 'alert');
+  t.like(alert?.data, { service: 'web', slot: 0, node: 'n1', error: 'no such executable: nope' });
+  t.is(r.status?.state, 'degraded');
+  t.is(r.status?.reason, 'slot 0 is past its reschedule budget (last failure on n1: no such executable: nope)');
+  // The next failure past the budget: no second alert, still degraded.
+  const again = reconcileService('web', { ...service, status: r.status! }, [failed(0, 4, 'n1', 60_500, r.create[0]!.supervision)], 61_000, newId, half);
+  t.deepEqual(again.events?.map((e) => e.type), ['slot.backoff']);
+  t.is(again.create[0]?.notBefore, 61_000 + 60_000);
+  t.is(again.status, undefined, 'unchanged');
+  // Running again: the service is running.
+  const running = { ...again.create[0]!, state: 'running' as const, node: 'n2', runningSince: 70_000 };
+  const ok = reconcileService('web', { ...service, status: r.status! }, [running], 71_000, newId, half);
+  t.is(ok.status?.state, 'running');
+  t.deepEqual(ok.events?.map((e) => e.type), ['service.running']);
+});
+
+// --- rollouts ------------------------------------------------------------------------
+
+const v2 = (over: Record<string, unknown> = {}, replicas = 4): ServiceRecord => ({
+  name: 'web', version: 2, createdAt: 0, updatedAt: 0,
+  spec: normalizeServiceSpec({ name: 'web', replicas, task: { image: 'goat/echo:v2' }, update: { monitorMs: 1_000, ...over } }),
+  previousSpec: normalizeServiceSpec({ name: 'web', replicas, task: { image: 'goat/echo' } }),
+});
+
+test('stop-first, parallelism 1: one slot at a time, the next once the new task ran monitorMs', (t) => {
+  const old = [0, 1, 2, 3].map((s) => task(s, 1));
+  const r1 = reconcileService('web', v2(), old, 10, newId);
+  t.deepEqual(r1.stop, ['web.0.g1']);
+  t.deepEqual(r1.create.map((x) => [x.slot, x.spec.image]), [[0, 'goat/echo:v2']]);
+  t.like(r1.update, { state: 'updating', version: 2, startedAt: 10 });
+  const svc2 = { ...v2(), update: r1.update! };
+  // The new task runs, but not for monitorMs yet: nothing more; wake up when it will have.
+  const running = { ...r1.create[0]!, state: 'running' as const, node: 'n1', runningSince: 20 };
+  const r2 = reconcileService('web', svc2, [running, ...old.slice(1)], 500, newId);
+  t.deepEqual([r2.create, r2.stop], [[], []]);
+  t.is(r2.wakeAt, 1_020);
+  const r3 = reconcileService('web', svc2, [running, ...old.slice(1)], 1_020, newId);
+  t.deepEqual(r3.stop, ['web.1.g1']);
+});
+
+test('start-first: the old task stops only once its successor runs', (t) => {
+  const old = [task(0, 1)];
+  const r1 = reconcileService('web', v2({ order: 'start-first' }, 1), old, 10, newId);
+  t.deepEqual(r1.stop, []);
+  t.is(r1.create.length, 1);
+  const svc2 = { ...v2({ order: 'start-first' }, 1), update: r1.update! };
+  const r2 = reconcileService('web', svc2, [...old, { ...r1.create[0]! }], 20, newId);
+  t.deepEqual([r2.create, r2.stop], [[], []], 'new task pending: the old one keeps running');
+  const r3 = reconcileService('web', svc2, [...old, { ...r1.create[0]!, state: 'running', runningSince: 30 }], 40, newId);
+  t.deepEqual(r3.stop, ['web.0.g1']);
+});
+
+test('a failing new task: pause says why; rollback asks for the previous spec; completes when all are updated', (t) => {
+  const old = [0, 1].map((s) => task(s, 1));
+  const r1 = reconcileService('web', v2({}, 2), old, 10, newId);
+  const crashing = { ...r1.create[0]!, state: 'restarting' as const, restarts: 1, node: 'n1', lastExit: { code: 1, signal: null, oomKilled: false, message: 'exited with code 1', finishedAt: 15 } };
+  const paused = reconcileService('web', { ...v2({}, 2), update: r1.update! }, [crashing, old[1]!], 20, newId);
+  t.is(paused.update?.state, 'paused');
+  t.regex(paused.update?.message ?? '', /update paused: 1 of 1 new task failed .*exited with code 1/);
+  t.deepEqual(paused.events?.map((e) => e.type), ['update.paused']);
+  const back = reconcileService('web', { ...v2({ failureAction: 'rollback' }, 2), update: r1.update! }, [crashing, old[1]!], 20, newId);
+  t.is(back.update?.state, 'rolling_back');
+  t.regex(back.rollback ?? '', /rolling back/);
+  const done = [0, 1].map((s) => ({ ...task(s, 2, 'running', 'running', 'goat/echo:v2'), createdAt: 10, runningSince: 11 }));
+  const finished = reconcileService('web', { ...v2({}, 2), update: r1.update! }, [...done, ...old.map((o) => ({ ...o, state: 'stopped' as const, desired: 'stopped' as const }))], 5_000, newId);
+  t.like(finished.update, { state: 'completed', completedAt: 5_000 });
 });

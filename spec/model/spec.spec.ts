@@ -35,3 +35,19 @@ for (const [name, input, field] of bad) {
     t.is(err?.details['field'], field);
   });
 }
+
+test('a spec no worker could start is refused: NUL in env, command or image; one host port twice', (t) => {
+  const bad: [unknown, string][] = [
+    [{ command: ['x'], env: { A: 'a\0b' } }, 'env.A'],
+    [{ command: ['x', 'y\0'] }, 'command.1'],
+    [{ image: 'goat/echo\0' }, 'image'],
+    [{ image: 'i', ports: [{ host: 8080, container: 80 }, { host: 8080, container: 81 }] }, 'ports.1.host'],
+  ];
+  for (const [spec, field] of bad) {
+    const err = t.throws(() => normalizeTaskSpec(spec), { instanceOf: GoatError });
+    t.is(err?.code, 'GOAT_ERR_INVALID_SPEC');
+    t.is(err?.details['field'], field);
+  }
+  // The same container port on two host ports, and ports without a host port, are fine.
+  t.notThrows(() => normalizeTaskSpec({ image: 'i', ports: [{ host: 8080, container: 80 }, { host: 8081, container: 80 }, { container: 80 }, { container: 80 }] }));
+});

@@ -36,7 +36,8 @@ test('a restarted worker adopts the running tasks of the previous worker process
   const dataDir = await tempDataDir();
   const port = await freePort();
   const echo = makeTask('echo', { command: [NODE, ECHO_SERVER], ports: [{ host: port, container: 7777 }] });
-  const ending = makeTask('faulty', { command: [NODE, FAULTY_SERVER, '--exit-after', '1', '--exit-code', '5'] });
+  // PORT=0: the faulty server listens until it exits, on a port the OS picks (its default, 7777, may be taken).
+  const ending = makeTask('faulty', { command: [NODE, FAULTY_SERVER, '--exit-after', '1', '--exit-code', '5'], env: { PORT: '0' } });
   const [echoHandle, endingHandle] = await startFromAnotherWorker(dataDir, [echo, ending]);
   const runtime = new ProcessRuntime({ dataDir, cluster: TEST_CLUSTER, pollMs: 50 });
   cleanup.push(() => runtime.remove(echo.taskId, 1), () => runtime.remove(ending.taskId, 1), () => runtime.close());

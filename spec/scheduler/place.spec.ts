@@ -101,3 +101,10 @@ test('deterministic: the same input in any node order gives the same placements'
   t.deepEqual(place(reqs, [...make().slice(2), ...make().slice(0, 2)]).placements, first.placements);
   t.deepEqual(first.placements.slice(0, 5).map((p) => p.node), ['a', 'b', 'c', 'd', 'e']);
 });
+
+test('a slot that failed on a node avoids it when another fits (node penalty), and takes it when none does', (t) => {
+  const avoidA = { ...request('web', 0), avoid: 'a' };
+  t.is(place([avoidA], [node('a'), node('b')]).placements[0]?.node, 'b');
+  t.is(place([avoidA], [node('a')]).placements[0]?.node, 'a', 'only a fits: a, rather than waiting');
+  t.is(place([avoidA], [node('a'), node('b', { status: 'down' })], { filters: [readyFilter] }).placements[0]?.node, 'a');
+});

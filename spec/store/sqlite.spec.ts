@@ -43,7 +43,7 @@ test('putService: version 1 at creation, +1 only when the spec changed', (t) => 
   t.is(same.updatedAt, 1, 'an identical spec is not an update');
   // Same content, keys in another order: still not a change.
   const s = service('web', 2);
-  const reordered = { task: s.task, replicas: s.replicas, name: s.name };
+  const reordered = { taskHistory: s.taskHistory, rollback: s.rollback, update: s.update, reschedule: s.reschedule, task: s.task, replicas: s.replicas, name: s.name };
   t.is(store.putService(reordered, 3).version, 1);
   const scaled = store.putService(service('web', 3), 4);
   t.is(scaled.version, 2);

@@ -3,6 +3,7 @@ import test from 'ava';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
+import { GoatError } from '../../lib/errors.js';
 import { normalizeServiceSpec, type ServiceRecord } from '../../lib/model/index.js';
 
 function memoryApi(): ManagerApi & { services: Map<string, ServiceRecord>; readyNow: boolean } {
@@ -16,7 +17,7 @@ function memoryApi(): ManagerApi & { services: Map<string, ServiceRecord>; ready
     putService: async (body: unknown, name?: string) => {
       const spec = normalizeServiceSpec(name && body && typeof body === 'object' ? { name, ...body } : body);
       const before = services.get(spec.name);
-      const record = { name: spec.name, spec, version: (before?.version ?? 0) + 1, createdAt: 1, updatedAt: 2 };
+      const record: ServiceRecord = { name: spec.name, spec, version: (before?.version ?? 0) + 1, createdAt: 1, updatedAt: 2, ...(before ? { previousSpec: before.spec } : {}) };
       services.set(spec.name, record);
       return { record, created: !before };
     },
@@ -27,6 +28,14 @@ function memoryApi(): ManagerApi & { services: Map<string, ServiceRecord>; ready
       return r;
     },
     deleteService: async (n: string) => services.delete(n),
+    rollbackService: async (n: string) => {
+      const s = services.get(n);
+      if (!s) throw new GoatError('GOAT_ERR_NOT_FOUND', `no service '${n}'`);
+      if (!s.previousSpec) throw new GoatError('GOAT_ERR_NO_PREVIOUS_SPEC', `service '${n}' has no previous spec to roll back to`, { details: { service: n } });
+      const r = { ...s, spec: s.previousSpec, previousSpec: null, version: s.version + 1 };
+      services.set(n, r);
+      return r;
+    },
     listTasks: () => [], getTask: () => undefined, listNodes: () => [],
     drainNode: async () => { throw new Error('no'); },
     eventsSince: () => [], subscribeEvents: () => () => undefined,
@@ -103,6 +112,29 @@ test('PUT creates (201) then updates (200); PATCH scales; DELETE removes; unknow
   t.is((await call('GET', '/v1/services/echo')).status, 404);
   t.is((await call('GET', '/v1/nope')).status, 404);
   t.is((await call('DELETE', '/v1/services')).status, 405);
+});
+
+test('invalid update/reschedule → 400 naming the field; PATCH merges task fields; rollback → 409 without a previous spec, else the previous spec', async (t) => {
+  const { call, api } = await serve(t);
+  const badUpdate = await call('PUT', '/v1/services/echo', JSON.stringify({ task: { command: ['x'] }, update: { order: 'sideways' } }));
+  t.is(badUpdate.status, 400);
+  t.is(badUpdate.json.error.details.field, 'update.order');
+  const badReschedule = await call('PUT', '/v1/services/echo', JSON.stringify({ task: { command: ['x'] }, reschedule: { maxAttempts: -1 } }));
+  t.is(badReschedule.json.error.details.field, 'reschedule.maxAttempts');
+  t.is(api.services.size, 0, 'nothing changed');
+  await call('PUT', '/v1/services/echo', echo);
+  const none = await call('POST', '/v1/services/echo/rollback');
+  t.is(none.status, 409);
+  t.is(none.json.error.code, 'GOAT_ERR_NO_PREVIOUS_SPEC');
+  const patched = await call('PATCH', '/v1/services/echo', JSON.stringify({ task: { env: { V: '2' } }, update: { parallelism: 2 } }));
+  t.is(patched.status, 200);
+  t.deepEqual(patched.json.spec.task.env, { V: '2' });
+  t.is(patched.json.spec.task.image ?? patched.json.spec.task.command?.[0], api.services.get('echo')!.previousSpec!.task.image ?? api.services.get('echo')!.previousSpec!.task.command?.[0], 'other task fields kept');
+  t.is(patched.json.spec.update.parallelism, 2);
+  const back = await call('POST', '/v1/services/echo/rollback');
+  t.is(back.status, 200);
+  t.deepEqual(back.json.spec.task.env, {});
+  t.is(back.json.hasPreviousSpec, false);
 });
 
 test('POST with an Idempotency-Key: same body → the original result; another body → 409', async (t) => {

@@ -1,0 +1,169 @@
+/**
+ * The invariant observer: it sees every node's state (the manager's store,
+ * every machine's instances, every frame delivered) and checks the safety
+ * invariants after every event, the liveness ones once faults have healed,
+ * and counts which faults and recovery paths a run exercised.
+ */
+import type { ClusterEvent } from '../model/index.js';
+import { decodeFrame } from '../../transport/frames.js';
+import type { SimInstance } from './runtime.js';
+
+/** A broken invariant. */
+export interface Violation {
+  /** Which invariant, e.g. `one-copy-per-slot`. */
+  invariant: string;
+  /** Simulated time (ms since the start). */
+  at: number;
+  detail: string;
+}
+
+/** Recovery paths a run can take (coverage). */
+export const RECOVERY_PATHS = ['replacement', 'selfFence', 'adoption', 'escalation', 'backoff'] as const;
+/** One of {@link RECOVERY_PATHS}. */
+export type RecoveryPath = (typeof RECOVERY_PATHS)[number];
+
+/** The invariant observer of one run. */
+export class Observer {
+  readonly violations: Violation[] = [];
+  readonly trace: string[] = [];
+  readonly paths = new Map<RecoveryPath, number>();
+  /** Per slot (`service/slot`): the highest generation the store has shown. */
+  readonly #maxGen = new Map<string, number>();
+  /** Per node: when the manager last heard a hello or heartbeat (manager clock), this incarnation. */
+  readonly #heard = new Map<string, number>();
+  /** Stop commands delivered, `node taskId@gen`. */
+  readonly #stopsDelivered = new Set<string>();
+  /** Instances a worker fenced, `node taskId@gen`. */
+  readonly #fenced = new Set<string>();
+  /** The manager incarnation's start (manager clock) and the nodes it knew then (in their grace until they link). */
+  #managerStart = 0;
+  readonly #inGrace = new Set<string>();
+  /** Last acknowledged write per service: its spec, or null when deleted. */
+  readonly acked = new Map<string, { replicas: number; version: number } | null>();
+  /** New generations created per slot, with when (for hot loops). */
+  readonly creations: { slot: string; at: number }[] = [];
+  /** Trace lines are kept only when asked (the hash is always computed). */
+  #hash = 0x811c9dc5;
+
+  constructor(
+    readonly downAfterMs: number,
+    readonly graceMs: number,
+    readonly now: () => number,
+    readonly keepTrace: boolean,
+  ) {}
+
+  /** A line in the trace (hashed always; kept with --trace). */
+  log(line: string): void {
+    const text = `${this.now()} ${line}`;
+    for (let i = 0; i < text.length; i++) this.#hash = Math.imul(this.#hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    if (this.keepTrace) this.trace.push(text);
+  }
+
+  /** The trace's hash (FNV-1a, as hex). */
+  get hash(): string {
+    return this.#hash.toString(16).padStart(8, '0');
+  }
+
+  fail(invariant: string, detail: string): void {
+    if (this.violations.some((v) => v.invariant === invariant && v.detail === detail)) return;
+    this.violations.push({ invariant, at: this.now(), detail });
+    this.log(`VIOLATION ${invariant}: ${detail}`);
+  }
+
+  path(p: RecoveryPath): void {
+    this.paths.set(p, (this.paths.get(p) ?? 0) + 1);
+  }
+
+  /** A manager process started at `clock` (its clock), knowing `nodes` (not down) from its store. */
+  managerStarted(clock: number, nodes: string[]): void {
+    this.#managerStart = clock;
+    this.#heard.clear();
+    this.#inGrace.clear();
+    for (const n of nodes) this.#inGrace.add(n);
+  }
+
+  /** A frame reached a live socket. */
+  delivered(from: string, to: string, text: string, managerClock: number): void {
+    if (to !== 'manager') {
+      if (text.includes('"type":"stop"')) {
+        const f = decodeFrame(text);
+        if (!(f instanceof Error) && f.type === 'stop') this.#stopsDelivered.add(`${to} ${f.body.taskId}@${f.body.generation}`);
+      }
+      return;
+    }
+    if (text.includes('"type":"heartbeat"') || text.includes('"type":"hello"')) {
+      const id = `node-${from}`; // the harness names worker w1's node node-w1
+      this.#heard.set(id, managerClock);
+      if (text.includes('"type":"hello"')) this.#inGrace.delete(id);
+    }
+  }
+
+  /** An event of the manager's log (committed). */
+  event(e: ClusterEvent, managerClock: number): void {
+    if (e.type === 'node.status') {
+      const status = (e.data as { status?: string }).status;
+      this.log(`node ${e.subject} ${status}`);
+      if (status === 'down') this.#checkDown(e.subject, managerClock);
+    } else if (e.type === 'task.state') {
+      const d = e.data as { state?: string; generation?: number; slot?: number; service?: string };
+      if (d.state === 'pending' && d.service !== undefined && d.generation !== undefined) {
+        const slot = `${d.service}/${d.slot}`;
+        this.creations.push({ slot, at: this.now() });
+        const before = this.#maxGen.get(slot) ?? 0;
+        if (d.generation <= before) this.fail('generations-grow', `slot ${slot}: a new task has generation ${d.generation}, not above ${before}`);
+        this.#maxGen.set(slot, Math.max(before, d.generation));
+      }
+      if (d.state === 'lost') this.path('replacement');
+    }
+  }
+
+  #checkDown(node: string, at: number): void {
+    const since = this.#heard.get(node) ?? this.#managerStart;
+    if (at - since < this.downAfterMs) {
+      this.fail('down-after-timeout', `node ${node} declared down after ${at - since} ms of silence (down timeout ${this.downAfterMs} ms)`);
+    }
+    if (this.#inGrace.has(node) && at - this.#managerStart < this.graceMs) {
+      this.fail('recovery-grace', `node ${node} declared down ${at - this.#managerStart} ms after the manager started (grace ${this.graceMs} ms)`);
+    }
+  }
+
+  /** An instance started on `node`. */
+  started(node: string, inst: SimInstance, adopted: boolean): void {
+    const key = `${node} ${inst.task.taskId}@${inst.task.generation}`;
+    this.log(`start ${key}${adopted ? ' (adopted)' : ''}`);
+    if (adopted) this.path('adoption');
+    if (!adopted && this.#fenced.has(key)) this.fail('fenced-stays-stopped', `${key} started again after its worker fenced it`);
+  }
+
+  /** An instance stopped on `node`; `fenceOk` when its worker may fence it now (cut off, `disconnect.stopAfterMs` set). */
+  stopped(node: string, inst: SimInstance, how: 'stop' | 'crash' | 'machine', fenceOk: boolean): void {
+    const key = `${node} ${inst.task.taskId}@${inst.task.generation}`;
+    this.log(`exit ${key} (${how})`);
+    if (how !== 'stop' || this.#stopsDelivered.has(key)) return;
+    if (fenceOk) {
+      this.#fenced.add(key);
+      this.path('selfFence');
+      return;
+    }
+    this.fail('no-stale-command', `${key} was stopped with no stop command for its generation (a command for another generation acted on it)`);
+  }
+
+  /**
+   * The safety invariant over every machine now: at most one running copy
+   * per slot and generation. (Generations are checked as tasks are created.)
+   */
+  check(running: Map<string, SimInstance[]>): void {
+    const copies = new Map<string, string[]>();
+    for (const [node, list] of running) {
+      for (const i of list) {
+        const k = `${i.task.service}/${i.task.slot}@${i.task.generation}`;
+        const at = copies.get(k) ?? [];
+        at.push(node);
+        copies.set(k, at);
+      }
+    }
+    for (const [k, nodes] of copies) {
+      if (nodes.length > 1) this.fail('one-copy-per-slot', `${k} runs on ${nodes.join(', ')}`);
+    }
+  }
+}

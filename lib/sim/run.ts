@@ -1,0 +1,108 @@
+/**
+ * One simulated run: build the cluster from the configuration, play the
+ * schedule during the chaos phase (safety checked after every event), then
+ * heal and settle, and check liveness. Same configuration, same run: the
+ * trace hash says so.
+ */
+import type { SimConfig } from './config.js';
+import { SimCluster, SimStoreFault } from './cluster.js';
+import { installGuard, realSetImmediate } from './guard.js';
+import { Observer, type RecoveryPath, type Violation } from './observer.js';
+import { planted, resetPlanted, type PlantedBug } from './planted.js';
+import { Prng } from './prng.js';
+import { SimScheduler } from './scheduler.js';
+
+/** What a run found. */
+export interface SimResult {
+  seed: number;
+  ok: boolean;
+  violations: Violation[];
+  /** FNV-1a hash of the trace: equal for a replay. */
+  hash: string;
+  /** The trace, when asked for. */
+  trace: string[];
+  /** Events run. */
+  steps: number;
+  /** Simulated time, ms. */
+  simMs: number;
+  /** Real time, ms. */
+  realMs: number;
+  faults: Record<string, number>;
+  paths: Partial<Record<RecoveryPath, number>>;
+}
+
+/** How to run. */
+export interface RunOptions {
+  /** Keep the trace lines (else only their hash). */
+  trace?: boolean;
+  /** Planted bugs to switch on for this run. */
+  bugs?: PlantedBug[];
+  /** Stop at the first violation (the shrinker's runs). @default true */
+  stopAtFirst?: boolean;
+}
+
+/** Runs one configuration. Runs must not overlap (they replace globals). */
+export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<SimResult> {
+  const started = performance.now();
+  const rng = new Prng(cfg.seed);
+  const sched = new SimScheduler(rng.fork('sched'), realSetImmediate);
+  const obs = new Observer(cfg.downAfterMs, 2 * cfg.downAfterMs, () => sched.now, options.trace === true);
+  const stopAtFirst = options.stopAtFirst ?? true;
+  resetPlanted();
+  for (const b of options.bugs ?? []) planted[b] = true;
+  const unhandled: unknown[] = [];
+  const undo = installGuard(sched, (err) => unhandled.push(err));
+  let cluster: SimCluster | null = null;
+  try {
+    cluster = new SimCluster(sched, cfg, obs, rng.fork('cluster'));
+    const c = cluster;
+    const errorsSeen = { n: 0 };
+    const onEvent = (): void => {
+      c.check();
+      while (errorsSeen.n < sched.errors.length) {
+        const e = sched.errors[errorsSeen.n++];
+        if (!e || e.error instanceof SimStoreFault || !sched.alive({ node: e.node, inc: sched.node(e.node).inc })) continue;
+        obs.fail('no-uncaught-errors', `${e.node}: ${e.error instanceof Error ? (e.error.stack ?? e.error.message).split('\n').slice(0, 3).join(' | ') : String(e.error)}`);
+      }
+      for (const err of unhandled.splice(0)) {
+        if (err instanceof SimStoreFault) continue;
+        obs.fail('no-unhandled-rejections', err instanceof Error ? err.message : String(err));
+      }
+    };
+    const halted = (): boolean => stopAtFirst && obs.violations.length > 0;
+    await c.boot();
+    // Chaos: the schedule, in time order.
+    for (const step of cfg.schedule) {
+      if (halted()) break;
+      await sched.runUntil(step.at, onEvent);
+      if (halted()) break;
+      await c.apply(step.op);
+      onEvent();
+    }
+    if (!halted()) await sched.runUntil(cfg.chaosMs, onEvent);
+    // Heal and settle: liveness within the bound.
+    if (!halted()) {
+      c.heal();
+      await sched.runUntil(cfg.chaosMs + cfg.settleMs, onEvent);
+      if (!halted()) {
+        c.checkAcked();
+        c.checkSettled(cfg.chaosMs + cfg.settleMs / 2);
+      }
+    }
+  } catch (err) {
+    obs.fail('harness', err instanceof Error ? (err.stack ?? err.message).split('\n').slice(0, 4).join(' | ') : String(err));
+  } finally {
+    undo();
+    resetPlanted();
+    try {
+      cluster?.store.close();
+    } catch {
+      // closed already
+    }
+  }
+  return {
+    seed: cfg.seed, ok: obs.violations.length === 0, violations: obs.violations, hash: obs.hash, trace: obs.trace,
+    steps: sched.steps, simMs: sched.now, realMs: performance.now() - started,
+    faults: Object.fromEntries(cluster?.faults ?? []), paths: Object.fromEntries(obs.paths),
+  };
+}
