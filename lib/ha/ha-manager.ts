@@ -64,7 +64,6 @@ export class HaManager {
   /** Connects to etcd (a clear error naming the endpoints when none answers), listens as a follower and campaigns. */
   static async start(options: HaManagerOptions): Promise<HaManager> {
     const endpoints = options.etcd.endpoints;
-    await mkdir(options.dataDir, { recursive: true });
     const client = new Etcd3({ hosts: endpoints, dialTimeout: 3_000 });
     try {
       await client.maintenance.status({ deadline: Date.now() + 5_000 });
@@ -72,6 +71,7 @@ export class HaManager {
       client.close();
       throw new GoatError('GOAT_ERR_STORE_UNREACHABLE', `no etcd endpoint answered: ${endpoints.join(', ')} (${err instanceof Error ? err.message : String(err)})`, { details: { endpoints } });
     }
+    await mkdir(options.dataDir, { recursive: true });
     const id = options.id ?? (await managerId(options.dataDir));
     const ha = new HaManager(id, options, client);
     try {
