@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   GOAT_ERR_BAD_MESSAGE: 'An actor does not understand this message (admin channel or link); nothing was delivered and the actor runs on.',
   GOAT_ERR_BUSY: 'Too many admin requests in flight on this session; temporary: wait for answers, then retry.',
   GOAT_ERR_NO_PREVIOUS_SPEC: 'A rollback was asked for, but the service has no previous spec to go back to (HTTP 409).',
+  GOAT_ERR_STORE_UNREACHABLE: 'No etcd endpoint answered when a manager started with `--etcd` (`details.endpoints` names them); check the URLs and that etcd runs.',
 } as const;
 
 /** A stable error code, e.g. `GOAT_ERR_ASK_TIMEOUT`. */

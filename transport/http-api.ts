@@ -50,6 +50,18 @@ export interface ManagerApi {
   notReadyReason?(): { code: GoatErrorCode; message: string } | undefined;
   /** A tiny durable write, tried by `/readyz` while the disk was full, to see whether space returned. */
   probeWrite?(): void;
+  /** The managers of the cluster (several on etcd; this one alone otherwise). */
+  managers?(): Promise<ManagerInfo[]>;
+}
+
+/** One manager, as `GET /v1/managers` and `goat-cluster managers` show it. */
+export interface ManagerInfo {
+  id: string;
+  url: string;
+  leader: boolean;
+  /** The leader's epoch (null for a follower; 0 for a single manager without etcd). */
+  epoch: number | null;
+  healthy: boolean;
 }
 
 /** Options of {@link createApiHandler}. */
@@ -102,6 +114,7 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
       res.writeHead(200, { 'content-type': m.contentType }).end(m.body);
     }],
     ['GET', /^\/v1\/services$/, ({ res }) => send(res, 200, api.listServices().map(serviceJson))],
+    ['GET', /^\/v1\/managers$/, async ({ res }) => send(res, 200, api.managers ? await api.managers() : [])],
     ['POST', /^\/v1\/services$/, async (c) => createService(api, c)],
     ['GET', /^\/v1\/services\/([^/]+)$/, ({ res, params }) => send(res, 200, serviceJson(mustFind(api.getService(params[0]!), 'service', params[0]!)))],
     ['PUT', /^\/v1\/services\/([^/]+)$/, async ({ req, res, params, body }) => {

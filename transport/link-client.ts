@@ -119,6 +119,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
   #disconnectedSince: number | null = null;
   /** Where and when to connect next, as a follower said (redirect / no_leader). */
   #next: { url: string | null; delayMs: number } | null = null;
+  #redirects = 0;
 
   constructor(options: LinkClientOptions) {
     super();
@@ -321,6 +322,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
     session.silenceMs = welcome.linkSilenceMs ?? detectorConfig({ heartbeatMs: session.heartbeatMs }).linkSilenceMs;
     this.#status = 'connected';
     this.#attempt = 0;
+    this.#redirects = 0;
     this.#disconnectedSince = null;
     this.#scheduleHeartbeat(session);
     this.emit('welcome', welcome);
@@ -388,9 +390,17 @@ export class LinkClient extends Emitter<LinkClientEvents> {
       return;
     }
     const next = this.#next;
-    // A redirect goes at once (counted, so two followers sending each other back cannot spin); no_leader waits as told.
-    const retryInMs = next ? (next.url !== null && this.#attempt < 5 ? next.delayMs : Math.max(next.delayMs, reconnectDelay(this.#attempt, this.#backoff, this.#random))) : reconnectDelay(this.#attempt, this.#backoff, this.#random);
-    this.#attempt++;
+    let retryInMs: number;
+    if (next && next.url === null) {
+      // no_leader: a live manager said when to come back (an election is on); the backoff starts over.
+      this.#attempt = 0;
+      this.#redirects = 0;
+      retryInMs = next.delayMs;
+    } else if (next && this.#redirects++ < 5) {
+      retryInMs = next.delayMs; // a redirect goes at once (a few in a row at most, so two followers cannot spin)
+    } else {
+      retryInMs = reconnectDelay(this.#attempt++, this.#backoff, this.#random);
+    }
     this.#reconnectTimer = this.#clock.setTimeout(() => this.#connect(), retryInMs);
     this.emit('disconnected', { url, code, reason, retryInMs, wasConnected });
   }

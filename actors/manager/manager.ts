@@ -40,7 +40,7 @@ import { Journal } from '../../lib/manager/index.js';
 import { openSqliteStore, StoreCell, type Store, type StoreFactory } from '../../lib/store/index.js';
 import { EscalationLog, EventBus, systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
-import { createApiHandler, type ApiOptions, type ManagerApi } from '../../transport/http-api.js';
+import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
 import { LinkServer, ManagerLink } from '../../transport/index.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspectable, type NactRef } from '../supervision/index.js';
@@ -94,6 +94,8 @@ export interface ManagerOptions {
   parent?: NactRef;
   /** The tree's event bus, when it sits in a bigger tree. */
   bus?: EventBus;
+  /** Lists the cluster's managers (HA: from etcd). @default this manager alone */
+  managers?: () => Promise<ManagerInfo[]>;
 }
 
 /** How often a node's liveness is checked (ms): a quarter of a second keeps a verdict within 250 ms of due. */
@@ -399,6 +401,10 @@ export class Manager implements ManagerApi {
     }
     const delivery = this.#root?.lookup(path)?.send(message);
     return delivery === 'delivered' || delivery === 'stashed';
+  }
+
+  managers(): Promise<ManagerInfo[]> {
+    return this.options.managers?.() ?? Promise.resolve([{ id: 'manager', url: this.url, leader: true, epoch: this.options.epoch ?? 0, healthy: true }]);
   }
 
   // --- internals -----------------------------------------------------------------

@@ -3,23 +3,30 @@ import { GoatError, type GoatErrorCode } from '../errors.js';
 
 /** Where the manager is and how to authenticate. */
 export interface ClientOptions {
+  /** The manager's URL; several comma-separated (HA): tried in order until one answers (a follower forwards to the leader). */
   manager: string;
   token: string | undefined;
 }
 
 /** Calls the API; resolves with the parsed JSON, rejects with a GoatError carrying the API's error code. */
 export async function call<T = unknown>(o: ClientOptions, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, o.manager), {
-      method,
-      headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    throw new GoatError('GOAT_ERR_NOT_READY', `cannot reach the manager at ${o.manager}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, { temporary: true, details: { manager: o.manager } });
+  let res: Response | undefined;
+  const urls = o.manager.split(',').map((u) => u.trim()).filter(Boolean);
+  const failures: string[] = [];
+  for (const url of urls) {
+    try {
+      res = await fetch(new URL(path, url), {
+        method,
+        headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      break;
+    } catch (err) {
+      failures.push(`${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+    }
   }
+  if (!res) throw new GoatError('GOAT_ERR_NOT_READY', `cannot reach the manager at ${failures.join('; ')}`, { temporary: true, details: { manager: o.manager } });
   const text = await res.text();
   const json = text ? (JSON.parse(text) as unknown) : undefined;
   if (!res.ok) {

@@ -120,7 +120,7 @@ function client(ctx: CommandContext) {
 }
 
 async function followEvents(ctx: CommandContext): Promise<void> {
-  const res = await fetch(new URL('/v1/events?since=0', ctx.manager), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } });
+  const res = await fetch(new URL('/v1/events?since=0', ctx.manager.split(',')[0]), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } });
   if (!res.ok || !res.body) throw new GoatError('GOAT_ERR_NOT_READY', `events: HTTP ${res.status}`);
   const decoder = new TextDecoder();
   let buffer = '';
@@ -250,6 +250,15 @@ export const commands: Record<string, Command> = {
         `${tasks.filter((t) => t.service === s.name && t.state === 'running' && t.desired === 'running').length}/${s.replicas}`, String(s.version),
         s.update ? (s.update.state === 'completed' ? 'completed' : `${s.update.state}: ${s.update.message}`) : '-',
         s.spec.task.image ?? (s.spec.task.command ?? []).join(' '),
+      ])));
+    },
+  },
+  managers: {
+    options: {},
+    async run(ctx) {
+      const ms = await call<{ id: string; url: string; leader: boolean; epoch: number | null; healthy: boolean }[]>(client(ctx), 'GET', '/v1/managers');
+      print(ctx, ms, () => table(['MANAGER', 'ADDRESS', 'LEADER', 'EPOCH', 'HEALTHY'], ms.map((m) => [
+        m.id, m.url, m.leader ? 'yes' : 'no', m.epoch === null ? '-' : String(m.epoch), m.healthy ? 'yes' : 'no',
       ])));
     },
   },

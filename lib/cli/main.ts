@@ -30,7 +30,7 @@ commands:
   update NAME [run's flags] [--update-parallelism N] [--update-order stop-first|start-first]
            [--update-failure-action pause|rollback|continue] [--update-monitor-ms N] [--wait]
   rollback NAME [--wait]
-  ps [--service S] [-a] | services | nodes | stop NAME | scale NAME N | drain NODE | activate NODE
+  ps [--service S] [-a] | services | nodes | managers | stop NAME | scale NAME N | drain NODE | activate NODE
   logs SERVICE|TASK [--follow] [--tail N] [--since 10m] [--timestamps]
   inspect service|task|node ID | completion bash|zsh|fish
   events [--follow] [--since SEQ] | tree [--watch] | repl | backup FILE | restore FILE

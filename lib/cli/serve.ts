@@ -12,6 +12,7 @@ import { GoatError } from '../errors.js';
 import { loadConfig, type ResolvedConfig } from '../config/index.js';
 import { packageRoot } from '../package-root.js';
 import { Manager } from '../../actors/manager/manager.js';
+import { HaManager } from '../ha/ha-manager.js';
 import { joinCluster, type JoinedWorker } from '../../actors/worker/index.js';
 import type { CommandContext } from './commands.js';
 
@@ -139,8 +140,21 @@ export async function start(ctx: CommandContext): Promise<void> {
 
 /** `goat-cluster manager`. */
 export async function manager(ctx: CommandContext): Promise<void> {
-  if (ctx.values['etcd'] !== undefined) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', '--etcd is not supported yet (the etcd store and leader election come with high availability)');
   const s = await settings(ctx);
+  const etcdFlag = ctx.values['etcd'] as string | undefined;
+  const etcd = etcdFlag !== undefined
+    ? { endpoints: etcdFlag.split(',').map((e) => e.trim()).filter(Boolean), prefix: s.config.manager.etcd?.prefix ?? 'goat', leaseTtlMs: s.config.manager.etcd?.leaseTtlMs ?? 3_000 }
+    : s.config.manager.etcd;
+  if (etcd) {
+    if (etcd.endpoints.length === 0) throw new GoatError('GOAT_ERR_USAGE', '--etcd wants URL[,URL…], e.g. http://127.0.0.1:2379');
+    // Several managers on etcd: one leads, the others forward and redirect (lib/ha).
+    const m = s.config.manager;
+    const ha = await HaManager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, etcd, ...(s.token ? { token: s.token } : {}) });
+    ctx.out.write(`goat-cluster: manager ${ha.id} at ${ha.url} (${ha.role}); etcd ${etcd.endpoints.join(',')} prefix ${etcd.prefix}\n`);
+    await untilSignal();
+    await ha.stop();
+    return;
+  }
   const m = await startManager(s);
   ctx.out.write(`goat-cluster: manager at ${m.url}; ${m.token.file ? `token in ${m.token.file}` : 'token as given'}\n`);
   await untilSignalOrFailure(ctx, { manager: m }, () => m.stop());

@@ -19,6 +19,11 @@ const schema = z.strictObject({
     listen: listen.optional(), dataDir: z.string().min(1).optional(),
     heartbeatMs: z.number().int().positive().optional(), downAfterMs: z.number().int().positive().optional(),
     scorer: z.enum(['spread', 'binpack']).optional(), metricsToken: z.boolean().optional(),
+    etcd: z.strictObject({
+      endpoints: z.array(z.string().url('a URL such as http://127.0.0.1:2379')).min(1, 'at least one endpoint'),
+      prefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . -').optional(),
+      leaseTtlMs: z.number().int().min(1_000).max(60_000).optional(),
+    }).optional(),
   }).optional(),
   worker: z.strictObject({
     runtime: z.enum(['auto', 'docker', 'process']).optional(), name: z.string().min(1).optional(),
@@ -33,7 +38,7 @@ export interface ResolvedConfig {
   /** The file it came from, or null for defaults only. */
   file: string | null;
   cluster: { name: string; token: string | undefined };
-  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack'; metricsToken: boolean };
+  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack'; metricsToken: boolean; etcd: { endpoints: string[]; prefix: string; leaseTtlMs: number } | null };
   worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string; allowProcess: boolean };
   /** The services for a runtime (validated by the manager when applied). */
   services(ctx: ServicesContext): ServiceSpecInput[];
@@ -64,6 +69,7 @@ export function resolveConfig(raw: unknown, file: string | null, env: NodeJS.Pro
       listen: env['GOAT_LISTEN'] ?? c.manager?.listen ?? '127.0.0.1:7070', dataDir,
       heartbeatMs: c.manager?.heartbeatMs ?? DETECTOR_DEFAULTS.heartbeatMs, downAfterMs: c.manager?.downAfterMs ?? DETECTOR_DEFAULTS.downAfterMs, scorer: c.manager?.scorer ?? 'spread',
       metricsToken: c.manager?.metricsToken ?? false,
+      etcd: etcdOf(env['GOAT_ETCD'], c.manager?.etcd),
     },
     worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker'), allowProcess: c.worker?.allowProcess ?? false },
     services: (ctx) => {
@@ -92,4 +98,11 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
     throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${path}: cannot load it: ${(err as Error).message}`, { details: { file: path, field: '(file)', expected: 'a module whose default export is defineConfig({...})' }, cause: err });
   }
   return resolveConfig(mod, path, env, cwd);
+}
+
+/** `manager.etcd` with GOAT_ETCD (comma-separated endpoints) folded in; null without either. */
+function etcdOf(envEndpoints: string | undefined, section: { endpoints: string[]; prefix?: string | undefined; leaseTtlMs?: number | undefined } | undefined): ResolvedConfig['manager']['etcd'] {
+  const endpoints = envEndpoints ? envEndpoints.split(',').map((e) => e.trim()).filter(Boolean) : section?.endpoints;
+  if (!endpoints || endpoints.length === 0) return null;
+  return { endpoints, prefix: section?.prefix ?? 'goat', leaseTtlMs: section?.leaseTtlMs ?? 3_000 };
 }

@@ -26,6 +26,22 @@ export interface ManagerSection {
   scorer?: 'spread' | 'binpack';
   /** Require the cluster token on `/metrics` too; it is open by default, like `/healthz` (it shows counts, no specs or secrets). @default false */
   metricsToken?: boolean;
+  /**
+   * Several managers on etcd (high availability): the store lives in etcd and
+   * one manager, elected, leads. Absent: one manager on its SQLite file.
+   * Env: GOAT_ETCD (comma-separated endpoints); flag `--etcd URL[,URL…]`.
+   */
+  etcd?: EtcdSection;
+}
+
+/** The etcd cluster several managers share. */
+export interface EtcdSection {
+  /** etcd client URLs, e.g. `['http://10.0.0.1:2379', …]`. */
+  endpoints: string[];
+  /** Key prefix of this Goat cluster in etcd. @default 'goat' */
+  prefix?: string;
+  /** The leader's lease, ms: a crashed leader is replaced after about this long (etcd counts whole seconds, ≥ 2). @default 3000 */
+  leaseTtlMs?: number;
 }
 
 /** The (local) worker's settings. */

@@ -31,10 +31,17 @@ test('an unknown command is a usage error (exit 2)', async (t) => {
   t.regex(r.stderr, /unknown command 'frobnicate' \(GOAT_ERR_USAGE\)/);
 });
 
-test('a contract command not built yet says so and exits 1', async (t) => {
-  const r = await run('manager', '--etcd', 'http://127.0.0.1:2379');
+test('manager --etcd with no etcd answering: an error naming the endpoints, exit 1', async (t) => {
+  const r = await run('manager', '--etcd', 'http://127.0.0.1:1,http://127.0.0.1:2', '--data-dir', `/tmp/goat-main-spec-${process.pid}`, '--token', 'main-spec-token-123');
   t.is(r.code, 1);
-  t.regex(r.stderr, /GOAT_ERR_NOT_IMPLEMENTED/);
+  t.regex(r.stderr, /GOAT_ERR_STORE_UNREACHABLE|no etcd endpoint answered/);
+  t.regex(r.stderr, /127\.0\.0\.1:1, http:\/\/127\.0\.0\.1:2/);
+});
+
+test('a client command with several managers tries each and says where it looked', async (t) => {
+  const r = await run('--manager', 'http://127.0.0.1:1,http://127.0.0.1:2', 'ps');
+  t.is(r.code, 1);
+  t.regex(r.stderr, /cannot reach the manager at http:\/\/127\.0\.0\.1:1\/?: .*; http:\/\/127\.0\.0\.1:2/);
 });
 
 test('a client command with no manager to reach is an error (exit 1) that says where it looked', async (t) => {

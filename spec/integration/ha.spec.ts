@@ -1,0 +1,146 @@
+/**
+ * Several managers on etcd (issue 12), all real: a 3-member etcd cluster,
+ * three `goat-cluster manager --etcd …` processes, `goat-cluster worker
+ * --runtime process` processes, on loopback.
+ *
+ * - `kill -9` of the leader, repeatedly, with a scale-up after each: a new
+ *   leader each time, no task restarted (same pids), no node declared down;
+ * - a follower: `/readyz` 503 naming the leader, its API forwards to the
+ *   leader, a worker joined only to it ends up linked to the leader, a wrong
+ *   token is 401;
+ * - unreachable etcd endpoints at start: exit 1 with an error naming them.
+ */
+import test from 'ava';
+import { nanoid } from 'nanoid';
+import { cli } from '../helpers/cli-process.js';
+import { etcdTest, freePort } from '../helpers/etcd-cluster.js';
+import { HaCluster, status, type HaManagerHandle } from '../helpers/ha-cluster.js';
+import { ECHO_SERVER } from '../runtime/helpers/repo.js';
+import { eventually } from '../runtime/helpers/wait.js';
+
+const etcd = etcdTest(test);
+const TOKEN = `ha-token-${nanoid(12)}`;
+const RUN = `goat-ha-${process.pid}-${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
+
+interface Task { id: string; slot: number; generation: number; node: string | null; state: string; desired: string; restarts: number }
+interface Node { id: string; name: string; status: string }
+
+const clusters: HaCluster[] = [];
+test.after.always(async () => {
+  await Promise.all(clusters.map((c) => c.cleanup()));
+});
+
+async function haCluster(managers: number): Promise<HaCluster> {
+  const c = await HaCluster.create(TOKEN);
+  clusters.push(c);
+  for (let i = 0; i < managers; i++) await c.startManager(i);
+  return c;
+}
+
+const echoService = (name: string, replicas: number): unknown => ({
+  name, replicas, task: { command: ['node', ECHO_SERVER, `${RUN}-${name}`], env: { PORT: '0' } },
+});
+
+async function running(c: HaCluster, m: HaManagerHandle, service: string, n: number, timeoutMs = 30_000): Promise<Task[]> {
+  let last = '';
+  try {
+    return await eventually(`${n} running tasks of ${service}`, async () => {
+      const r = await c.api<Task[]>(m, 'GET', `/v1/tasks?service=${service}`).catch(() => undefined);
+      if (r?.status !== 200) return undefined;
+      last = JSON.stringify(r.json.map((t) => [t.slot, t.generation, t.state, t.desired]));
+      const live = r.json.filter((t) => t.state === 'running' && t.desired === 'running');
+      return live.length === n && r.json.every((t) => t.desired !== 'running' || t.state === 'running') ? live : undefined;
+    }, timeoutMs, 200);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last: ${last}`, { cause: err });
+  }
+}
+
+/** pid of each task process, by task id, from the workers' process records. */
+async function pids(c: HaCluster): Promise<Map<string, number>> {
+  const { processRecords } = await import('../helpers/cli-process.js');
+  const out = new Map<string, number>();
+  for (const w of c.workers) for (const r of await processRecords(w.dataDir)) out.set((r as unknown as { taskId: string }).taskId, r.pid);
+  return out;
+}
+
+etcd('kill -9 of the leader, again and again with scale-ups: a new leader each time, no task restarted (same pids), no node down', async (t) => {
+  t.timeout(240_000);
+  const c = await haCluster(3);
+  let leader = await c.leader();
+  c.startWorker('w1');
+  c.startWorker('w2');
+  await eventually('2 nodes ready', async () => {
+    const n = await c.api<Node[]>(leader, 'GET', '/v1/nodes');
+    return n.json.filter((x) => x.status === 'ready').length === 2 ? true : undefined;
+  }, 30_000);
+  t.is((await c.api(leader, 'POST', '/v1/services', echoService('web', 2))).status, 201);
+  let tasks = await running(c, leader, 'web', 2);
+  const before = await pids(c);
+  const failovers: number[] = [];
+  const rounds = 3;
+  for (let round = 0; round < rounds; round++) {
+    const old = leader;
+    const killedAt = Date.now();
+    await old.proc.kill9();
+    leader = await c.leader(30_000);
+    failovers.push(Date.now() - killedAt);
+    t.not(leader.name, old.name);
+    // Scale up through the new leader; the earlier tasks keep their processes.
+    const replicas = 3 + round;
+    await eventually('scale accepted', async () => ((await c.api(leader, 'PATCH', '/v1/services/web', { replicas }).catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 20_000, 200);
+    tasks = await running(c, leader, 'web', replicas);
+    const now = await pids(c);
+    for (const [id, pid] of before) if (tasks.some((x) => x.id === id)) t.is(now.get(id), pid, `task ${id} kept its process`);
+    t.true(tasks.every((x) => x.restarts === 0), 'no task restarted');
+    const nodes = await c.api<Node[]>(leader, 'GET', '/v1/nodes');
+    t.deepEqual(nodes.json.map((n) => n.status).filter((s) => s === 'down'), [], `no node declared down: ${JSON.stringify(nodes.json)}\n${c.workers.map((w) => w.proc.output.slice(-1500)).join('\n')}`);
+    // Bring the killed manager back as a follower.
+    await c.startManager(c.managers.indexOf(old));
+  }
+  const original = [...before.keys()];
+  t.true(original.every((id) => tasks.some((x) => x.id === id)), 'the original tasks are still the ones running');
+  t.log(`leader kill -9 → new leader ready: ${failovers.map((ms) => `${ms} ms`).join(', ')}`);
+});
+
+etcd('a follower: /readyz 503 names the leader, its API forwards to the leader, a worker joined to it ends on the leader, a wrong token is 401', async (t) => {
+  t.timeout(120_000);
+  const c = await haCluster(2);
+  const leader = await c.leader();
+  const follower = c.managers.find((m) => m !== leader)!;
+  const body = await eventually('the follower knows the leader', async () => {
+    const ready = await fetch(`${follower.url}/readyz`);
+    const b = (await ready.json()) as { role: string; leader: { url: string } | null };
+    return ready.status === 503 && b.leader ? b : undefined;
+  });
+  t.is(body.role, 'follower');
+  t.is(body.leader?.url, leader.url);
+  // Writes and reads through the follower reach the leader.
+  const created = await c.api<{ name: string }>(follower, 'POST', '/v1/services', echoService('fwd', 1));
+  t.is(created.status, 201, JSON.stringify(created.json));
+  t.is((await c.api<{ name: string }[]>(leader, 'GET', '/v1/services')).json.map((s) => s.name).join(), 'fwd');
+  t.is((await c.api(follower, 'GET', '/v1/services', undefined, 'wrong-token-xxxx')).status, 401);
+  // A worker that knows only the follower is redirected to the leader and runs the task.
+  const w = c.startWorker('only-follower', [follower.url]);
+  await running(c, follower, 'fwd', 1);
+  const nodes = await c.api<Node[]>(leader, 'GET', '/v1/nodes');
+  t.true(nodes.json.some((n) => n.name === 'only-follower' && n.status === 'ready'));
+  t.true(w.proc.alive);
+  // A worker with a wrong token on the follower is refused (401) and never linked.
+  const bad = c.startWorker('bad-token', [follower.url], 'wrong-token-xxxx');
+  await eventually('the refusal is reported', () => /401/.test(bad.proc.output), 15_000);
+  t.false((await c.api<Node[]>(leader, 'GET', '/v1/nodes')).json.some((n) => n.name === 'bad-token'));
+});
+
+etcd('unreachable etcd endpoints at start: a clear error naming them, exit 1', async (t) => {
+  const [a, b] = [await freePort(), await freePort()];
+  const endpoints = `http://127.0.0.1:${a},http://127.0.0.1:${b}`;
+  const r = await cli(['manager', '--etcd', endpoints, '--data-dir', `/tmp/goat-ha-unreach-${process.pid}`, '--listen', `127.0.0.1:${await freePort()}`, '--token', TOKEN], 60_000);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /GOAT_ERR_STORE_UNREACHABLE|no etcd endpoint answered/);
+  t.true(r.stderr.includes(`127.0.0.1:${a}`) && r.stderr.includes(`127.0.0.1:${b}`), r.stderr);
+});
+
+test('status helper answers 0 when nothing listens', async (t) => {
+  t.is(await status(`http://127.0.0.1:${await freePort()}`, '/healthz'), 0);
+});
