@@ -123,7 +123,9 @@ test('commands run through the handlers and are acked with what they return', as
   t.is(assigned[0]?.task.spec.image, 'busybox');
   t.is(assigned[0]?.task.spec.restart.policy, 'always', 'the handler gets a normalized spec');
   t.deepEqual(await link.command('stop', { taskId: 'web.0.x', generation: 1 }), { applied: false });
-  t.deepEqual(stopped.map((s) => [s.taskId, s.generation]), [['web.0.x', 1]]);
+  // As for the assign: a re-send already on the wire when the ack left may run the handler again (the Worker dedups).
+  t.true(stopped.length >= 1 && stopped.length <= 2, `stop handler calls: ${stopped.length}`);
+  t.true(stopped.every((s) => s.taskId === 'web.0.x' && s.generation === 1));
 });
 
 test('a handler error is answered with an error frame and no ack', async (t) => {
