@@ -32,8 +32,11 @@ export async function startTestWorker(
   };
   t.teardown(async () => {
     if (!closed) {
-      for (const task of w.tasks()) await w.runtime.remove(task.id, task.generation).catch(() => undefined);
+      // Stop the actors first, so that no task actor restarts what is being removed, then remove every instance.
+      const tasks = w.tasks();
       await shutdown().catch(() => undefined);
+      for (const task of tasks) await w.runtime.remove(task.id, task.generation).catch(() => undefined);
+      for (const s of await w.runtime.list().catch(() => [])) await w.runtime.remove(s.taskId, s.generation).catch(() => undefined);
     }
     if (!options.dataDir) await rm(dir, { recursive: true, force: true });
   });
