@@ -113,7 +113,7 @@ export class LogRouter {
     r.timer = setTimeout(() => {
       if (!r.answered) this.#end(id, r, { type: 'error', task, code: 'GOAT_ERR_NODE_UNREACHABLE', message: `node ${node} did not answer within ${this.#openTimeoutMs} ms`, details: { node } });
     }, this.#openTimeoutMs);
-    r.timer.unref();
+    // Not unref'd: a reader waits on this answer, so the timer must keep the process alive until it fires or is cleared.
     const sent = port.send('logs_open', {
       streamId: id, taskId: task, generation, follow: options.follow === true, credit: this.#window,
       ...(options.tail === undefined ? {} : { tail: options.tail }), ...(options.since === undefined ? {} : { since: options.since }),
