@@ -64,7 +64,8 @@ const light = args[0] === '--light';
 const files = light ? [] : args;
 const runId = process.env[RUN_ENV] || `${Date.now().toString(36)}-${process.pid}`;
 const tempDir = await mkdtemp(join(tmpdir(), `goat-test-${runId}-`));
-const env: NodeJS.ProcessEnv = { ...process.env, [RUN_ENV]: runId, TMPDIR: tempDir };
+// GOAT_TEST_OUTER_TMPDIR: the TMPDIR from before the run, for what must outlive it (a dockerd a test restarts).
+const env: NodeJS.ProcessEnv = { ...process.env, [RUN_ENV]: runId, TMPDIR: tempDir, GOAT_TEST_OUTER_TMPDIR: process.env['TMPDIR'] ?? '' };
 console.log(`[suite] test run ${runId}: processes carry ${RUN_ENV}=${runId}, containers the label goat.test-run=${runId}, temp files go to ${tempDir}`);
 
 let failed: boolean;

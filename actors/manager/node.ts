@@ -13,7 +13,7 @@ import { actorChild, type ActorContext } from '../supervision/index.js';
 import type { ChildSpec } from '../../lib/supervision/index.js';
 import type { NactRef } from '../supervision/index.js';
 import { canTransition, isTerminal, type NodeRecord } from '../../lib/model/index.js';
-import { applyHello, applyReports, livenessStep, linkedLiveness, recoveringLiveness, type LivenessEffect, type LivenessState, type ReportedTask, type ReportOutcome } from '../../lib/manager/index.js';
+import { applyHello, applyReports, watchesRunning, livenessStep, linkedLiveness, recoveringLiveness, type LivenessEffect, type LivenessState, type ReportedTask, type ReportOutcome } from '../../lib/manager/index.js';
 import type { TimerId } from '../../lib/supervision/index.js';
 import { LINK_CLOSE } from '../../transport/close-codes.js';
 import { afterCommit } from '../../lib/store/index.js';
@@ -176,7 +176,7 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
 function applyQueuedReports(mc: ManagerContext, s: NodeState, ctx: ActorContext): void {
   if (s.reports.length === 0) return;
   const reports = s.reports.splice(0);
-  const out = applyReports(s.id, reports, (tid) => mc.journal.store.getTask(tid), mc.clock.now());
+  const out = applyReports(s.id, reports, (tid) => mc.journal.store.getTask(tid), mc.clock.now(), (name) => watchesRunning(mc.journal.store.getService(name)));
   write(mc, out);
   for (const st of out.stops) sendStop(mc, s, st.id, st.generation, ctx, true);
 }
@@ -203,7 +203,7 @@ function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorCont
     usage: old?.usage ?? { tasks: 0, memoryMb: 0, cpuSeconds: 0 },
     lastSeenAt: now, createdAt: old?.createdAt ?? now, updatedAt: now,
   };
-  const out = applyHello(s.id, hello.name, hello.tasks, store.listActiveTasks({ node: s.id }), (tid) => store.getTask(tid), now);
+  const out = applyHello(s.id, hello.name, hello.tasks, store.listActiveTasks({ node: s.id }), (tid) => store.getTask(tid), now, (name) => watchesRunning(store.getService(name)));
   mc.journal.tx(() => {
     store.putNode(node);
     if (old?.status !== node.status) mc.journal.event('node.status', node.id, { status: node.status });

@@ -42,6 +42,30 @@ export interface JoinOptions extends WorkerOptions {
   clock?: Clock;
   /** Opens the link's WebSocket (the deterministic simulation's network). @default a real one */
   linkConnect?: LinkClientOptions['connect'];
+  /**
+   * Where the highest leader epoch seen is kept (the deterministic simulation keeps it in memory: a real file
+   * read resolves after an unpredictable number of macrotasks, which broke its replay). @default `<dataDir>/epoch`
+   */
+  epochs?: EpochStore;
+}
+
+/** The highest leader epoch a worker has seen, and how it is raised (see {@link EpochFile}). */
+export interface EpochStore {
+  readonly epoch: number;
+  raise(epoch: number): Promise<void>;
+}
+
+/** An {@link EpochStore} in memory only (the simulation's). */
+export function memoryEpochs(epoch = 0): EpochStore {
+  return {
+    get epoch() {
+      return epoch;
+    },
+    raise: (e) => {
+      if (e > epoch) epoch = e;
+      return Promise.resolve();
+    },
+  };
 }
 
 /** A joined worker. */
@@ -63,7 +87,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const logs = new WorkerLogStreams((taskId, generation, o) => worker.runtime.openLogs(taskId, generation, o));
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
   // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
-  const epochs = await EpochFile.load(options.dataDir);
+  const epochs: EpochStore = options.epochs ?? (await EpochFile.load(options.dataDir));
   const link = new LinkClient({
     urls,
     minEpoch: () => epochs.epoch,

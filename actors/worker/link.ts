@@ -1,9 +1,13 @@
 /**
  * The worker's `link` actor (DESIGN.md's tree: `worker → link, runtime,
  * tasks`): it owns the lifecycle of the link to the manager. Its start opens
- * the link; its stop or crash closes it; its supervisor restarts it with
- * backoff, which reconnects. Between crashes the link client reconnects by
- * itself with backoff and jitter. `state('/worker/link')` shows where it
+ * the link; the worker's stop closes it (joinCluster's `stop`). A restart of
+ * this actor leaves a working connection alone: the worker's root is
+ * rest_for_one over `runtime, tasks, link`, so every restart of `runtime`
+ * (an engine that does not answer, retried with backoff) restarts `link`
+ * too, and closing the link then would cut a node whose engine is down off
+ * its manager (the node must stay linked: degraded, refusing tasks with the
+ * reason). The link client reconnects by itself with backoff and jitter. `state('/worker/link')` shows where it
  * stands; `{ type: 'reconnect' }` drops the connection and links again.
  */
 import { z } from 'zod';
@@ -48,6 +52,6 @@ export function linkChild(link: LinkClient) {
       }
       return state;
     },
-    terminate: () => link.stop(),
+    // Not `link.stop()`: see above (a sibling's restart must not drop the link); `reconnect` drops it on purpose.
   });
 }

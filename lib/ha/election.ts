@@ -10,10 +10,12 @@
  * - Followers watch the leader key (and poll it as a fallback) and campaign
  *   as soon as it is deleted: on a resign (SIGTERM) at once, after a crash
  *   when the lease expires.
- * - A leader steps down by itself when no keepalive has succeeded for
- *   `stepDownFraction` (2/3) of the lease — before the lease can expire under
- *   it, so it stops acting before anyone else can be elected — and when the
- *   leader key is gone or belongs to another epoch.
+ * - A leader steps down by itself when no check (a keepalive, then a
+ *   linearizable read, which needs a quorum) has succeeded for
+ *   `stepDownFraction` (2/3) of the lease, counted from when the check was
+ *   sent — before the lease can expire under it, so it stops acting before
+ *   anyone else can be elected — and when the leader key is gone or belongs
+ *   to another epoch.
  */
 import type { Etcd3, Lease, Watcher } from 'etcd3';
 import { systemClock, type Clock } from '../supervision/clock.js';
@@ -84,7 +86,6 @@ export class Election {
   #timer: unknown = null;
   #stopped = false;
   #campaigning = false;
-  #keepaliveInFlight = false;
   #lastKeepaliveSentAt = 0;
 
   constructor(options: ElectionOptions) {
@@ -182,26 +183,36 @@ export class Election {
     }, this.#role === 'leader' ? 100 : 500);
   }
 
-  /** A leader's own keepalive every sixth of the lease (besides the client's every third), so one slow answer does not depose it. */
+  /**
+   * A leader's own check every sixth of the lease: a keepalive, then a
+   * linearizable read of the leader key. Only that read proves a quorum: etcd
+   * 3.4's Raft leader renews leases without consensus, so after losing its
+   * quorum it keeps answering keepalives until its Raft election timeout
+   * deposes it (1-2 s more). A check counts from the moment it was sent; checks
+   * run side by side (each bounded by its deadline), so one hanging call never
+   * delays the next or the step-down timer in {@link #tick}.
+   */
   #keepalive(): void {
     const lease = this.#lease;
     const now = this.#clock.now();
-    if (!lease || this.#keepaliveInFlight || now - this.#lastKeepaliveSentAt < this.#ttlMs / 6) return;
-    this.#keepaliveInFlight = true;
+    if (!lease || now - this.#lastKeepaliveSentAt < this.#ttlMs / 6) return;
     this.#lastKeepaliveSentAt = now;
-    lease.keepaliveOnce({ deadline: Date.now() + this.#ttlMs / 3 })
-      .then(() => {
-        if (this.#lease === lease) this.#lastOkAt = Math.max(this.#lastOkAt, now);
-      }, () => undefined)
-      .finally(() => (this.#keepaliveInFlight = false));
+    const epoch = this.#epoch;
+    const deadline = Date.now() + this.#ttlMs / 3;
+    void (async () => {
+      await lease.keepaliveOnce({ deadline });
+      const res = await this.#o.client.kv.range({ key: Buffer.from(this.#key) }, { deadline });
+      if (this.#lease !== lease || this.#role !== 'leader' || this.#epoch !== epoch) return;
+      const kv = res.kvs[0];
+      if (!kv) return this.stepDown('the leader key is gone');
+      if (Number(kv.create_revision) !== epoch) return this.stepDown('another manager holds the leader key');
+      this.#lastOkAt = Math.max(this.#lastOkAt, now);
+    })().catch(() => undefined);
   }
 
   async #ensureLease(): Promise<string> {
     if (this.#lease && !this.#lease.revoked()) return this.#leaseId;
     const lease = this.#o.client.lease(this.#ttlMs / 1000);
-    lease.on('keepaliveSucceeded', () => {
-      if (this.#lease === lease) this.#lastOkAt = this.#clock.now();
-    });
     lease.on('lost', () => {
       if (this.#lease !== lease) return;
       this.#lease = null;

@@ -12,6 +12,6 @@
  */
 export { Journal, type PendingEvent } from './journal.js';
 export { livenessStep, linkedLiveness, recoveringLiveness, silenceMs, type LivenessState, type LivenessEvent, type LivenessEffect, type Stall } from './liveness.js';
-export { applyReports, applyHello, type ReportedTask, type ReportOutcome, type HelloOutcome } from './reports.js';
+export { applyReports, applyHello, watchesRunning, type ReportedTask, type ReportOutcome, type HelloOutcome } from './reports.js';
 export { serviceStep, initialServiceState, slotsOf, type ServiceState, type SlotView, type ServiceEffects } from './service.js';
 export { roundBatch, afterRound, PLACEMENT_DEFAULTS, INITIAL_PLACEMENT, type PlacementState } from './placement.js';

@@ -4,7 +4,7 @@
  * and its `report` frames (what changed). The one small place where a hello
  * is interpreted: cluster identity checks and log routing hook in here.
  */
-import { canTransition, classifyExit, isTerminal, type TaskRecord, type TaskState } from '../model/index.js';
+import { canTransition, classifyExit, isRolling, isTerminal, type ServiceRecord, type TaskRecord, type TaskState } from '../model/index.js';
 import { applyReportedFault } from '../model/report.js';
 import type { PendingEvent } from './journal.js';
 
@@ -38,11 +38,21 @@ export interface ReportOutcome {
 }
 
 /**
+ * Whether a service's controller looks again when one of its tasks starts
+ * running: a service rolling out (its monitor starts) or degraded (it may
+ * run again, issue 10). Pure.
+ */
+export function watchesRunning(s: Pick<ServiceRecord, 'update' | 'status'> | undefined): boolean {
+  return !!s && (isRolling(s.update) || s.status?.state === 'degraded');
+}
+
+/**
  * Applies reported task states (`get` reads the stored task): moves what the
  * state machine allows, keeps restarts and the last exit, and asks to stop
- * every copy this node should not run. Pure.
+ * every copy this node should not run. `watches` says which services want a
+ * look when one of their tasks starts running ({@link watchesRunning}). Pure.
  */
-export function applyReports(nodeId: string, reports: readonly ReportedTask[], get: (id: string) => TaskRecord | undefined, now: number): ReportOutcome {
+export function applyReports(nodeId: string, reports: readonly ReportedTask[], get: (id: string) => TaskRecord | undefined, now: number, watches: (service: string) => boolean = () => false): ReportOutcome {
   const out: ReportOutcome = { puts: [], events: [], stops: [], services: [] };
   const written = new Map<string, TaskRecord>();
   const read = (id: string): TaskRecord | undefined => written.get(id) ?? get(id);
@@ -77,7 +87,8 @@ export function applyReports(nodeId: string, reports: readonly ReportedTask[], g
     if (moved && r.state === 'failed' && !fault.fields.failure && !next.error) next.error = { message: lastExit?.message ?? 'failed on its node' };
     written.set(t.id, next);
     if (moved) out.events.push({ type: 'task.state', subject: t.id, data: { state: r.state, generation: t.generation, node: nodeId, restarts: r.restarts, ...(r.state === 'failed' || r.state === 'exited' ? { failure: next.failure, error: next.error } : {}) } });
-    if (isTerminal(next.state) && !out.services.includes(t.service)) out.services.push(t.service);
+    const look = isTerminal(next.state) || (moved && next.state === 'running' && watches(t.service));
+    if (look && !out.services.includes(t.service)) out.services.push(t.service);
   }
   out.puts = [...written.values()];
   return out;
@@ -96,8 +107,8 @@ export interface HelloOutcome extends ReportOutcome {
  * when the worker had already reported it and no longer does: its state
  * file was reset or lost, and what it ran is gone. Pure.
  */
-export function applyHello(nodeId: string, nodeName: string, reports: readonly ReportedTask[], assigned: readonly TaskRecord[], get: (id: string) => TaskRecord | undefined, now: number): HelloOutcome {
-  const out = applyReports(nodeId, reports, get, now);
+export function applyHello(nodeId: string, nodeName: string, reports: readonly ReportedTask[], assigned: readonly TaskRecord[], get: (id: string) => TaskRecord | undefined, now: number, watches: (service: string) => boolean = () => false): HelloOutcome {
+  const out = applyReports(nodeId, reports, get, now, watches);
   const reported = new Set(reports.map((t) => `${t.taskId}@${t.generation}`));
   const resend: TaskRecord[] = [];
   const lost: TaskRecord[] = [];

@@ -15,7 +15,7 @@
  * the core (its `#linked` wiring is mirrored here, ticks run inline).
  */
 import { ManagerCore, type NodeChannel } from '../../actors/manager/core.js';
-import { joinCluster, type JoinedWorker } from '../../actors/worker/join.js';
+import { joinCluster, memoryEpochs, type EpochStore, type JoinedWorker } from '../../actors/worker/join.js';
 import type { ClusterEvent } from '../model/index.js';
 import { openSqliteStore, type Store } from '../store/index.js';
 import { WorkerState } from '../store/worker-state.js';
@@ -40,6 +40,8 @@ export class SimStoreFault extends Error {
 interface WorkerSlot {
   name: string;
   saved: { json?: string };
+  /** The highest leader epoch it has seen: its `<dataDir>/epoch`, kept across its restarts, in memory. */
+  epochs: EpochStore;
   machine: SimMachine;
   joined: JoinedWorker | null;
   ctx: SimCtx | null;
@@ -75,7 +77,7 @@ export class SimCluster {
         stopped: (node, inst, how) => obs.stopped(node, inst, how, this.#mayFence(node, inst.task.taskId)),
         note: (line) => obs.log(line),
       });
-      this.workers.set(name, { name, saved: {}, machine, joined: null, ctx: null });
+      this.workers.set(name, { name, saved: {}, epochs: memoryEpochs(), machine, joined: null, ctx: null });
     }
   }
 
@@ -206,6 +208,7 @@ export class SimCluster {
         dataDir: `/sim/${w.name}`, name: w.name, join: 'ws://manager:7070', token: 'sim', logger: silent,
         runtimeInstance: { runtime: w.machine.runtimeFor(ctx), kind: 'docker' },
         state: WorkerState.inMemory(w.saved, `node-${w.name}`, w.name),
+        epochs: w.epochs,
         linkConnect: (url, o) => this.net.connect(w.name, ctx, url, o.handshakeTimeout ?? 10_000) as never,
       }).then((joined) => {
         if (!this.sched.alive(ctx)) return;

@@ -125,9 +125,23 @@ function stopWatchdog(): void {
   watchdog = undefined;
 }
 
-/** The environment of a dockerd this test starts: ours without GOAT_TEST_RUN, since the engine is meant to outlive the test run (spec/suite.ts). */
+/**
+ * The environment of a dockerd this test starts: ours without GOAT_TEST_RUN
+ * and with the TMPDIR from before the run, since the engine is meant to
+ * outlive the test run (spec/suite.ts). The run's TMPDIR is deleted when the
+ * run ends, and runc writes each `docker exec`'s process spec into TMPDIR:
+ * an engine that inherited it fails every later exec ("OCI runtime exec
+ * failed: open <run dir>/runc-process…: no such file or directory").
+ */
 function engineEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'GOAT_TEST_RUN'));
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'GOAT_TEST_RUN' && k !== 'GOAT_TEST_OUTER_TMPDIR'));
+  const outer = process.env['GOAT_TEST_OUTER_TMPDIR'];
+  if (outer !== undefined) {
+    // Under spec/suite.ts: the run's own TMPDIR goes; the one from before the run (if any) comes back.
+    delete env['TMPDIR'];
+    if (outer) env['TMPDIR'] = outer;
+  }
+  return env;
 }
 
 /** Stops dockerd with SIGTERM and resolves once its process is gone and `docker info` fails. */

@@ -4,7 +4,7 @@
  * copies, tasks it no longer reports), and a service controller's step.
  */
 import test from 'ava';
-import { afterRound, applyHello, INITIAL_PLACEMENT, PLACEMENT_DEFAULTS, roundBatch, serviceStep, initialServiceState, type PlacementState } from '../../lib/manager/index.js';
+import { afterRound, applyHello, applyReports, watchesRunning, INITIAL_PLACEMENT, PLACEMENT_DEFAULTS, roundBatch, serviceStep, initialServiceState, type PlacementState } from '../../lib/manager/index.js';
 import type { ServiceRecord, TaskRecord } from '../../lib/model/index.js';
 import { service, task } from '../store/helpers.js';
 
@@ -85,6 +85,18 @@ test('hello: a copy the manager no longer wants (stale generation, unknown task)
   ], [current], (id) => store.get(id), 5);
   t.deepEqual(out.stops, [{ id: current.id, generation: 1 }, { id: 'gone.0.x', generation: 1 }]);
   t.deepEqual(out.puts, []);
+});
+
+test('reports: a task that starts running makes a degraded or rolling service look again (issue 10: degraded → running); others only on terminal states', (t) => {
+  const ghost = task('ghost', 0, { node: 'n1', state: 'starting' });
+  const web = task('web', 0, { node: 'n1', state: 'starting' });
+  const store = new Map([ghost, web].map((x) => [x.id, x]));
+  const degraded = { status: { state: 'degraded' as const, reason: 'slot 0 is past its reschedule budget', since: 1 } };
+  const watches = (name: string): boolean => watchesRunning(name === 'ghost' ? (degraded as unknown as ServiceRecord) : ({} as ServiceRecord));
+  const out = applyReports('n1', [report(ghost, 'running'), report(web, 'running')], (id) => store.get(id), 5, watches);
+  t.deepEqual(out.services, ['ghost']);
+  t.deepEqual(applyReports('n1', [report(ghost, 'running')], (id) => store.get(id), 5).services, [], 'without a watcher: nothing to look at');
+  t.false(watchesRunning(undefined));
 });
 
 test('service step: creates one task per empty slot, stops the extra slots, and keeps slots → current task as its state', (t) => {

@@ -61,7 +61,8 @@ test('http probes: 2xx is healthy, 5xx and a closed port are not', async (t) => 
   const good = await server(200);
   const bad = await server(500);
   t.teardown(() => { good.close(); bad.close(); });
-  const http = (port: number) => ({ ...spec, http: { path: '/health', port } });
+  // A real request: a generous timeout, so a loaded machine's first request is not mistaken for an unhealthy task.
+  const http = (port: number) => ({ ...spec, timeoutMs: 2_000, http: { path: '/health', port } });
   t.true((await probeOnce(http(good.port), target())).ok);
   const r = await probeOnce(http(bad.port), target());
   t.false(r.ok);
@@ -72,13 +73,13 @@ test('http probes: 2xx is healthy, 5xx and a closed port are not', async (t) => 
 test('http probes use the node port mapped to the task port', async (t) => {
   const good = await server(204);
   t.teardown(good.close);
-  t.true((await probeOnce({ ...spec, http: { path: '/', port: 7777 } }, target(() => good.port))).ok);
+  t.true((await probeOnce({ ...spec, timeoutMs: 2_000, http: { path: '/', port: 7777 } }, target(() => good.port))).ok);
 });
 
 test('tcp probes: open port healthy, closed port not', async (t) => {
   const open = await server(200);
   t.teardown(open.close);
-  t.true((await probeOnce({ ...spec, tcp: { port: open.port } }, target())).ok);
+  t.true((await probeOnce({ ...spec, timeoutMs: 2_000, tcp: { port: open.port } }, target())).ok);
   t.false((await probeOnce({ ...spec, tcp: { port: await freePort() } }, target())).ok);
 });
 

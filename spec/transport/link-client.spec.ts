@@ -65,7 +65,8 @@ test('linkUrl adds the link path and maps http to ws', (t) => {
 });
 
 test('connects with the token, says hello, is welcomed and heartbeats at the manager\'s interval', async (t) => {
-  const h = await withHarness(t, { heartbeatMs: 30, epoch: () => 3 });
+  // 100 ms beats: the link closes after 3 silent intervals, which a loaded CI machine must not reach by accident.
+  const h = await withHarness(t, { heartbeatMs: 100, epoch: () => 3 });
   const linkP = h.nextLink();
   const c = client(t, [h.base], { usage: () => ({ tasks: 2, memoryMb: 10, cpuSeconds: 1 }) });
   t.is(c.status, 'disconnected');
@@ -75,7 +76,7 @@ test('connects with the token, says hello, is welcomed and heartbeats at the man
   t.is(c.status, 'connecting');
   t.not(c.disconnectedSince, null, 'never connected yet counts as disconnected');
   const { welcome, url } = await connected;
-  t.deepEqual(welcome, { nodeId: 'node-c', heartbeatMs: 30, epoch: 3, suspectAfterMs: 60, downAfterMs: 4_000, linkSilenceMs: 90 }, 'the one detector configuration, sent in welcome');
+  t.deepEqual(welcome, { nodeId: 'node-c', heartbeatMs: 100, epoch: 3, suspectAfterMs: 200, downAfterMs: 4_000, linkSilenceMs: 300 }, 'the one detector configuration, sent in welcome');
   t.is(url, `${h.base}/v1/link`);
   t.is(c.status, 'connected');
   t.is(c.disconnectedSince, null);
@@ -123,7 +124,9 @@ test('commands run through the handlers and are acked with what they return', as
   t.is(assigned[0]?.task.spec.image, 'busybox');
   t.is(assigned[0]?.task.spec.restart.policy, 'always', 'the handler gets a normalized spec');
   t.deepEqual(await link.command('stop', { taskId: 'web.0.x', generation: 1 }), { applied: false });
-  t.deepEqual(stopped.map((s) => [s.taskId, s.generation]), [['web.0.x', 1]]);
+  // As for the assign: a re-send already on the wire when the ack left may run the handler again (the Worker dedups).
+  t.true(stopped.length >= 1 && stopped.length <= 2, `stop handler calls: ${stopped.length}`);
+  t.true(stopped.every((s) => s.taskId === 'web.0.x' && s.generation === 1));
 });
 
 test('a handler error is answered with an error frame and no ack', async (t) => {
