@@ -126,7 +126,9 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
     }
     case 'gone': {
       const t = mc.journal.store.getTask(msg.id);
-      if (!t || t.generation !== msg.generation || t.node !== s.id || t.desired !== 'running' || isTerminal(t.state)) return s;
+      // Only a task the worker never reported since: one it reported (starting, running...) is there, and a re-sent
+      // assign racing the first one (or the worker's report of it) is answered `applied: false` too.
+      if (!t || t.generation !== msg.generation || t.node !== s.id || t.desired !== 'running' || (t.state !== 'assigned' && t.state !== 'pending')) return s;
       mc.journal.tx(() => {
         mc.journal.store.putTasks([{ ...t, state: 'lost', desired: 'stopped', error: { code: 'GOAT_ERR_NODE_DOWN', message: `node ${s.id} no longer has this task` }, updatedAt: now }]);
         mc.journal.event('task.state', msg.id, { state: 'lost', generation: msg.generation, node: s.id });

@@ -19,6 +19,15 @@ import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
+/**
+ * The cap of a worker's reconnect delay: the default down timeout (4 s), well
+ * inside the manager's recovery grace (2 × that). A manager restarted (or
+ * killed several times in a row) sees every live worker back before the grace
+ * ends; with a 30 s cap a worker whose attempts failed while the manager was
+ * away came back too late, was declared down, and its tasks were replaced.
+ */
+export const LINK_BACKOFF_MAX_MS = 4_000;
+
 /** How a worker joins. */
 export interface JoinOptions extends WorkerOptions {
   /** Manager URL(s): `ws://host:port` or `http://host:port`. */
@@ -27,7 +36,7 @@ export interface JoinOptions extends WorkerOptions {
   token: string;
   /** Labels the scheduler's constraints can match. */
   labels?: Record<string, string>;
-  /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
+  /** Reconnect backoff. @default { initialMs: 500, maxMs: 4000 } (see {@link LINK_BACKOFF_MAX_MS}) */
   backoff?: { initialMs?: number; maxMs?: number };
   /** Where the link and self-fencing take time from. @default systemClock */
   clock?: Clock;
@@ -85,7 +94,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     onEpoch: (epoch) => (epoch > epochs.epoch ? epochs.raise(epoch) : undefined),
     token: options.token,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
-    backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? 30_000 },
+    backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? LINK_BACKOFF_MAX_MS },
     usage: () => usage,
     ...(options.linkConnect ? { connect: options.linkConnect } : {}),
     hello: async () => {

@@ -92,7 +92,8 @@ export class Worker {
   readonly #listeners = new Set<(e: WorkerEvent) => void>();
   readonly #tasks = new Map<string, TaskView>();
   /** Command keys being applied right now (a re-sent command arriving meanwhile is not applied twice). */
-  readonly #applying = new Set<string>();
+  /** Keys of assigns being applied, each with the application's end (a copy of it waits for it, see `assign`). */
+  readonly #applying = new Map<string, Promise<unknown>>();
   #tasksSup: Supervisor<NactRef> | null = null;
   #root!: Supervisor<NactRef>;
   #system: NactRef | null = null;
@@ -192,14 +193,27 @@ export class Worker {
    */
   async assign(input: AssignInput): Promise<{ applied: boolean }> {
     const keys = [`${input.taskId}@${input.generation}`, ...(input.cmdId ? [`cmd:${input.cmdId}`] : [])];
-    if (keys.some((k) => this.#applying.has(k)) || !assignWanted(this.state, input.taskId, input.generation, keys)) return { applied: false };
-    const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
-    for (const k of keys) this.#applying.add(k);
+    const inFlight = keys.map((k) => this.#applying.get(k)).find((p) => p !== undefined);
+    if (inFlight) {
+      // A copy of an assign being applied (a re-send after a re-link): answered once the first one is recorded, tracked
+      // and started, so the manager never reads this `applied: false` as "had it, and no longer has it".
+      await inFlight.catch(() => undefined);
+      return { applied: false };
+    }
+    if (!assignWanted(this.state, input.taskId, input.generation, keys)) return { applied: false };
+    const applying = this.#apply(input, keys);
+    for (const k of keys) this.#applying.set(k, applying);
     try {
-      await this.state.assign(a, keys);
+      return await applying;
     } finally {
       for (const k of keys) this.#applying.delete(k);
     }
+  }
+
+  /** Records, tracks and starts an assign found wanted. */
+  async #apply(input: AssignInput, keys: string[]): Promise<{ applied: boolean }> {
+    const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
+    await this.state.assign(a, keys);
     this.#track(a);
     if (this.runtimeChoice.refusesTasks && this.#status !== 'ready') {
       // `auto` without Docker and without --allow-process: refused (and reported), so the manager places it elsewhere.
