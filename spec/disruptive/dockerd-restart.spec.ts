@@ -243,7 +243,9 @@ serial('dockerd stopped and started again → node degraded, then ready; every t
   t.is(w.status, 'ready');
 
   const ports = [await freePort(), await freePort()];
-  const ids = ['echo.0.dr1', 'echo.1.dr1'];
+  // Ids of this run: a container name left by another run (a stuck removal) must not collide with these.
+  const run = Math.random().toString(36).slice(2, 8);
+  const ids = [`echo.0.dr${run}`, `echo.1.dr${run}`];
   for (const [slot, id] of ids.entries()) {
     await w.assign({
       taskId: id, service: 'echo', slot, generation: 1,

@@ -106,7 +106,8 @@ dockerSerial('docker runtime: kill -9 the worker, start it again → the same co
   requireEngine();
   await (await imageBuilder()).buildImages({ docker });
   const dir = await tempDir(t, 'docker');
-  const id = 'echo.0.d9';
+  // An id of this run: container names are engine-wide, and one left by another run must not collide with it.
+  const id = `echo.0.d9${Math.random().toString(36).slice(2, 8)}`;
   const port = await freePort();
   const assign = { cmdId: 'c-d9', taskId: id, service: 'echo', slot: 0, generation: 1, spec: { image: ECHO, ports: [{ host: port, container: 7777 }], restart: { policy: 'always' } } };
 
