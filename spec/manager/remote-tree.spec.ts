@@ -85,6 +85,8 @@ test('a linked worker\'s tree, its actors reached over the link, and its last kn
     const r = find(manager.tree(), `${node}/worker/runtime`);
     return r && r.restarts >= 1 && r.status === 'running' && r.lastError?.message === 'killed: from the test';
   }, 15_000);
+  // Under rest_for_one the tasks restart after the runtime and re-attach their task: wait until the manager's tree shows it again.
+  await eventually('the task re-attached after the runtime restart', () => find(manager.tree(), `${node}/worker/tasks/${taskId}`)?.status === 'running', 15_000);
 
   // Gone: the last known subtree stays, stale.
   await worker.stop();
