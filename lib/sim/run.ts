@@ -76,13 +76,13 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
       }
     };
     const halted = (): boolean => stopAtFirst && obs.violations.length > 0;
-    await c.boot();
+    c.boot();
     // Chaos: the schedule, in time order.
     for (const step of cfg.schedule) {
       if (halted()) break;
       await sched.runUntil(step.at, onEvent);
       if (halted()) break;
-      await c.apply(step.op);
+      c.apply(step.op);
       onEvent();
     }
     if (!halted()) await sched.runUntil(cfg.chaosMs, onEvent);
@@ -101,7 +101,7 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
     undo();
     resetPlanted();
     try {
-      cluster?.store.close();
+      cluster?.close();
     } catch {
       // closed already
     }
