@@ -13,6 +13,7 @@ import { logsCommand } from './logs.js';
 import { inspectCommand } from './inspect.js';
 import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
+import { SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
 
 /** What a command gets. */
 export interface CommandContext {
@@ -46,53 +47,12 @@ interface ServiceJson {
   status?: { state: string; reason?: string }; update?: { state: string; message: string } | null;
 }
 
-/** Splits a command line like a shell would for simple cases: whitespace, single and double quotes. */
-export function splitCommand(line: string): string[] {
-  const out: string[] = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1] ?? m[2] ?? m[3]!);
-  return out;
-}
-
-/** The body `goat-cluster run` sends. */
+/** The body `goat-cluster run` sends: the whole spec from the task flags (see ./spec-flags.ts), one replica unless told. */
 export function runBody(ctx: CommandContext): Record<string, unknown> {
   const name = arg(ctx, 0, 'service NAME');
-  const v = ctx.values;
-  const image = v['image'] as string | undefined;
-  const command = v['command'] as string | undefined;
-  if (!image && !command) throw usage('run needs --image I (Docker nodes) or --command "CMD ..." (process nodes); with both, the command gives the image\'s arguments');
-  const ports = ((v['publish'] as string[] | undefined) ?? []).map((p) => {
-    const m = /^(?:(\d+):)?(\d+)$/.exec(p);
-    if (!m) throw usage(`-p wants HOST:CONTAINER or CONTAINER, got '${p}'`);
-    return m[1] ? { host: Number(m[1]), container: Number(m[2]) } : { container: Number(m[2]) };
-  });
-  const env = Object.fromEntries(((v['env'] as string[] | undefined) ?? []).map((kv) => {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw usage(`-e wants K=V, got '${kv}'`);
-    return [kv.slice(0, i), kv.slice(i + 1)];
-  }));
-  const num = (k: string): number | undefined => {
-    const s = v[k] as string | undefined;
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!Number.isFinite(n)) throw usage(`--${k} wants a number, got '${s}'`);
-    return n;
-  };
-  const healthPath = v['health-http'] as string | undefined;
-  const firstPort = ports[0]?.container;
-  if (healthPath && firstPort === undefined) throw usage('--health-http needs a port (-p)');
-  const cpu = num('cpu');
-  const memoryMb = num('memory');
-  const task: Record<string, unknown> = {
-    ...(image ? { image } : {}),
-    ...(command ? { command: splitCommand(command) } : {}),
-    ...(ports.length ? { ports } : {}),
-    ...(Object.keys(env).length ? { env } : {}),
-    ...(v['restart'] ? { restart: { policy: v['restart'] } } : {}),
-    ...(healthPath ? { health: { http: { path: healthPath, port: firstPort } } } : {}),
-    ...(cpu !== undefined || memoryMb !== undefined ? { resources: { ...(cpu !== undefined ? { cpu } : {}), ...(memoryMb !== undefined ? { memoryMb } : {}) } } : {}),
-  };
-  return { name, replicas: num('replicas') ?? 1, task };
+  if (!ctx.values['image'] && !ctx.values['command']) throw usage('run needs --image I (Docker nodes) or --command "CMD ..." (process nodes); with both, the command gives the image\'s arguments');
+  const { task, replicas } = specFromFlags(ctx.values);
+  return { name, replicas: replicas ?? 1, task };
 }
 
 /** `host:container` for each published port (`:container` while no host port is known). */
@@ -213,9 +173,7 @@ export const commands: Record<string, Command> = {
   worker: { options: { join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
   run: {
     options: {
-      image: { type: 'string' }, command: { type: 'string' }, replicas: { type: 'string' }, publish: { type: 'string', short: 'p', multiple: true },
-      env: { type: 'string', short: 'e', multiple: true }, restart: { type: 'string' }, 'health-http': { type: 'string' }, cpu: { type: 'string' },
-      memory: { type: 'string' }, 'idempotency-key': { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
+      ...SPEC_OPTIONS, 'idempotency-key': { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
     },
     async run(ctx) {
       const body = runBody(ctx);
