@@ -170,7 +170,7 @@ export function whyColumn(t: TaskRecord, now = Date.now()): string {
 export const commands: Record<string, Command> = {
   start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.start },
   manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' } }, run: serve.manager },
-  worker: { options: { join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
+  worker: { options: { config: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
   run: {
     options: {
       ...SPEC_OPTIONS, 'idempotency-key': { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },

@@ -102,6 +102,9 @@ test('every command has its own help naming and describing every option; bad num
   t.regex(neg.stderr, /^goat-cluster scale: scale wants a whole number of replicas, got '-1' \(GOAT_ERR_USAGE\)\nsee: goat-cluster scale --help\n$/);
   const unknown = await cli(['ps', '--frob']);
   t.regex(unknown.stderr, /^goat-cluster ps: unknown option --frob \(GOAT_ERR_USAGE\)/);
+  const dash = await cli(['run', 'web', '--image', 'goat/faulty', '--command', '--print 0']);
+  t.is(dash.code, 2);
+  t.regex(dash.stderr, /^goat-cluster run: the value of --command starts with a dash: write it as --command="-\.\.\." \(GOAT_ERR_USAGE\)/);
 });
 
 test.serial('--token-file and GOAT_TOKEN_FILE keep the token off the command line', async (t) => {
