@@ -14,6 +14,7 @@ import { inspectCommand } from './inspect.js';
 import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
 import { SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
+import { checkPlacement } from './placeable.js';
 
 /** What a command gets. */
 export interface CommandContext {
@@ -61,18 +62,15 @@ export function portsText(t: TaskRecord): string {
 }
 
 /**
- * After `run`: when no node can take the service's tasks (a command needs a
- * process node, an image a Docker node), say so at once and how to fix it,
- * instead of leaving the user to find a task pending forever.
+ * Before `run` creates anything: refused at once (GOAT_ERR_UNPLACEABLE, nothing
+ * created) when no node of the cluster can ever run its tasks; a warning when
+ * every node that could is down now (see ./placeable.ts).
  */
-async function warnUnplaceable(ctx: CommandContext, body: Record<string, unknown>): Promise<void> {
-  const task = body['task'] as { image?: string };
-  const needs = task.image ? 'docker' : 'process';
+async function checkPlaceable(ctx: CommandContext, body: Record<string, unknown>): Promise<void> {
   const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes').catch(() => undefined);
-  if (!nodes || nodes.length === 0 || nodes.some((n) => n.runtime === needs && n.status !== 'down')) return;
-  ctx.err.write(needs === 'process'
-    ? `goat-cluster run: warning: no node can run it yet: --command runs on process nodes and every node runs Docker (${nodes.map((n) => n.name).join(', ')}). Run an image with --image (--command then gives its arguments), or add a process node: goat-cluster worker --runtime process --join … (it stays pending until then)\n`
-    : `goat-cluster run: warning: no node can run it yet: --image runs on Docker nodes and every node runs processes (${nodes.map((n) => n.name).join(', ')}). Give a --command, or add a Docker node (it stays pending until then)\n`);
+  const check = checkPlacement(body['task'] as { image?: string }, nodes ?? []);
+  if (check.refuse) throw new GoatError('GOAT_ERR_UNPLACEABLE', check.refuse, { details: { nodes: (nodes ?? []).map((n) => ({ name: n.name, runtime: n.runtime })) } });
+  if (check.warn) ctx.err.write(`goat-cluster run: warning: ${check.warn}\n`);
 }
 
 function client(ctx: CommandContext) {
@@ -177,12 +175,12 @@ export const commands: Record<string, Command> = {
     },
     async run(ctx) {
       const body = runBody(ctx);
+      await checkPlaceable(ctx, body);
       const key = ctx.values['idempotency-key'] as string | undefined;
       const svc = key
         ? await call<ServiceJson>(client(ctx), 'POST', '/v1/services', body, { 'idempotency-key': key, 'if-none-match': '*' })
         : await call<ServiceJson>(client(ctx), 'PUT', `/v1/services/${encodeURIComponent(body['name'] as string)}`, body, { 'if-none-match': '*' });
       print(ctx, svc, () => `service ${svc.name}: ${svc.replicas} replica(s), version ${svc.version}\n`);
-      await warnUnplaceable(ctx, body);
       if (ctx.values['wait']) await converge(ctx, svc.name, svc.replicas);
     },
   },
