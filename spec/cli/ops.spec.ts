@@ -139,6 +139,24 @@ test.serial('a reader that goes away ends a command quietly at its next write (n
   }
 });
 
+test.serial('tree --watch | head: a real pipe; once head has gone, the next change ends the watch quietly (exit 0 under pipefail, no EPIPE trace)', async (t) => {
+  t.timeout(60_000);
+  const child = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" tree --watch --manager ${cluster.url} --token ${TOKEN} | head -n 2`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await eventually('head printed the first lines', () => stdout.split('\n').length > 2, 20_000);
+  t.regex(stdout, /^--- \d{4}-\d\d-\d\dT/);
+  // The watch writes again when the tree changes: a new task actor.
+  t.is((await g('scale', 'chatty', '2')).code, 0);
+  const code = await exited;
+  t.is(code, 0, `the pipeline's status is the watch's own: ${stderr}`);
+  t.is(stderr, '', 'nothing on stderr');
+  t.is((await g('scale', 'chatty', '1')).code, 0);
+});
+
 test.serial('inspect shows a service (spec with defaults, tasks, events), a task (its spec) and a node (its tasks)', async (t) => {
   const svc = JSON.parse((await g('inspect', 'service', 'web', '--json')).stdout);
   t.is(svc.kind, 'service');
