@@ -128,7 +128,7 @@ export async function start(ctx: CommandContext): Promise<void> {
   try {
     worker = await joinCluster({ root,
       join: manager.url, token: manager.token.token, dataDir: s.config.worker.dataDir === join(s.config.manager.dataDir, 'worker') ? join(s.dataDir, 'worker') : s.config.worker.dataDir,
-      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess,
+      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, logRotation: s.config.worker.logs,
     });
     ctx.out.write(`goat-cluster: manager at ${manager.url}; ${manager.token.file ? `token in ${manager.token.file}` : 'token as given'}; local worker ${worker.worker.nodeId} (${worker.worker.runtimeChoice.kind} runtime)\n`);
     if (worker.worker.runtimeChoice.refusesTasks) ctx.err.write(`goat-cluster: the local worker takes no tasks while ${worker.worker.runtimeChoice.refusesTasks}\n`);
@@ -177,7 +177,7 @@ export async function worker(ctx: CommandContext): Promise<void> {
   const s = await settings(ctx);
   const name = (ctx.values['name'] as string | undefined) ?? s.config.worker.name;
   const dataDir = ctx.values['data-dir'] ? resolve(ctx.values['data-dir'] as string) : s.config.worker.dataDir;
-  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, ...(name ? { name } : {}) });
+  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, logRotation: s.config.worker.logs, ...(name ? { name } : {}) });
   ctx.out.write(`goat-cluster: worker ${w.worker.nodeId} (${w.worker.runtimeChoice.kind} runtime) joining ${joinUrl}\n`);
   if (w.worker.runtimeChoice.refusesTasks) ctx.err.write(`goat-cluster: this node takes no tasks while ${w.worker.runtimeChoice.refusesTasks}\n`);
   // Say why a link attempt failed (once per distinct reason), and when it is up again.
