@@ -35,7 +35,7 @@ import { start as startSystem, stop as stopNact } from 'nact';
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
-import { detectorConfig, isLive, normalizeServiceSpec, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
+import { detectorConfig, isLive, normalizeServiceSpec, serviceInfo, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
 import { Journal } from '../../lib/manager/index.js';
 import { openSqliteStore, StoreCell, type Store, type StoreFactory } from '../../lib/store/index.js';
 import { EscalationLog, EventBus, systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
@@ -44,7 +44,7 @@ import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } 
 import { LinkServer, ManagerLink } from '../../transport/index.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspectable, type NactRef } from '../supervision/index.js';
-import { ClusterTree, localSource } from './tree.js';
+import { ClusterTree, localSource, withServices } from './tree.js';
 import type { ManagerContext, ManagerMessage, NodeLink } from './context.js';
 import { ManagerMetrics } from './metrics.js';
 import { nodeActor } from './node.js';
@@ -336,7 +336,7 @@ export class Manager implements ManagerApi {
     return openLogs({ router: this.logRouter, getTask: (id) => this.store.getTask(id), getService: (n) => this.store.getService(n), listTasks: (f) => this.store.listTasks(f), getNode: (id) => this.store.getNode(id) }, target, options);
   }
   tree(): TreeNode {
-    return this.#cluster.graft(this.#root.snapshot());
+    return withServices(this.#cluster.graft(this.#root.snapshot()), (name) => serviceInfo(this.store.getService(name), this.store.listTasks({ service: name })));
   }
 
   /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */

@@ -14,7 +14,8 @@ import { actorChild, type NactRef } from '../supervision/index.js';
 import type { ChildSpec, TimerId } from '../../lib/supervision/index.js';
 import { SERVICE_DEFAULTS } from '../../lib/model/defaults.js';
 import type { ServiceRecord, ServiceState as StoredServiceState } from '../../lib/model/index.js';
-import { initialServiceState, serviceStep, slotsOf, type ServiceState } from '../../lib/manager/index.js';
+import { initialServiceState, serviceStep, type ServiceState } from '../../lib/manager/index.js';
+import { slotInfos } from '../../lib/model/index.js';
 import { isMessage, type ManagerContext, type ServiceMessage } from './context.js';
 
 /** A controller's state: its slots, and the wake-up it waits for. */
@@ -29,7 +30,7 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
     init: (ctx) => {
       ctx.tell({ type: 'reconcile' });
       const s = initialServiceState(name);
-      return { ...s, slots: slotsOf(mc.journal.store.listTasks({ service: name })), wake: null };
+      return { ...s, slots: slotInfos(mc.journal.store.listTasks({ service: name }), mc.journal.store.getService(name)), wake: null };
     },
     receive: (s, msg, ctx) => {
       if (!isMessage<ServiceMessage>(msg, 'reconcile')) return s; // anything else (a REPL user's message) is ignored

@@ -18,6 +18,7 @@ import { ProcessCluster, processRecords } from '../helpers/cli-process.js';
 import { freePort } from '../runtime/helpers/net.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import type { TreeNode } from '../../lib/supervision/index.js';
 
 const TOKEN = `slots-token-${nanoid(12)}`;
 const RUN = `goat-slots-${process.pid}-${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
@@ -52,6 +53,7 @@ async function cluster(workers: string[]): Promise<ProcessCluster> {
 const tasks = async (c: ProcessCluster, service: string): Promise<Task[]> => (await c.api<Task[]>('GET', `/v1/tasks?service=${service}`)).json;
 const service = async (c: ProcessCluster, name: string): Promise<Service> => (await c.api<Service>('GET', `/v1/services/${name}`)).json;
 const events = async (c: ProcessCluster): Promise<Event[]> => (await c.api<Event[]>('GET', '/v1/events?since=0')).json;
+const findNode = (n: TreeNode, path: RegExp): TreeNode | undefined => (path.test(n.path) ? n : (n.children ?? []).map((c) => findNode(c, path)).find(Boolean));
 const nodeNames = async (c: ProcessCluster): Promise<Map<string, string>> => new Map((await c.api<Node[]>('GET', '/v1/nodes')).json.map((n) => [n.id, n.name]));
 
 test.serial('a command that exists nowhere: backoff, why, other nodes, alert and degraded past the budget; running once a node with it joins', async (t) => {
@@ -94,6 +96,19 @@ test.serial('a command that exists nowhere: backoff, why, other nodes, alert and
   t.true((await events(c)).some((e) => e.type === 'slot.backoff' && e.subject === 'ghost/0'));
   // ps says why the slot waits.
   await eventually('ps shows the countdown', async () => /re-placing in \d+ s after \d+ failures? \(last on .*not found on this node/.test((await c.cli('ps')).stdout), 20_000, 300);
+  // The tree shows each service's slots with the countdown: /v1/tree (what the REPL's tree() and the inspector read), and `goat-cluster tree`.
+  const waiting = await eventually('/v1/tree shows ghost slot 0 waiting', async () => {
+    const root = (await c.api<TreeNode>('GET', '/v1/tree')).json;
+    const slot = findNode(root, /\/manager\/services\/ghost$/)?.service?.slots.find((x) => x.slot === 0);
+    return slot?.state === 'pending' && slot.notBefore !== undefined && /^re-placing in \d+ s after \d+ failures? \(last on .*not found on this node/.test(slot.why ?? '') ? slot : undefined;
+  }, 20_000, 200);
+  t.true(waiting.failures >= 1);
+  const root = (await c.api<TreeNode>('GET', '/v1/tree')).json;
+  t.like(findNode(root, /\/manager\/services\/ghost2$/)?.service, { status: 'degraded', replicas: 1 });
+  await eventually('goat-cluster tree shows the slots', async () => {
+    const out = (await c.cli('tree')).stdout;
+    return /ghost2 \[worker\] running degraded: slot 0 is past its reschedule budget/.test(out) && /^\s+slot 0 {2}… pending {2}gen \d+ {2}.*re-placing in \d+ s after/m.test(out);
+  }, 20_000, 300);
 
   // A node that has the command joins: the degraded service runs again.
   const bin = join(c.dir, 'bin');
