@@ -336,7 +336,7 @@ export class Manager implements ManagerApi {
     return openLogs({ router: this.logRouter, getTask: (id) => this.store.getTask(id), getService: (n) => this.store.getService(n), listTasks: (f) => this.store.listTasks(f), getNode: (id) => this.store.getNode(id) }, target, options);
   }
   tree(): TreeNode {
-    return withServices(this.#cluster.graft(this.#root.snapshot()), (name) => serviceInfo(this.store.getService(name), this.store.listTasks({ service: name })));
+    return withServices(this.#cluster.graft(this.#root.snapshot()), (name) => serviceInfo(this.store.getService(name), this.store.listCurrentTasks(name, Number.MAX_SAFE_INTEGER)));
   }
 
   /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */

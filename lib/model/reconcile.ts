@@ -17,9 +17,8 @@
 import type { Random } from '../supervision/index.js';
 import type { ClusterEvent, RolloutStatus, ServiceRecord, ServiceStatus, TaskRecord } from './records.js';
 import { stepRollout, type RolloutEffect } from './rollout.js';
-import type { TaskSpec } from './spec.js';
 import { FRESH_SLOT, decideSlot, type SlotEvent } from './slot.js';
-import { tasksBySlot } from './slots.js';
+import { specKey as key, tasksBySlot } from './slots.js';
 import { isTerminal } from './state.js';
 
 /** An event the caller appends to the log. */
@@ -209,6 +208,3 @@ function pastBudget(slot: number, t: TaskRecord): string {
   return `slot ${slot} is past its reschedule budget (last failure ${t.supervision?.lastError ?? 'unknown'})`;
 }
 
-function key(spec: TaskSpec): string {
-  return JSON.stringify(spec);
-}

@@ -7,7 +7,17 @@
  * will be re-placed and why.
  */
 import type { RolloutState, ServiceRecord, ServiceStatus, TaskRecord } from './records.js';
+import type { TaskSpec } from './spec.js';
 import type { TaskState } from './state.js';
+
+const KEYS = new WeakMap<TaskSpec, string>();
+
+/** A task spec as text, to compare specs (computed once per spec object). */
+export function specKey(spec: TaskSpec): string {
+  let k = KEYS.get(spec);
+  if (k === undefined) KEYS.set(spec, (k = JSON.stringify(spec)));
+  return k;
+}
 
 /** A service's tasks by slot, each slot's newest generation first, slots in ascending order. */
 export function tasksBySlot(tasks: readonly TaskRecord[]): Map<number, TaskRecord[]> {
@@ -40,8 +50,6 @@ export interface SlotInfo {
   outdated: boolean;
   /** Why it is not running, as its task says (the countdown of `re-placing in N s` as of when the task was written; see {@link waitingWhy}). */
   why?: string;
-  /** Earlier generations still kept, newest first: `taskId@generation:state`. */
-  history: string[];
 }
 
 /** A service's status, rollout and slots: what the tree shows under `services/<name>`. */
@@ -56,14 +64,11 @@ export interface ServiceInfo {
   slots: SlotInfo[];
 }
 
-/** How many earlier generations a {@link SlotInfo} lists. */
-const HISTORY_SHOWN = 10;
-
 /** Each slot's current task, with the generations kept before it. */
 export function slotInfos(tasks: readonly TaskRecord[], service?: ServiceRecord): SlotInfo[] {
-  const specKey = service ? JSON.stringify(service.spec.task) : undefined;
+  const wanted = service ? specKey(service.spec.task) : undefined;
   const out: SlotInfo[] = [];
-  for (const [slot, [t, ...older]] of tasksBySlot(tasks)) {
+  for (const [slot, [t]] of tasksBySlot(tasks)) {
     if (!t) continue;
     const why = t.error?.message ?? t.failure?.message ?? (t.state === 'failed' ? t.lastExit?.message : undefined);
     out.push({
@@ -71,9 +76,8 @@ export function slotInfos(tasks: readonly TaskRecord[], service?: ServiceRecord)
       ...(t.state === 'pending' && t.notBefore !== undefined ? { notBefore: t.notBefore } : {}),
       failures: t.supervision?.failures.length ?? 0,
       escalated: t.supervision?.escalated ?? false,
-      outdated: specKey !== undefined && JSON.stringify(t.spec) !== specKey,
+      outdated: wanted !== undefined && specKey(t.spec) !== wanted,
       ...(why ? { why } : {}),
-      history: older.slice(0, HISTORY_SHOWN).map((o) => `${o.id}@${o.generation}:${o.state}`),
     });
   }
   return out;

@@ -50,7 +50,6 @@ test('a slot shows its current task, how many failures, past its budget, outdate
   t.is(waiting.failures, 3);
   t.true(waiting.escalated);
   t.is(waiting.why, WHY);
-  t.deepEqual(waiting.history, ['web.1.g3@3:failed', 'web.1.g2@2:failed', 'web.1.g1@1:failed']);
   t.deepEqual(slots.map((s) => s.outdated), [false, false, true]);
   const info = serviceInfo(SERVICE, TASKS);
   t.like(info, { status: 'degraded', replicas: 3, rollout: { state: 'updating', message: 'update in progress', version: 2 } });

@@ -11,7 +11,7 @@
  * - a manager `kill -9` mid-rollout, restarted: the rollout finishes, no updated task restarted.
  */
 import test from 'ava';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { ProcessCluster, processRecords } from '../helpers/cli-process.js';
@@ -54,6 +54,11 @@ const tasks = async (c: ProcessCluster, service: string): Promise<Task[]> => (aw
 const service = async (c: ProcessCluster, name: string): Promise<Service> => (await c.api<Service>('GET', `/v1/services/${name}`)).json;
 const events = async (c: ProcessCluster): Promise<Event[]> => (await c.api<Event[]>('GET', '/v1/events?since=0')).json;
 const findNode = (n: TreeNode, path: RegExp): TreeNode | undefined => (path.test(n.path) ? n : (n.children ?? []).map((c) => findNode(c, path)).find(Boolean));
+/** The task folders (`<data>/tasks/<task>-gN`) on every worker of `c`. */
+async function taskDirs(c: ProcessCluster): Promise<string[]> {
+  const all = await Promise.all(c.workers.map((w) => readdir(join(w.dataDir, 'tasks')).catch(() => [] as string[])));
+  return all.flat();
+}
 const nodeNames = async (c: ProcessCluster): Promise<Map<string, string>> => new Map((await c.api<Node[]>('GET', '/v1/nodes')).json.map((n) => [n.id, n.name]));
 
 test.serial('a command that exists nowhere: backoff, why, other nodes, alert and degraded past the budget; running once a node with it joins', async (t) => {
@@ -158,6 +163,7 @@ test.serial('rollouts of 4 replicas: stop-first keeps 3 running, start-first 4; 
     t.is(u.code, 0, u.stderr);
   }, (s) => s.update?.state === 'completed' && s.spec.task.env['V'] === '2');
   t.true(stopFirst >= 3, `stop-first: never fewer than 3 running, saw ${stopFirst}`);
+  await eventually('after the rollout, a task folder only for each of the 4 live tasks', async () => (await taskDirs(c)).length === 4, 30_000, 300);
   t.true((await events(c)).some((e) => e.type === 'update.completed' && e.subject === 'web'));
 
   const startFirst = await fewestRunningDuring(c, 'web', async () => {
@@ -194,11 +200,16 @@ test.serial('rollouts of 4 replicas: stop-first keeps 3 running, start-first 4; 
   t.is(again.json.error.code, 'GOAT_ERR_NO_PREVIOUS_SPEC');
   await eventually('rolled back by hand', async () => (await service(c, 'web')).update?.state === 'rolled_back', 60_000, 200);
 
-  // Stopped on purpose: no process directories left behind on the workers.
+  // Scaled down, then stopped on purpose: no process directories left behind on the workers.
+  t.is((await c.cli('scale', 'web', '2')).code, 0);
+  await eventually('after the scale-down, a task folder only for each of the 2 live tasks', async () => {
+    const [dirs, ts] = await Promise.all([taskDirs(c), tasks(c, 'web')]);
+    return dirs.length === 2 && ts.filter((x) => x.state === 'running' && x.desired === 'running').length === 2;
+  }, 30_000, 300).catch(async (err: Error) => t.fail(`${err.message}: ${(await taskDirs(c)).join(' ')}`));
   t.is((await c.cli('stop', 'web')).code, 0);
-  await eventually('no task process records left', async () => {
+  await eventually('no task process records or folders left', async () => {
     for (const w of c.workers) if ((await processRecords(w.dataDir)).length > 0) return false;
-    return true;
+    return (await taskDirs(c)).length === 0;
   }, 30_000, 300);
   const ps = await c.cli('ps');
   t.notRegex(ps.stdout, /\bweb\./, 'ps without -a shows no tasks of a deleted service');
