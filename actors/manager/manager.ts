@@ -35,7 +35,7 @@ import { mkdir } from 'node:fs/promises';
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
-import { detectorConfig, isLive, normalizeServiceSpec, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
+import { detectorConfig, isLive, normalizeServiceSpec, serviceInfo, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
 import { Journal } from '../../lib/manager/index.js';
 import { openSqliteStore, StoreCell, type Store, type StoreFactory } from '../../lib/store/index.js';
 import { systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
@@ -45,7 +45,7 @@ import { LinkServer, ManagerLink } from '../../transport/index.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, type Inspectable, type NactRef } from '../supervision/index.js';
 import { ClusterRoot, within } from '../cluster/index.js';
-import { ClusterTree, localSource } from './tree.js';
+import { ClusterTree, localSource, withServices } from './tree.js';
 import type { ManagerContext, ManagerMessage, NodeLink } from './context.js';
 import { ManagerMetrics } from './metrics.js';
 import { nodeActor } from './node.js';
@@ -345,7 +345,8 @@ export class Manager implements ManagerApi {
   /** The tree of this process from `/cluster`, each linked worker's tree under its `nodes/<id>`. */
   tree(): TreeNode {
     const root = this.#clusterRoot.snapshot();
-    if (root.children) root.children = root.children.map((c) => (c.path === this.#root.path ? this.#cluster.graft(c) : c));
+    const withInfo = (c: TreeNode): TreeNode => withServices(this.#cluster.graft(c), (name) => serviceInfo(this.store.getService(name), this.store.listCurrentTasks(name, Number.MAX_SAFE_INTEGER)));
+    if (root.children) root.children = root.children.map((c) => (c.path === this.#root.path ? withInfo(c) : c));
     return root;
   }
 

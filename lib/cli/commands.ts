@@ -3,12 +3,12 @@ import { type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { GoatError } from '../errors.js';
 import { openSqliteStore, restoreSqliteStore } from '../store/index.js';
-import type { ClusterEvent, NodeRecord, TaskRecord } from '../model/index.js';
+import { waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
 import type { TreeNode } from '../supervision/index.js';
 import { call } from './client.js';
 import { ago, table } from './table.js';
 import * as serve from './serve.js';
-import { watchTree } from '../inspector/index.js';
+import { paint, serviceText, slotSegments, watchTree } from '../inspector/index.js';
 import { logsCommand } from './logs.js';
 import { inspectCommand } from './inspect.js';
 import { completionCommand, namesCommand } from './completion.js';
@@ -98,9 +98,11 @@ function eventLine(e: ClusterEvent): string {
   return `${new Date(e.at).toISOString()}  #${e.seq}  ${e.type}  ${e.subject}  ${JSON.stringify(e.data)}\n`;
 }
 
-function treeText(n: TreeNode, depth = 0): string {
-  const extra = [n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - Date.now())} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
-  return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}\n${(n.children ?? []).map((c) => treeText(c, depth + 1)).join('')}`;
+function treeText(n: TreeNode, depth = 0, now = Date.now()): string {
+  const extra = [n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - now)} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
+  const service = n.service ? ` ${serviceText(n.service)}` : '';
+  const slots = (n.service?.slots ?? []).map((s) => `${'  '.repeat(depth + 1)}${paint(slotSegments(s, now), false)}\n`).join('');
+  return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}${service}\n${slots}${(n.children ?? []).map((c) => treeText(c, depth + 1, now)).join('')}`;
 }
 
 /**
@@ -156,12 +158,7 @@ export function currentTasks(tasks: readonly TaskRecord[], replicas: number): Ta
 
 /** Why a task waits, with the reschedule countdown as of now. */
 export function whyColumn(t: TaskRecord, now = Date.now()): string {
-  const why = t.error?.message ?? t.failure?.message ?? '';
-  if (t.state === 'pending' && t.notBefore !== undefined) {
-    const s = Math.max(0, Math.ceil((t.notBefore - now) / 1000));
-    return why.replace(/^re-placing in \d+ s/, `re-placing in ${s} s`);
-  }
-  return why;
+  return waitingWhy(t.error?.message ?? t.failure?.message ?? '', t.state === 'pending' ? t.notBefore : undefined, now);
 }
 
 /** The commands by name. */

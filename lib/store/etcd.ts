@@ -381,6 +381,16 @@ export class EtcdStore implements Store {
     return this.listTasks(filter).filter((t) => !isTerminal(t.state));
   }
 
+  listCurrentTasks(service: string, createdSince: number): TaskRecord[] {
+    const mine = [...this.#tasks.values()].filter((t) => t.service === service);
+    const newest = new Map<number, number>();
+    for (const t of mine) newest.set(t.slot, Math.max(newest.get(t.slot) ?? 0, t.generation));
+    return mine
+      .filter((t) => !isTerminal(t.state) || t.generation === newest.get(t.slot) || t.createdAt >= createdSince)
+      .sort((a, b) => a.slot - b.slot || a.generation - b.generation || cmp(a.id, b.id))
+      .map((t) => structuredClone(t));
+  }
+
   countTasksByState(): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const t of this.#tasks.values()) counts[t.state] = (counts[t.state] ?? 0) + 1;
