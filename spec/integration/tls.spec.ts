@@ -19,6 +19,9 @@ import { AdminClient } from '../../lib/repl/index.js';
 import { startSource } from '../../lib/inspector/source.js';
 import { resolveConfig } from '../../lib/config/index.js';
 import { isGoatError } from '../../lib/errors.js';
+import { loadServerTls } from '../../lib/tls.js';
+import { goatFetch } from '../../lib/tls-fetch.js';
+import { createFollowerServer } from '../../transport/follower-server.js';
 import { CLI, cli, killGroup, liveArgv, processRecords, startCli, type ServerProcess } from '../helpers/cli-process.js';
 import { OPENSSL, makePki, type TestPki } from '../helpers/certs.js';
 import { requires } from '../helpers/requires.js';
@@ -194,4 +197,30 @@ test('config: manager.tls and cluster.tlsCa, GOAT_TLS_* over the file; a certifi
   t.true(isGoatError(err, 'GOAT_ERR_INVALID_CONFIG'));
   t.regex(err!.message, /manager\.tls\.key/);
   t.throws(() => resolveConfig({ manager: { tls: { cert: 'c.pem' } } }, 'f.ts', {}, '/'), { message: /manager\.tls\.key/ });
+});
+
+test('a follower (HA) serves TLS and forwards to an https:// leader trusting --tls-ca; without it, GOAT_ERR_TLS_UNTRUSTED', async (t) => {
+  if (!gated.met) return t.pass();
+  const leader = await Manager.start({ dataDir: join(pki.dir, `leader-${nanoid(6)}`), listen: '127.0.0.1:0', token: TOKEN, tls: { cert: pki.cert, key: pki.key } });
+  const creds = loadServerTls({ cert: pki.cert, key: pki.key });
+  const ca = readFileSync(pki.ca);
+  const info = { id: 'leader', url: leader.url, epoch: 1 };
+  const servers = [createFollowerServer({ token: TOKEN, tls: creds, ca, leader: () => info }), createFollowerServer({ token: TOKEN, tls: creds, leader: () => info, forwardWaitMs: 200 })];
+  try {
+    const [trusting, untrusting] = await Promise.all(servers.map((s) => new Promise<string>((resolve) => s.listen(0, '127.0.0.1', () => resolve(`https://127.0.0.1:${(s.address() as { port: number }).port}`)))));
+    const ok = await goatFetch(`${trusting}/v1/nodes`, { headers: { authorization: `Bearer ${TOKEN}` } }, { ca });
+    t.is(ok.status, 200);
+    t.is(ok.headers.get('x-goat-forwarded-to'), leader.url);
+    const refused = await goatFetch(`${untrusting}/v1/nodes`, { headers: { authorization: `Bearer ${TOKEN}` } }, { ca });
+    t.is(refused.status, 503);
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    t.is(body.error.code, 'GOAT_ERR_TLS_UNTRUSTED');
+    t.true(body.error.message.includes(leader.url), body.error.message);
+  } finally {
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
+    await leader.stop();
+  }
 });
