@@ -28,7 +28,7 @@
  * (lib/model), sent to workers in `welcome`. A worker's hello is applied in
  * one place: lib/manager/reports.ts `applyHello`, called by `nodes/<id>`.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -42,6 +42,8 @@ import { systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor,
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
 import { LinkServer, ManagerLink } from '../../transport/index.js';
+import { createApiServer } from '../../transport/tls-server.js';
+import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../../lib/tls.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, type Inspectable, type NactRef } from '../supervision/index.js';
 import { ClusterRoot, within } from '../cluster/index.js';
@@ -96,6 +98,13 @@ export interface ManagerOptions {
    * worker). @default a root of its own (its own nact system), stopped with the manager
    */
   root?: ClusterRoot;
+  /**
+   * Serve the API and worker links over TLS (https://, wss://) with this
+   * certificate and key (PEM files, or their contents already read). An
+   * unreadable or mismatched pair is refused at start (GOAT_ERR_TLS_FILE).
+   * @default plain HTTP
+   */
+  tls?: TlsFiles | TlsServerCredentials;
   /** Lists the cluster's managers (HA: from etcd). @default this manager alone */
   managers?: () => Promise<ManagerInfo[]>;
 }
@@ -173,12 +182,13 @@ export class Manager implements ManagerApi {
     await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
+    const tls = options.tls && typeof options.tls.cert === 'string' ? loadServerTls(options.tls as TlsFiles) : (options.tls as TlsServerCredentials | undefined);
     const given = options.store;
     const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db')));
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
     // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
     store.open();
-    const manager = new Manager(store, token, { ...options, detector });
+    const manager = new Manager(store, token, { ...options, detector, ...(tls ? { tls } : {}) });
     try {
       await manager.#boot();
     } catch (err) {
@@ -191,7 +201,7 @@ export class Manager implements ManagerApi {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
   get url(): string {
     const a = this.#server.address() as AddressInfo;
-    return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
   /** The port it listens on. */
@@ -456,7 +466,7 @@ export class Manager implements ManagerApi {
     });
     const epoch = this.options.epoch ?? 0;
     this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
-    this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
+    this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
     this.#links.attach(this.#server);
     this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
     this.#admin.attach(this.#server);

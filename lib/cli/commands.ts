@@ -6,6 +6,7 @@ import { openSqliteStore, restoreSqliteStore } from '../store/index.js';
 import { waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
 import type { TreeNode } from '../supervision/index.js';
 import { call } from './client.js';
+import { goatFetch } from '../tls-fetch.js';
 import { ago, table } from './table.js';
 import * as serve from './serve.js';
 import { paint, serviceText, slotSegments, watchTree } from '../inspector/index.js';
@@ -24,6 +25,8 @@ export interface CommandContext {
   dataDir: string;
   manager: string;
   token: string | undefined;
+  /** The CA a TLS manager's certificate is checked against (`--tls-ca`/GOAT_TLS_CA), PEM. */
+  ca?: Buffer | undefined;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
@@ -74,11 +77,11 @@ async function checkPlaceable(ctx: CommandContext, body: Record<string, unknown>
 }
 
 function client(ctx: CommandContext) {
-  return { manager: ctx.manager, token: ctx.token };
+  return { manager: ctx.manager, token: ctx.token, ca: ctx.ca };
 }
 
 async function followEvents(ctx: CommandContext): Promise<void> {
-  const res = await fetch(new URL('/v1/events?since=0', ctx.manager.split(',')[0]), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } });
+  const res = await goatFetch(new URL('/v1/events?since=0', ctx.manager.split(',')[0]), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } }, { ca: ctx.ca });
   if (!res.ok || !res.body) throw new GoatError('GOAT_ERR_NOT_READY', `events: HTTP ${res.status}`);
   const decoder = new TextDecoder();
   let buffer = '';
@@ -163,8 +166,8 @@ export function whyColumn(t: TaskRecord, now = Date.now()): string {
 
 /** The commands by name. */
 export const commands: Record<string, Command> = {
-  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.start },
-  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' } }, run: serve.manager },
+  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: serve.start },
+  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: serve.manager },
   worker: { options: { config: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
   run: {
     options: {
@@ -300,7 +303,7 @@ export const commands: Record<string, Command> = {
     options: { history: { type: 'string' } },
     async run(ctx) {
       const { startRepl } = await import('../repl/index.js');
-      await startRepl({ manager: ctx.manager, token: ctx.token, ...(ctx.values['history'] ? { historyFile: ctx.values['history'] as string } : {}) });
+      await startRepl({ manager: ctx.manager, token: ctx.token, ca: ctx.ca, ...(ctx.values['history'] ? { historyFile: ctx.values['history'] as string } : {}) });
     },
   },
   backup: {

@@ -23,6 +23,7 @@ import { Etcd3 } from 'etcd3';
 import { consola } from 'consola';
 import { Manager, type ManagerOptions } from '../../actors/manager/manager.js';
 import { createFollowerServer } from '../../transport/follower-server.js';
+import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../tls.js';
 import { GoatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openEtcdStore } from '../store/etcd.js';
@@ -34,8 +35,10 @@ export interface HaManagerOptions extends Omit<ManagerOptions, 'store' | 'epoch'
   etcd: { endpoints: string[]; prefix?: string; leaseTtlMs?: number };
   /** This manager's id. @default kept in `<dataDir>/manager-id` (`<host>-<random>`) */
   id?: string;
-  /** The URL others reach this manager at. @default `http://<listen>` */
+  /** The URL others reach this manager at. @default `http://<listen>` (`https://` with `tls`) */
   advertiseUrl?: string;
+  /** CA certificate(s), PEM, a follower trusts for an https:// leader besides the system's (`--tls-ca`). */
+  tlsCa?: Buffer;
 }
 
 /** A running HA manager (leader or follower). */
@@ -63,6 +66,8 @@ export class HaManager {
 
   /** Connects to etcd (a clear error naming the endpoints when none answers), listens as a follower and campaigns. */
   static async start(options: HaManagerOptions): Promise<HaManager> {
+    // TLS files are read (and refused when unreadable) once, before etcd is dialled; leader and follower serve the same pair.
+    if (options.tls && typeof options.tls.cert === 'string') options = { ...options, tls: loadServerTls(options.tls as TlsFiles) };
     const endpoints = options.etcd.endpoints;
     const client = new Etcd3({ hosts: endpoints, dialTimeout: 3_000 });
     try {
@@ -125,7 +130,7 @@ export class HaManager {
     const [host, port] = splitListen(this.#o.listen ?? '127.0.0.1:7070');
     this.#host = host;
     await this.#openFollower(Number(port));
-    this.#url = this.#o.advertiseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
+    this.#url = this.#o.advertiseUrl ?? `${this.#o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
     this.#election = new Election({
       client: this.#client, prefix, id: this.id, url: this.#url, leaseTtlMs: this.#o.etcd.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
       onLeader: (epoch) => this.#serial(() => this.#lead(epoch)),
@@ -155,7 +160,7 @@ export class HaManager {
       store.close();
       return this.#openFollower(this.#port);
     }
-    const { etcd: _etcd, id: _id, advertiseUrl: _a, ...rest } = this.#o;
+    const { etcd: _etcd, id: _id, advertiseUrl: _a, tlsCa: _ca, ...rest } = this.#o;
     try {
       this.#manager = await Manager.start({ ...rest, token: this.#token, listen: `${this.#host}:${this.#port}`, store, epoch, managers: async () => (await listManagers(this.#client, prefix)).managers });
     } catch (err) {
@@ -180,7 +185,7 @@ export class HaManager {
 
   async #openFollower(port: number): Promise<void> {
     if (this.#follower) return;
-    const server = createFollowerServer({ token: this.#token, leader: () => {
+    const server = createFollowerServer({ token: this.#token, tls: this.#o.tls as TlsServerCredentials | undefined, ca: this.#o.tlsCa, leader: () => {
       const l = this.#election?.leader;
       return l && l.id !== this.id ? l : null;
     } });
