@@ -9,6 +9,10 @@
  *   forwarded to the leader — waiting up to `forwardWaitMs` (5 s) while
  *   there is none (an election) — and the leader's answer is passed back as
  *   is; with no leader in time, 503 GOAT_ERR_NOT_READY with `Retry-After`.
+ * - With no leader known (an election, or etcd's quorum lost), a `GET /v1/*`
+ *   is answered by `staleRead` when given: from etcd's local copy, marked
+ *   `Goat-Stale: true` (reads say they may be stale); `/readyz` then says
+ *   `stale: true`. Writes wait for a leader as above.
  * - A worker link (`/v1/link`): the token is checked before any upgrade
  *   (401), then one frame — `redirect` naming the leader's URL and epoch, or
  *   `no_leader` with a retry delay — and the link is closed.
@@ -33,6 +37,8 @@ export interface FollowerServerOptions {
   forwardWaitMs?: number;
   /** The delay a worker is told to wait when there is no leader, ms. @default 500 */
   retryAfterMs?: number;
+  /** Answers a `GET /v1/*` (token checked, body unread) while there is no leader: a read that may be stale. @default none: it waits for a leader like a write */
+  staleRead?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
@@ -107,11 +113,15 @@ export function createFollowerServer(o: FollowerServerOptions): Server {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true, role: 'follower' });
-    if (req.method === 'GET' && path === '/readyz') return sendJson(res, 503, { role: 'follower', leader: o.leader() });
+    if (req.method === 'GET' && path === '/readyz') {
+      const leader = o.leader();
+      return sendJson(res, 503, { role: 'follower', leader, ...(leader ? {} : { stale: true }) });
+    }
     if (!path.startsWith('/v1/') && path !== '/metrics') return sendError(res, 404, new GoatError('GOAT_ERR_NOT_FOUND', `no route ${req.method ?? ''} ${path}`));
     if (!bearerMatches(o.token, req.headers.authorization)) {
       return sendError(res, 401, new GoatError('GOAT_ERR_UNAUTHORIZED', 'missing or wrong cluster token (Authorization: Bearer <token>)'), { 'www-authenticate': 'Bearer' });
     }
+    if (req.method === 'GET' && path.startsWith('/v1/') && o.staleRead && !o.leader()) return o.staleRead(req, res);
     const body = await readBody(req, 1 << 20);
     const deadline = Date.now() + waitMs;
     for (;;) {

@@ -78,8 +78,8 @@ export interface ManagerOptions {
    * {@link Manager.stop}, and not reopened by a restart). @default SQLite at `<dataDir>/goat.db`
    */
   store?: StoreFactory | Store;
-  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
-  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams, whether reads may be stale (HA). */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events' | 'stale'>;
   /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
   epoch?: number;
   /** Makes the random part of task ids (a seeded one in a simulation). @default nanoid */

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import { GoatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openEtcdStore } from '../store/etcd.js';
 import { DEFAULT_LEASE_TTL_MS, Election, listManagers, type LeaderInfo } from './election.js';
+import { staleReads } from './stale-reads.js';
 
 /** How an HA manager starts. */
 export interface HaManagerOptions extends Omit<ManagerOptions, 'store' | 'epoch' | 'parent' | 'bus'> {
@@ -52,6 +53,7 @@ export class HaManager {
   #token = '';
   #chain: Promise<void> = Promise.resolve();
   #stopping = false;
+  #staleRead: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   /** Leadership changes seen, for tests and `goat-cluster managers`. */
   readonly history: { at: number; role: 'leader' | 'follower'; epoch: number; reason?: string }[] = [];
 
@@ -157,7 +159,13 @@ export class HaManager {
     }
     const { etcd: _etcd, id: _id, advertiseUrl: _a, ...rest } = this.#o;
     try {
-      this.#manager = await Manager.start({ ...rest, token: this.#token, listen: `${this.#host}:${this.#port}`, store, epoch, managers: async () => (await listManagers(this.#client, prefix)).managers });
+      const election = this.#election;
+      this.#manager = await Manager.start({
+        ...rest, token: this.#token, listen: `${this.#host}:${this.#port}`, store, epoch,
+        managers: async () => (await listManagers(this.#client, prefix)).managers,
+        // Its reads may be stale once two quorum-backed checks in a row were missed (it steps down at 2/3 of the lease).
+        api: { ...rest.api, stale: () => election.unconfirmedMs > election.leaseTtlMs / 3 },
+      });
     } catch (err) {
       store.close();
       this.#election.stepDown(`the manager could not start: ${err instanceof Error ? err.message : String(err)}`);
@@ -180,10 +188,14 @@ export class HaManager {
 
   async #openFollower(port: number): Promise<void> {
     if (this.#follower) return;
-    const server = createFollowerServer({ token: this.#token, leader: () => {
-      const l = this.#election?.leader;
-      return l && l.id !== this.id ? l : null;
-    } });
+    const server = createFollowerServer({
+      token: this.#token,
+      leader: () => {
+        const l = this.#election?.leader;
+        return l && l.id !== this.id ? l : null;
+      },
+      staleRead: (this.#staleRead ??= staleReads({ client: this.#client, prefix: this.#o.etcd.prefix ?? 'goat', token: this.#token })),
+    });
     for (let attempt = 0; ; attempt++) {
       try {
         await new Promise<void>((resolve, reject) => {

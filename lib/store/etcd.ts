@@ -26,6 +26,8 @@
  *
  * Keys, under `<prefix>/d/`: `s/<service>`, `t/<task id>`, `n/<node id>`,
  * `e/<seq, 16 digits>`, `i/<idempotency key>`, `m/<meta key>`; values JSON.
+ * Every Txn also puts `<prefix>/writer` = the epoch that wrote it, so etcd's
+ * history shows which leader committed what (`etcdctl watch --rev N`).
  */
 import type { Etcd3 } from 'etcd3';
 import { GoatError } from '../errors.js';
@@ -97,6 +99,7 @@ export class EtcdStore implements Store {
   readonly #client: Etcd3;
   readonly #data: string;
   readonly #leaderKey: string;
+  readonly #writerKey: Buffer;
   readonly #maxEvents: number;
   readonly #onFenced: ((err: GoatError) => void) | undefined;
   readonly #callTimeoutMs: number;
@@ -128,6 +131,7 @@ export class EtcdStore implements Store {
     this.#client = options.client;
     this.#data = `${prefix}/d/`;
     this.#leaderKey = options.leaderKey ?? `${prefix}/leader`;
+    this.#writerKey = Buffer.from(`${prefix}/writer`);
     this.epoch = options.epoch;
     this.#maxEvents = options.maxEvents ?? 10_000;
     this.#onFenced = options.onFenced;
@@ -137,15 +141,20 @@ export class EtcdStore implements Store {
 
   // --- loading -------------------------------------------------------------------
 
-  /** Loads every key under the data prefix at one revision (paged); returns that revision. */
-  async load(): Promise<number> {
+  /**
+   * Loads every key under the data prefix at one revision (paged); returns
+   * that revision. `serializable`: from the answering member's local copy,
+   * which needs no quorum but may be stale (the reads of a follower without
+   * a leader).
+   */
+  async load(options: { serializable?: boolean } = {}): Promise<number> {
     let revision: string | undefined;
     let from: Buffer = Buffer.from(this.#data);
     const end = prefixEnd(this.#data);
     for (;;) {
       const res = await this.#client.kv.range(
-        { key: from, range_end: end, limit: 2_000, ...(revision === undefined ? {} : { revision }) },
-        { deadline: Date.now() + 10_000 },
+        { key: from, range_end: end, limit: 2_000, ...(revision === undefined ? {} : { revision }), ...(options.serializable ? { serializable: true } : {}) },
+        { deadline: Date.now() + (options.serializable ? 3_000 : 10_000) },
       );
       revision ??= res.header.revision;
       for (const kv of res.kvs) this.#loadOne(kv.key.toString(), kv.value.toString());
@@ -291,9 +300,13 @@ export class EtcdStore implements Store {
   async #send(batch: Op[]): Promise<void> {
     const req = {
       compare: [{ key: Buffer.from(this.#leaderKey), target: 'Create' as const, result: 'Equal' as const, create_revision: this.epoch }],
-      success: batch.map((op) => (op.value === null
-        ? { request_delete_range: { key: Buffer.from(op.key) } }
-        : { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } })),
+      success: [
+        ...batch.map((op) => (op.value === null
+          ? { request_delete_range: { key: Buffer.from(op.key) } }
+          : { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } })),
+        // Which epoch wrote this Txn: an audit trail (`etcdctl watch --rev N <prefix>/writer`); splitOps leaves room for it.
+        { request_put: { key: this.#writerKey, value: Buffer.from(String(this.epoch)) } },
+      ],
     };
     for (let attempt = 0; ; attempt++) {
       if (this.#fenced || this.#closed) return;
