@@ -47,6 +47,7 @@ import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspe
 import { ClusterTree, localSource } from './tree.js';
 import type { ManagerContext, ManagerMessage, NodeLink } from './context.js';
 import { ManagerMetrics } from './metrics.js';
+import { withManagers } from '../../lib/ha/managers-tree.js';
 import { nodeActor } from './node.js';
 import { reconcilerActor } from './reconciler.js';
 import { schedulerActor } from './scheduler.js';
@@ -96,6 +97,8 @@ export interface ManagerOptions {
   bus?: EventBus;
   /** Lists the cluster's managers (HA: from etcd). @default this manager alone */
   managers?: () => Promise<ManagerInfo[]>;
+  /** The managers as last known, shown as a `managers` node in the tree (HA). @default none shown */
+  managersNow?: () => readonly ManagerInfo[];
 }
 
 /** How often a node's liveness is checked (ms): a quarter of a second keeps a verdict within 250 ms of due. */
@@ -136,7 +139,7 @@ export class Manager implements ManagerApi {
   ) {
     this.#clock = options.clock ?? systemClock;
     this.#journal = new Journal(store, this.#clock);
-    this.#metrics = new ManagerMetrics(store, this.#clock);
+    this.#metrics = new ManagerMetrics(store, this.#clock, this.options.epoch ?? 0);
     const detector = managerDetector(options);
     this.#context = {
       journal: this.#journal,
@@ -336,7 +339,9 @@ export class Manager implements ManagerApi {
     return openLogs({ router: this.logRouter, getTask: (id) => this.store.getTask(id), getService: (n) => this.store.getService(n), listTasks: (f) => this.store.listTasks(f), getNode: (id) => this.store.getNode(id) }, target, options);
   }
   tree(): TreeNode {
-    return this.#cluster.graft(this.#root.snapshot());
+    const tree = this.#cluster.graft(this.#root.snapshot());
+    const managers = this.options.managersNow?.();
+    return managers ? withManagers(tree, managers) : tree;
   }
 
   /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */

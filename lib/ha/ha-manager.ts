@@ -23,6 +23,7 @@ import { Etcd3 } from 'etcd3';
 import { consola } from 'consola';
 import { Manager, type ManagerOptions } from '../../actors/manager/manager.js';
 import { createFollowerServer } from '../../transport/follower-server.js';
+import type { ManagerInfo } from '../../transport/http-api.js';
 import { GoatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openEtcdStore } from '../store/etcd.js';
@@ -160,9 +161,22 @@ export class HaManager {
     const { etcd: _etcd, id: _id, advertiseUrl: _a, ...rest } = this.#o;
     try {
       const election = this.#election;
+      // The managers as last read from etcd, for the tree (read again at most once a second, in the background).
+      let known: ManagerInfo[] = [];
+      let readAt = 0;
+      const managers = async (): Promise<ManagerInfo[]> => {
+        readAt = Date.now();
+        known = (await listManagers(this.#client, prefix)).managers;
+        return known;
+      };
+      await managers().catch(() => undefined);
       this.#manager = await Manager.start({
         ...rest, token: this.#token, listen: `${this.#host}:${this.#port}`, store, epoch,
-        managers: async () => (await listManagers(this.#client, prefix)).managers,
+        managers,
+        managersNow: () => {
+          if (Date.now() - readAt > 1_000) void managers().catch(() => undefined);
+          return known;
+        },
         // Its reads may be stale once two quorum-backed checks in a row were missed (it steps down at 2/3 of the lease).
         api: { ...rest.api, stale: () => election.unconfirmedMs > election.leaseTtlMs / 3 },
       });
@@ -194,6 +208,7 @@ export class HaManager {
         const l = this.#election?.leader;
         return l && l.id !== this.id ? l : null;
       },
+      metricsToken: this.#o.api?.metricsToken === true,
       staleRead: (this.#staleRead ??= staleReads({ client: this.#client, prefix: this.#o.etcd.prefix ?? 'goat', token: this.#token })),
     });
     for (let attempt = 0; ; attempt++) {

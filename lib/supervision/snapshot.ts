@@ -26,4 +26,6 @@ export interface TreeNode {
    * node is `down`): since when (ms) and why. The inspector greys it.
    */
   stale?: { since: number; reason: string };
+  /** A short label shown after the status (e.g. a manager's `leader, epoch 42`). */
+  note?: string;
 }

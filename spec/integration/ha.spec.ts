@@ -6,7 +6,8 @@
  * - `kill -9` of the leader ten times in a row, with a scale-up after each: a
  *   new leader each time, nothing lost or duplicated (one task and one
  *   process per slot), no task restarted (same pids), no node declared down;
- * - a follower: `/readyz` 503 naming the leader, its API forwards to the
+ * - a follower: `/readyz` 503 naming the leader, `goat_leader`/`goat_epoch`
+ *   on each manager's `/metrics`, the managers in `/v1/tree`, its API forwards to the
  *   leader, a worker joined only to it ends up linked to the leader, a wrong
  *   token is 401;
  * - unreachable etcd endpoints at start: exit 1 with an error naming them.
@@ -92,6 +93,19 @@ etcd('a follower: /readyz 503 names the leader, its API forwards to the leader, 
   });
   t.is(body.role, 'follower');
   t.is(body.leader?.url, leader.url);
+  // goat_leader / goat_epoch on each manager's own /metrics.
+  const epoch = (body.leader as unknown as { epoch: number }).epoch;
+  t.true(epoch > 0);
+  const metricsOf = async (url: string): Promise<string> => (await fetch(`${url}/metrics`)).text();
+  t.regex(await metricsOf(leader.url), new RegExp(`^goat_leader 1$[\\s\\S]*^goat_epoch ${epoch}$`, 'm'));
+  t.regex(await metricsOf(follower.url), new RegExp(`^goat_leader 0$[\\s\\S]*^goat_epoch ${epoch}$`, 'm'));
+  // The managers in /v1/tree: a `managers` node under the root, the leader with its epoch.
+  const tree = await eventually('both managers in the tree', async () => {
+    const r = await c.api<{ children?: { id: string; children?: { id: string; note?: string }[] }[] }>(leader, 'GET', '/v1/tree');
+    const node = r.json.children?.find((x) => x.id === 'managers');
+    return node?.children?.length === 2 ? node : undefined;
+  });
+  t.deepEqual(tree.children!.map((m) => m.note!.split('  ')[0]).sort(), [`follower`, `leader, epoch ${epoch}`]);
   // Writes and reads through the follower reach the leader.
   const created = await c.api<{ name: string }>(follower, 'POST', '/v1/services', echo('fwd', 1));
   t.is(created.status, 201, JSON.stringify(created.json));
