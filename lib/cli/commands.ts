@@ -115,8 +115,16 @@ async function warnUnplaceable(ctx: CommandContext, body: Record<string, unknown
     : `goat-cluster run: warning: no node can run it yet: --image runs on Docker nodes and every node runs processes (${nodes.map((n) => n.name).join(', ')}). Give a --command, or add a Docker node (it stays pending until then)\n`);
 }
 
+/** Commands already told their answer may be stale (once each). */
+const warnedStale = new WeakSet<CommandContext>();
+
 function client(ctx: CommandContext) {
-  return { manager: ctx.manager, token: ctx.token };
+  const onStale = (): void => {
+    if (warnedStale.has(ctx)) return;
+    warnedStale.add(ctx);
+    ctx.err.write('goat-cluster: no leader right now (an election, or etcd has no quorum): this answer may be stale\n');
+  };
+  return { manager: ctx.manager, token: ctx.token, onStale };
 }
 
 async function followEvents(ctx: CommandContext): Promise<void> {
@@ -141,7 +149,7 @@ function eventLine(e: ClusterEvent): string {
 }
 
 function treeText(n: TreeNode, depth = 0): string {
-  const extra = [n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - Date.now())} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
+  const extra = [n.note ?? '', n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - Date.now())} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
   return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}\n${(n.children ?? []).map((c) => treeText(c, depth + 1)).join('')}`;
 }
 

@@ -23,6 +23,7 @@ import { Etcd3 } from 'etcd3';
 import { nanoid } from 'nanoid';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cli } from '../helpers/cli-process.js';
 import { etcdTest } from '../helpers/etcd-cluster.js';
 import { echoService, HaCluster, status, type HaManagerHandle, type HaNode } from '../helpers/ha-cluster.js';
 import { eventually, pidExists } from '../runtime/helpers/wait.js';
@@ -171,6 +172,11 @@ etcd('two of three etcd members stopped for 30 s: the leader steps down within t
   t.deepEqual(read.json.map((x) => x.id).sort(), [...before.keys()].sort());
   const ready = (await (await fetch(`${leader.url}/readyz`)).json()) as { stale?: boolean };
   t.true(ready.stale, '/readyz says reads may be stale');
+  // The CLI answers reads and says they may be stale.
+  const ps = await cli(['ps', '--manager', c.managers.map((m) => m.url).join(','), '--token', TOKEN]);
+  t.is(ps.code, 0, ps.stderr);
+  t.regex(ps.stderr, /may be stale/);
+  for (const id of before.keys()) t.true(ps.stdout.includes(id), ps.stdout);
   // Tasks untouched for the whole outage.
   while (Date.now() - lostAt < QUORUM_LOST_MS) {
     for (const pid of before.values()) t.true(pidExists(pid), `task process ${pid} alive during the outage`);

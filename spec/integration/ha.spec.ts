@@ -78,6 +78,11 @@ etcd('kill -9 of the leader, again and again with scale-ups: a new leader each t
   }
   const original = [...before.keys()];
   t.true(original.every((id) => tasks.some((x) => x.id === id)), 'the original tasks are still the ones running');
+  // One `manager.leader` event per leadership, epochs growing.
+  const events = await c.api<{ type: string; data: { epoch: number } }[]>(leader, 'GET', '/v1/events?since=0&limit=10000');
+  const epochs = events.json.filter((e) => e.type === 'manager.leader').map((e) => e.data.epoch);
+  t.is(epochs.length, rounds + 1, JSON.stringify(epochs));
+  t.true(epochs.every((e, i) => i === 0 || e > epochs[i - 1]!), `epochs grow: ${epochs.join(', ')}`);
   t.log(`leader kill -9 → new leader ready: ${failovers.map((ms) => `${ms} ms`).join(', ')}`);
 });
 
