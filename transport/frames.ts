@@ -129,7 +129,7 @@ export const BODY_SCHEMAS = {
     epoch: count.optional(),
   }),
   stop: z.strictObject({ cmdId: id, taskId: id, generation: count, epoch: count.optional() }),
-  /** An admin `send`/`ask` routed to an actor of the worker's tree (path relative to the worker: `/worker/...`). */
+  /** An admin `send`/`ask` routed to an actor of the worker's tree (the worker's own path: `/cluster/worker/...`). */
   admin: z.strictObject({ op: z.enum(['send', 'ask']), path: z.string().startsWith('/').max(1024), message: jsonValue, timeoutMs: z.number().int().min(1).max(60_000) }),
   // follower manager → worker (HA, lib/ha): go to the leader, or retry later
   redirect: z.strictObject({ url: z.string().min(1).max(2048), leaderId: id, epoch: count }),

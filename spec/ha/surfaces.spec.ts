@@ -77,16 +77,16 @@ test('the API marks reads while `stale` says so: Goat-Stale on GETs, stale in /r
 });
 
 test('withManagers: a managers node under the root, each manager with its role and epoch', (t) => {
-  const root: TreeNode = { id: 'manager', path: '/manager', kind: 'supervisor', status: 'running', restarts: 0, nextRestartAt: null, lastError: null, children: [] };
+  const root: TreeNode = { id: 'cluster', path: '/cluster', kind: 'supervisor', status: 'running', restarts: 0, nextRestartAt: null, lastError: null, children: [] };
   const tree = withManagers(root, [
     { id: 'a', url: 'http://a', leader: true, epoch: 7, healthy: true },
     { id: 'b', url: 'http://b', leader: false, epoch: null, healthy: true },
   ]);
   const node = tree.children?.at(-1);
-  t.is(node?.path, '/manager/managers');
+  t.is(node?.path, '/cluster/managers');
   t.deepEqual(node?.children?.map((c) => [c.path, c.status, c.note]), [
-    ['/manager/managers/a', 'running', 'leader, epoch 7  http://a'],
-    ['/manager/managers/b', 'running', 'follower  http://b'],
+    ['/cluster/managers/a', 'running', 'leader, epoch 7  http://a'],
+    ['/cluster/managers/b', 'running', 'follower  http://b'],
   ]);
   t.deepEqual(root.children, [], 'the root given is not changed');
 });
