@@ -50,6 +50,7 @@ import { ClusterRoot, within } from '../cluster/index.js';
 import { ClusterTree, localSource, withServices } from './tree.js';
 import type { ManagerContext, ManagerMessage, NodeLink } from './context.js';
 import { ManagerMetrics } from './metrics.js';
+import { withManagers } from '../../lib/ha/managers-tree.js';
 import { nodeActor } from './node.js';
 import { reconcilerActor } from './reconciler.js';
 import { schedulerActor } from './scheduler.js';
@@ -81,8 +82,8 @@ export interface ManagerOptions {
    * {@link Manager.stop}, and not reopened by a restart). @default SQLite at `<dataDir>/goat.db`
    */
   store?: StoreFactory | Store;
-  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
-  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams, whether reads may be stale (HA). */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events' | 'stale'>;
   /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
   epoch?: number;
   /** Makes the random part of task ids (a seeded one in a simulation). @default nanoid */
@@ -107,6 +108,8 @@ export interface ManagerOptions {
   tls?: TlsFiles | TlsServerCredentials;
   /** Lists the cluster's managers (HA: from etcd). @default this manager alone */
   managers?: () => Promise<ManagerInfo[]>;
+  /** The managers as last known, shown as a `managers` node in the tree (HA). @default none shown */
+  managersNow?: () => readonly ManagerInfo[];
 }
 
 /** How often a node's liveness is checked (ms): a quarter of a second keeps a verdict within 250 ms of due. */
@@ -151,7 +154,7 @@ export class Manager implements ManagerApi {
   ) {
     this.#clock = options.clock ?? systemClock;
     this.#journal = new Journal(store, this.#clock);
-    this.#metrics = new ManagerMetrics(store, this.#clock);
+    this.#metrics = new ManagerMetrics(store, this.#clock, this.options.epoch ?? 0);
     const detector = managerDetector(options);
     this.#context = {
       journal: this.#journal,
@@ -357,7 +360,9 @@ export class Manager implements ManagerApi {
     const root = this.#clusterRoot.snapshot();
     const withInfo = (c: TreeNode): TreeNode => withServices(this.#cluster.graft(c), (name) => serviceInfo(this.store.getService(name), this.store.listCurrentTasks(name, Number.MAX_SAFE_INTEGER)));
     if (root.children) root.children = root.children.map((c) => (c.path === this.#root.path ? withInfo(c) : c));
-    return root;
+    // Several managers on etcd: a `managers` node under the cluster root lists them.
+    const managers = this.options.managersNow?.();
+    return managers ? withManagers(root, managers) : root;
   }
 
   /** Shows (and routes admin calls to) the tree of a worker running in this process under `/cluster/manager/nodes/<nodeId>`. */

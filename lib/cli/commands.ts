@@ -76,8 +76,16 @@ async function checkPlaceable(ctx: CommandContext, body: Record<string, unknown>
   if (check.warn) ctx.err.write(`goat-cluster run: warning: ${check.warn}\n`);
 }
 
+/** Commands already told their answer may be stale (once each). */
+const warnedStale = new WeakSet<CommandContext>();
+
 function client(ctx: CommandContext) {
-  return { manager: ctx.manager, token: ctx.token, ca: ctx.ca };
+  const onStale = (): void => {
+    if (warnedStale.has(ctx)) return;
+    warnedStale.add(ctx);
+    ctx.err.write('goat-cluster: no leader right now (an election, or etcd has no quorum): this answer may be stale\n');
+  };
+  return { manager: ctx.manager, token: ctx.token, ca: ctx.ca, onStale };
 }
 
 async function followEvents(ctx: CommandContext): Promise<void> {
@@ -102,7 +110,7 @@ function eventLine(e: ClusterEvent): string {
 }
 
 function treeText(n: TreeNode, depth = 0, now = Date.now()): string {
-  const extra = [n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - now)} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
+  const extra = [n.note ?? '', n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - now)} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
   const service = n.service ? ` ${serviceText(n.service)}` : '';
   const slots = (n.service?.slots ?? []).map((s) => `${'  '.repeat(depth + 1)}${paint(slotSegments(s, now), false)}\n`).join('');
   return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}${service}\n${slots}${(n.children ?? []).map((c) => treeText(c, depth + 1, now)).join('')}`;

@@ -174,7 +174,7 @@ export async function manager(ctx: CommandContext): Promise<void> {
     if (etcd.endpoints.length === 0) throw new GoatError('GOAT_ERR_USAGE', '--etcd wants URL[,URL…], e.g. http://127.0.0.1:2379');
     // Several managers on etcd: one leads, the others forward and redirect (lib/ha).
     const m = s.config.manager;
-    const ha = await HaManager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, etcd, ...(s.token ? { token: s.token } : {}), ...(s.tls ? { tls: s.tls } : {}), ...(s.ca ? { tlsCa: s.ca } : {}) });
+    const ha = await HaManager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, etcd, ...(s.token ? { token: s.token } : {}), ...(s.tls ? { tls: s.tls } : {}), ...(s.ca ? { tlsCa: s.ca } : {}) });
     ctx.out.write(`goat-cluster: manager ${ha.id} at ${ha.url} (${ha.role}); etcd ${etcd.endpoints.join(',')} prefix ${etcd.prefix}\n`);
     await untilSignal();
     await ha.stop();
