@@ -32,6 +32,10 @@ import type { Prng } from './prng.js';
 import { SimMachine } from './runtime.js';
 import type { SimCtx, SimScheduler } from './scheduler.js';
 
+// better-sqlite3 looks its native addon up on the disk when it opens its first database: once, here, before any run
+// (the guard refuses the file system inside one).
+openSqliteStore(':memory:').close();
+
 /** The cluster token of every simulated run. */
 const SIM_TOKEN = 'sim-token';
 

@@ -51,7 +51,8 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
   resetPlanted();
   for (const b of options.bugs ?? []) planted[b] = true;
   const unhandled: unknown[] = [];
-  const undo = installGuard(sched, (err) => unhandled.push(err));
+  // A touch of the real world is a failure even when the code that touched it caught the error.
+  const undo = installGuard(sched, (err) => unhandled.push(err), (what, where) => obs.fail('nothing-real', `${what} touched at ${sched.now} ms in ${sched.current.node}: ${where}`));
   let cluster: SimCluster | null = null;
   try {
     cluster = new SimCluster(sched, cfg, obs, rng.fork('cluster'));
