@@ -85,6 +85,18 @@ for (const [seed, bug] of [
   });
 }
 
+for (const seed of [215, 668, 884, 933]) {
+  test.serial(`regression seed ${seed} (CI budget): a node actor restarted after the grace waits the down timeout of silence`, async (t) => {
+    const r = await runSim(configFor(seed, ci));
+    t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+  });
+}
+
+test.serial('regression seed 868 (CI budget): a worker re-linked as its node was declared down is not left linked to an ended actor', async (t) => {
+  const r = await runSim(configFor(868, ci));
+  t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+});
+
 test.serial('regression seed 60 (CI budget): a task fenced between its worker\'s hello and welcome is reported', async (t) => {
   const r = await runSim(configFor(60, ci));
   t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
