@@ -19,7 +19,10 @@
  *   (401), then one frame — `redirect` naming the leader's URL and epoch, or
  *   `no_leader` with a retry delay — and the link is closed.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { untrustedError, type TlsServerCredentials } from '../lib/tls.js';
+import { createApiServer } from './tls-server.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { GoatError } from '../lib/errors.js';
@@ -39,6 +42,10 @@ export interface FollowerServerOptions {
   forwardWaitMs?: number;
   /** The delay a worker is told to wait when there is no leader, ms. @default 500 */
   retryAfterMs?: number;
+  /** Serve over TLS with this certificate and key (as the leader does). @default plain HTTP */
+  tls?: TlsServerCredentials | undefined;
+  /** CA certificate(s), PEM, trusted for an https:// leader besides the system's. */
+  ca?: Buffer | undefined;
   /** Answers a `GET /v1/*` (token checked, body unread) while there is no leader: a read that may be stale. @default none: it waits for a leader like a write */
   staleRead?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Require the token on `/metrics` (as the leader's `api.metricsToken`). @default false */
@@ -78,13 +85,14 @@ async function waitForLeader(leader: () => LeaderInfo | null, ms: number): Promi
 }
 
 /** Forwards `req` (its body already read) to `base`; resolves false when the leader could not be reached at all. */
-function forward(req: IncomingMessage, body: Buffer, res: ServerResponse, base: string): Promise<boolean> {
+function forward(req: IncomingMessage, body: Buffer, res: ServerResponse, base: string, ca: Buffer | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     const target = new URL(req.url ?? '/', base);
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_HEADERS.has(k)) headers[k] = v;
     headers['content-length'] = String(body.length);
-    const out = httpRequest(target, { method: req.method ?? 'GET', headers }, (up) => {
+    const tls = target.protocol === 'https:';
+    const out = (tls ? httpsRequest : httpRequest)(target, { method: req.method ?? 'GET', headers, ...(tls && ca ? { ca: [ca] } : {}) }, (up) => {
       const h: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_HEADERS.has(k)) h[k] = v;
       h['x-goat-forwarded-to'] = base;
@@ -99,7 +107,8 @@ function forward(req: IncomingMessage, body: Buffer, res: ServerResponse, base: 
     out.on('error', (err: NodeJS.ErrnoException) => {
       // Refused: nothing reached the leader (it is just gone); anything else may have, so it is not retried.
       if (err.code === 'ECONNREFUSED') return resolve(false);
-      if (!res.headersSent) sendError(res, 503, new GoatError('GOAT_ERR_NOT_READY', `the leader at ${base} did not answer: ${err.message}`, { temporary: true }), { 'retry-after': '1' });
+      const untrusted = untrustedError(base, err);
+      if (!res.headersSent) sendError(res, 503, untrusted ?? new GoatError('GOAT_ERR_NOT_READY', `the leader at ${base} did not answer: ${err.message}`, { temporary: true }), { 'retry-after': '1' });
       else res.destroy();
       resolve(true);
     });
@@ -122,11 +131,11 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** The follower's HTTP server (not listening yet). */
 export function createFollowerServer(o: FollowerServerOptions): Server {
   const waitMs = o.forwardWaitMs ?? 5_000;
-  const server = createServer((req, res) => void handle(req, res).catch((err: unknown) => {
+  const server = createApiServer((req, res) => void handle(req, res).catch((err: unknown) => {
     if (res.headersSent) return res.destroy();
     if (err instanceof GoatError && err.code === 'GOAT_ERR_TOO_LARGE') return sendError(res, 413, err);
     sendError(res, 500, new GoatError('GOAT_ERR_INTERNAL', err instanceof Error ? err.message : String(err)));
-  }));
+  }), o.tls);
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true, role: 'follower' });
@@ -150,7 +159,7 @@ export function createFollowerServer(o: FollowerServerOptions): Server {
       if (!leader) {
         return sendError(res, 503, new GoatError('GOAT_ERR_NOT_READY', `this manager is a follower and no leader was elected within ${waitMs} ms; retry`, { temporary: true, details: { role: 'follower' } }), { 'retry-after': '1' });
       }
-      if (await forward(req, body, res, leader.url)) return;
+      if (await forward(req, body, res, leader.url, o.ca)) return;
       if (Date.now() >= deadline) {
         return sendError(res, 503, new GoatError('GOAT_ERR_NOT_READY', `the leader at ${leader.url} refused the connection; retry`, { temporary: true }), { 'retry-after': '1' });
       }

@@ -23,6 +23,7 @@ import { Etcd3 } from 'etcd3';
 import { consola } from 'consola';
 import { Manager, type ManagerOptions } from '../../actors/manager/manager.js';
 import { createFollowerServer } from '../../transport/follower-server.js';
+import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../tls.js';
 import type { ManagerInfo } from '../../transport/http-api.js';
 import { GoatError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -36,8 +37,10 @@ export interface HaManagerOptions extends Omit<ManagerOptions, 'store' | 'epoch'
   etcd: { endpoints: string[]; prefix?: string; leaseTtlMs?: number };
   /** This manager's id. @default kept in `<dataDir>/manager-id` (`<host>-<random>`) */
   id?: string;
-  /** The URL others reach this manager at. @default `http://<listen>` */
+  /** The URL others reach this manager at. @default `http://<listen>` (`https://` with `tls`) */
   advertiseUrl?: string;
+  /** CA certificate(s), PEM, a follower trusts for an https:// leader besides the system's (`--tls-ca`). */
+  tlsCa?: Buffer;
 }
 
 /** A running HA manager (leader or follower). */
@@ -66,6 +69,8 @@ export class HaManager {
 
   /** Connects to etcd (a clear error naming the endpoints when none answers), listens as a follower and campaigns. */
   static async start(options: HaManagerOptions): Promise<HaManager> {
+    // TLS files are read (and refused when unreadable) once, before etcd is dialled; leader and follower serve the same pair.
+    if (options.tls && typeof options.tls.cert === 'string') options = { ...options, tls: loadServerTls(options.tls as TlsFiles) };
     const endpoints = options.etcd.endpoints;
     const client = new Etcd3({ hosts: endpoints, dialTimeout: 3_000 });
     try {
@@ -128,7 +133,7 @@ export class HaManager {
     const [host, port] = splitListen(this.#o.listen ?? '127.0.0.1:7070');
     this.#host = host;
     await this.#openFollower(Number(port));
-    this.#url = this.#o.advertiseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
+    this.#url = this.#o.advertiseUrl ?? `${this.#o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
     this.#election = new Election({
       client: this.#client, prefix, id: this.id, url: this.#url, leaseTtlMs: this.#o.etcd.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
       onLeader: (epoch) => this.#serial(() => this.#lead(epoch)),
@@ -158,7 +163,7 @@ export class HaManager {
       store.close();
       return this.#openFollower(this.#port);
     }
-    const { etcd: _etcd, id: _id, advertiseUrl: _a, ...rest } = this.#o;
+    const { etcd: _etcd, id: _id, advertiseUrl: _a, tlsCa: _ca, ...rest } = this.#o;
     try {
       const election = this.#election;
       // The managers as last read from etcd, for the tree (read again at most once a second, in the background).
@@ -204,6 +209,8 @@ export class HaManager {
     if (this.#follower) return;
     const server = createFollowerServer({
       token: this.#token,
+      tls: this.#o.tls as TlsServerCredentials | undefined,
+      ca: this.#o.tlsCa,
       leader: () => {
         const l = this.#election?.leader;
         return l && l.id !== this.id ? l : null;

@@ -398,6 +398,16 @@ export class EtcdStore implements Store {
     return this.listTasks(filter, true);
   }
 
+  listCurrentTasks(service: string, createdSince: number): TaskRecord[] {
+    const mine = [...this.#tasks.values()].filter((e) => e.v.service === service);
+    const newest = new Map<number, number>();
+    for (const { v: t } of mine) newest.set(t.slot, Math.max(newest.get(t.slot) ?? 0, t.generation));
+    return mine
+      .filter(({ v: t }) => !isTerminal(t.state) || t.generation === newest.get(t.slot) || t.createdAt >= createdSince)
+      .sort(({ v: a }, { v: b }) => a.slot - b.slot || a.generation - b.generation || cmp(a.id, b.id))
+      .map(copy);
+  }
+
   countTasksByState(): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const { v: t } of this.#tasks.values()) counts[t.state] = (counts[t.state] ?? 0) + 1;
