@@ -23,7 +23,7 @@ commands:
   start    [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process] [--allow-process]
            manager + one local worker in one process
   manager  [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...]
-  worker   --join ws://H:P --token T [--name N] [--runtime R] [--allow-process] [--data-dir D]
+  worker   --join ws://H:P --token-file F [--config F] [--name N] [--runtime R] [--allow-process] [--data-dir D]
   run NAME (--image I | --command "CMD ...") [--replicas N] [-p HOST:CONTAINER]...
            [-e K=V]... [--restart no|on-failure|always|unless-stopped]
            [--health-http PATH] [--cpu N] [--memory MB] [--idempotency-key K]
