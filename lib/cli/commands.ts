@@ -3,12 +3,13 @@ import { type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { GoatError } from '../errors.js';
 import { openSqliteStore, restoreSqliteStore } from '../store/index.js';
-import type { ClusterEvent, NodeRecord, TaskRecord } from '../model/index.js';
+import { waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
 import type { TreeNode } from '../supervision/index.js';
 import { call } from './client.js';
+import { goatFetch } from '../tls-fetch.js';
 import { ago, table } from './table.js';
 import * as serve from './serve.js';
-import { watchTree } from '../inspector/index.js';
+import { paint, serviceText, slotSegments, watchTree } from '../inspector/index.js';
 import { logsCommand } from './logs.js';
 import { inspectCommand } from './inspect.js';
 import { completionCommand, namesCommand } from './completion.js';
@@ -24,6 +25,8 @@ export interface CommandContext {
   dataDir: string;
   manager: string;
   token: string | undefined;
+  /** The CA a TLS manager's certificate is checked against (`--tls-ca`/GOAT_TLS_CA), PEM. */
+  ca?: Buffer | undefined;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
@@ -73,12 +76,20 @@ async function checkPlaceable(ctx: CommandContext, body: Record<string, unknown>
   if (check.warn) ctx.err.write(`goat-cluster run: warning: ${check.warn}\n`);
 }
 
+/** Commands already told their answer may be stale (once each). */
+const warnedStale = new WeakSet<CommandContext>();
+
 function client(ctx: CommandContext) {
-  return { manager: ctx.manager, token: ctx.token };
+  const onStale = (): void => {
+    if (warnedStale.has(ctx)) return;
+    warnedStale.add(ctx);
+    ctx.err.write('goat-cluster: no leader right now (an election, or etcd has no quorum): this answer may be stale\n');
+  };
+  return { manager: ctx.manager, token: ctx.token, ca: ctx.ca, onStale };
 }
 
 async function followEvents(ctx: CommandContext): Promise<void> {
-  const res = await fetch(new URL('/v1/events?since=0', ctx.manager.split(',')[0]), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } });
+  const res = await goatFetch(new URL('/v1/events?since=0', ctx.manager.split(',')[0]), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } }, { ca: ctx.ca });
   if (!res.ok || !res.body) throw new GoatError('GOAT_ERR_NOT_READY', `events: HTTP ${res.status}`);
   const decoder = new TextDecoder();
   let buffer = '';
@@ -98,9 +109,11 @@ function eventLine(e: ClusterEvent): string {
   return `${new Date(e.at).toISOString()}  #${e.seq}  ${e.type}  ${e.subject}  ${JSON.stringify(e.data)}\n`;
 }
 
-function treeText(n: TreeNode, depth = 0): string {
-  const extra = [n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - Date.now())} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
-  return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}\n${(n.children ?? []).map((c) => treeText(c, depth + 1)).join('')}`;
+function treeText(n: TreeNode, depth = 0, now = Date.now()): string {
+  const extra = [n.note ?? '', n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - now)} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
+  const service = n.service ? ` ${serviceText(n.service)}` : '';
+  const slots = (n.service?.slots ?? []).map((s) => `${'  '.repeat(depth + 1)}${paint(slotSegments(s, now), false)}\n`).join('');
+  return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}${service}\n${slots}${(n.children ?? []).map((c) => treeText(c, depth + 1, now)).join('')}`;
 }
 
 /**
@@ -156,18 +169,13 @@ export function currentTasks(tasks: readonly TaskRecord[], replicas: number): Ta
 
 /** Why a task waits, with the reschedule countdown as of now. */
 export function whyColumn(t: TaskRecord, now = Date.now()): string {
-  const why = t.error?.message ?? t.failure?.message ?? '';
-  if (t.state === 'pending' && t.notBefore !== undefined) {
-    const s = Math.max(0, Math.ceil((t.notBefore - now) / 1000));
-    return why.replace(/^re-placing in \d+ s/, `re-placing in ${s} s`);
-  }
-  return why;
+  return waitingWhy(t.error?.message ?? t.failure?.message ?? '', t.state === 'pending' ? t.notBefore : undefined, now);
 }
 
 /** The commands by name. */
 export const commands: Record<string, Command> = {
-  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.start },
-  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' } }, run: serve.manager },
+  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: serve.start },
+  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: serve.manager },
   worker: { options: { config: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
   run: {
     options: {
@@ -303,7 +311,7 @@ export const commands: Record<string, Command> = {
     options: { history: { type: 'string' } },
     async run(ctx) {
       const { startRepl } = await import('../repl/index.js');
-      await startRepl({ manager: ctx.manager, token: ctx.token, ...(ctx.values['history'] ? { historyFile: ctx.values['history'] as string } : {}) });
+      await startRepl({ manager: ctx.manager, token: ctx.token, ca: ctx.ca, ...(ctx.values['history'] ? { historyFile: ctx.values['history'] as string } : {}) });
     },
   },
   backup: {
