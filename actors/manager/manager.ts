@@ -366,7 +366,7 @@ export class Manager implements ManagerApi {
     return this.store.lastEventSeq();
   }
   probeWrite(): void {
-    this.store.setMeta('diskProbeAt', String(Date.now()));
+    this.store.setMeta('diskProbeAt', String(this.#clock.now()));
   }
 
   /**

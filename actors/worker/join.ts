@@ -13,8 +13,7 @@ import { adminCall } from '../supervision/index.js';
 import { linkChild } from './link.js';
 import { WorkerLogStreams } from '../../transport/logs-worker.js';
 import { consola } from 'consola';
-import type { Clock } from '../../lib/supervision/index.js';
-import { clip } from '../../lib/model/index.js';
+import { clip, DETECTOR_DEFAULTS } from '../../lib/model/index.js';
 import { EpochFile } from '../../lib/ha/epoch-file.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
@@ -26,7 +25,7 @@ import { Worker, type TaskView, type WorkerOptions } from './worker.js';
  * ends; with a 30 s cap a worker whose attempts failed while the manager was
  * away came back too late, was declared down, and its tasks were replaced.
  */
-export const LINK_BACKOFF_MAX_MS = 4_000;
+export const LINK_BACKOFF_MAX_MS = DETECTOR_DEFAULTS.downAfterMs;
 
 /** How a worker joins. */
 export interface JoinOptions extends WorkerOptions {
@@ -38,8 +37,6 @@ export interface JoinOptions extends WorkerOptions {
   labels?: Record<string, string>;
   /** Reconnect backoff. @default { initialMs: 500, maxMs: 4000 } (see {@link LINK_BACKOFF_MAX_MS}) */
   backoff?: { initialMs?: number; maxMs?: number };
-  /** Where the link and self-fencing take time from. @default systemClock */
-  clock?: Clock;
   /** Opens the link's WebSocket (the deterministic simulation's network). @default a real one */
   linkConnect?: LinkClientOptions['connect'];
   /**
@@ -119,7 +116,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     },
   });
   // The worker's tree goes to the manager: whole on every link, then its changes, at most 4 a second.
-  const publisher = new TreePublisher({ tree: () => worker.tree(), send: (type, body) => link.sendTree(type, body), clock: systemClock });
+  const publisher = new TreePublisher({ tree: () => worker.tree(), send: (type, body) => link.sendTree(type, body), clock: options.clock ?? systemClock });
   const offConnected = link.on('connected', () => publisher.snapshot());
   link.on('disconnected', () => logs.closeAll());
   const off = worker.subscribe((e) => {
