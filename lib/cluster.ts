@@ -91,6 +91,7 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
         worker = await joinCluster({ root: r,
           join: manager.url, token: manager.token.token, dataDir: resolved.worker.dataDir, runtime: resolved.worker.runtime,
           name: resolved.worker.name ?? 'local', labels: resolved.worker.labels, cluster: resolved.cluster.name,
+          allowProcess: resolved.worker.allowProcess, logRotation: resolved.worker.logs,
           ...(options.logger ? { logger: options.logger } : {}),
         });
         for (const svc of resolved.services({ runtime: worker.worker.runtimeChoice.kind })) await manager.putService(svc);

@@ -28,26 +28,29 @@
  * (lib/model), sent to workers in `welcome`. A worker's hello is applied in
  * one place: lib/manager/reports.ts `applyHello`, called by `nodes/<id>`.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
-import { detectorConfig, isLive, normalizeServiceSpec, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
+import { detectorConfig, isLive, normalizeServiceSpec, serviceInfo, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
 import { Journal } from '../../lib/manager/index.js';
 import { openSqliteStore, StoreCell, type Store, type StoreFactory } from '../../lib/store/index.js';
 import { systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
 import { LinkServer, ManagerLink } from '../../transport/index.js';
+import { createApiServer } from '../../transport/tls-server.js';
+import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../../lib/tls.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, type Inspectable, type NactRef } from '../supervision/index.js';
 import { ClusterRoot, within } from '../cluster/index.js';
-import { ClusterTree, localSource } from './tree.js';
+import { ClusterTree, localSource, withServices } from './tree.js';
 import type { ManagerContext, ManagerMessage, NodeLink } from './context.js';
 import { ManagerMetrics } from './metrics.js';
+import { withManagers } from '../../lib/ha/managers-tree.js';
 import { nodeActor } from './node.js';
 import { reconcilerActor } from './reconciler.js';
 import { schedulerActor } from './scheduler.js';
@@ -79,8 +82,8 @@ export interface ManagerOptions {
    * {@link Manager.stop}, and not reopened by a restart). @default SQLite at `<dataDir>/goat.db`
    */
   store?: StoreFactory | Store;
-  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
-  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams, whether reads may be stale (HA). */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events' | 'stale'>;
   /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
   epoch?: number;
   /** Makes the random part of task ids (a seeded one in a simulation). @default nanoid */
@@ -96,8 +99,17 @@ export interface ManagerOptions {
    * worker). @default a root of its own (its own nact system), stopped with the manager
    */
   root?: ClusterRoot;
+  /**
+   * Serve the API and worker links over TLS (https://, wss://) with this
+   * certificate and key (PEM files, or their contents already read). An
+   * unreadable or mismatched pair is refused at start (GOAT_ERR_TLS_FILE).
+   * @default plain HTTP
+   */
+  tls?: TlsFiles | TlsServerCredentials;
   /** Lists the cluster's managers (HA: from etcd). @default this manager alone */
   managers?: () => Promise<ManagerInfo[]>;
+  /** The managers as last known, shown as a `managers` node in the tree (HA). @default none shown */
+  managersNow?: () => readonly ManagerInfo[];
 }
 
 /** How often a node's liveness is checked (ms): a quarter of a second keeps a verdict within 250 ms of due. */
@@ -142,7 +154,7 @@ export class Manager implements ManagerApi {
   ) {
     this.#clock = options.clock ?? systemClock;
     this.#journal = new Journal(store, this.#clock);
-    this.#metrics = new ManagerMetrics(store, this.#clock);
+    this.#metrics = new ManagerMetrics(store, this.#clock, this.options.epoch ?? 0);
     const detector = managerDetector(options);
     this.#context = {
       journal: this.#journal,
@@ -173,12 +185,13 @@ export class Manager implements ManagerApi {
     await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
+    const tls = options.tls && typeof options.tls.cert === 'string' ? loadServerTls(options.tls as TlsFiles) : (options.tls as TlsServerCredentials | undefined);
     const given = options.store;
     const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db')));
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
     // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
     store.open();
-    const manager = new Manager(store, token, { ...options, detector });
+    const manager = new Manager(store, token, { ...options, detector, ...(tls ? { tls } : {}) });
     try {
       await manager.#boot();
     } catch (err) {
@@ -191,7 +204,7 @@ export class Manager implements ManagerApi {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
   get url(): string {
     const a = this.#server.address() as AddressInfo;
-    return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
   /** The port it listens on. */
@@ -345,8 +358,11 @@ export class Manager implements ManagerApi {
   /** The tree of this process from `/cluster`, each linked worker's tree under its `nodes/<id>`. */
   tree(): TreeNode {
     const root = this.#clusterRoot.snapshot();
-    if (root.children) root.children = root.children.map((c) => (c.path === this.#root.path ? this.#cluster.graft(c) : c));
-    return root;
+    const withInfo = (c: TreeNode): TreeNode => withServices(this.#cluster.graft(c), (name) => serviceInfo(this.store.getService(name), this.store.listCurrentTasks(name, Number.MAX_SAFE_INTEGER)));
+    if (root.children) root.children = root.children.map((c) => (c.path === this.#root.path ? withInfo(c) : c));
+    // Several managers on etcd: a `managers` node under the cluster root lists them.
+    const managers = this.options.managersNow?.();
+    return managers ? withManagers(root, managers) : root;
   }
 
   /** Shows (and routes admin calls to) the tree of a worker running in this process under `/cluster/manager/nodes/<nodeId>`. */
@@ -455,7 +471,7 @@ export class Manager implements ManagerApi {
     });
     const epoch = this.options.epoch ?? 0;
     this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
-    this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
+    this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
     this.#links.attach(this.#server);
     this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
     this.#admin.attach(this.#server);

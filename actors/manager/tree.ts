@@ -6,6 +6,7 @@
  * to a path inside a worker's subtree are routed to that worker.
  */
 import { GoatError } from '../../lib/errors.js';
+import type { ServiceInfo } from '../../lib/model/index.js';
 import type { TreeNode } from '../../lib/supervision/index.js';
 import type { ManagerLink } from '../../transport/index.js';
 import { RemoteTree } from '../../transport/remote-tree.js';
@@ -171,4 +172,25 @@ function inManagerPaths(result: unknown, prefix: string): unknown {
 
 function findChild(node: TreeNode, id: string): TreeNode | undefined {
   return node.children?.find((c) => c.id === id);
+}
+
+/**
+ * Adds each service's status, rollout and slots to its `services/<name>`
+ * node (the manager's own `…/manager/services`); `info` reads them from the
+ * store. Returns `root`, changed in place.
+ */
+export function withServices(root: TreeNode, info: (name: string) => ServiceInfo): TreeNode {
+  const services = findPath(root, (n) => n.id === 'services' && /(^|\/)manager\/services$/.test(n.path));
+  for (const child of services?.children ?? []) child.service = info(child.id);
+  return root;
+}
+
+function findPath(node: TreeNode, match: (n: TreeNode) => boolean): TreeNode | undefined {
+  if (match(node)) return node;
+  for (const c of node.children ?? []) {
+    if (c.stale) continue; // a worker's last known subtree has no services
+    const found = findPath(c, match);
+    if (found) return found;
+  }
+  return undefined;
 }

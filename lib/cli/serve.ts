@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { consola } from 'consola';
 import Docker from 'dockerode';
 import { GoatError } from '../errors.js';
+import { loadServerTls, readPem, type TlsServerCredentials } from '../tls.js';
 import { loadConfig, type ResolvedConfig } from '../config/index.js';
 import { packageRoot } from '../package-root.js';
 import { Manager } from '../../actors/manager/manager.js';
@@ -27,6 +28,10 @@ interface Settings {
   token: string | undefined;
   /** `--allow-process` or `worker.allowProcess`: `auto` may fall back to processes. */
   allowProcess: boolean;
+  /** The manager's certificate and key (`--tls-cert`/`--tls-key`, GOAT_TLS_*, `manager.tls`), read and checked. */
+  tls: TlsServerCredentials | undefined;
+  /** The CA trusted for a TLS manager (`--tls-ca`, GOAT_TLS_CA, `cluster.tlsCa`), PEM. */
+  ca: Buffer | undefined;
 }
 
 async function settings(ctx: CommandContext): Promise<Settings> {
@@ -34,8 +39,17 @@ async function settings(ctx: CommandContext): Promise<Settings> {
   const flag = (k: string): string | undefined => ctx.values[k] as string | undefined;
   const runtime = flag('runtime') ?? config.worker.runtime;
   if (runtime !== 'auto' && runtime !== 'docker' && runtime !== 'process') throw new GoatError('GOAT_ERR_USAGE', `--runtime wants auto, docker or process, got '${runtime}'`);
+  const certFlag = flag('tls-cert');
+  const keyFlag = flag('tls-key');
+  if ((certFlag === undefined) !== (keyFlag === undefined)) throw new GoatError('GOAT_ERR_USAGE', 'TLS needs both --tls-cert FILE and --tls-key FILE');
+  const tlsFiles = certFlag !== undefined && keyFlag !== undefined ? { cert: resolve(certFlag), key: resolve(keyFlag) } : config.manager.tls ?? undefined;
+  // Unreadable or mismatched files are refused here, before anything is opened or listens.
+  const tls = tlsFiles ? loadServerTls(tlsFiles) : undefined;
+  const ca = ctx.ca ?? (config.cluster.tlsCa ? readPem(config.cluster.tlsCa, 'ca') : undefined);
   return {
     config,
+    tls,
+    ca,
     dataDir: flag('data-dir') ? resolve(flag('data-dir')!) : config.manager.dataDir,
     listen: flag('listen') ?? config.manager.listen,
     runtime,
@@ -76,7 +90,7 @@ async function untilSignalOrFailure(ctx: CommandContext, roots: Record<string, {
 
 function startManager(s: Settings, root?: ClusterRoot): Promise<Manager> {
   const m = s.config.manager;
-  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, ...(s.token ? { token: s.token } : {}), ...(root ? { root } : {}) });
+  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, ...(s.token ? { token: s.token } : {}), ...(s.tls ? { tls: s.tls } : {}), ...(root ? { root } : {}) });
 }
 
 /** Builds the package's own images (`goat/echo`, `goat/faulty`) a Docker service needs and the engine lacks. */
@@ -128,7 +142,9 @@ export async function start(ctx: CommandContext): Promise<void> {
   try {
     worker = await joinCluster({ root,
       join: manager.url, token: manager.token.token, dataDir: s.config.worker.dataDir === join(s.config.manager.dataDir, 'worker') ? join(s.dataDir, 'worker') : s.config.worker.dataDir,
-      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess,
+      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, logRotation: s.config.worker.logs,
+      // The local worker trusts the manager's own certificate (self-signed), or the CA given.
+      ...(s.tls ? { tlsCa: s.ca ?? s.tls.cert } : {}),
     });
     ctx.out.write(`goat-cluster: manager at ${manager.url}; ${manager.token.file ? `token in ${manager.token.file}` : 'token as given'}; local worker ${worker.worker.nodeId} (${worker.worker.runtimeChoice.kind} runtime)\n`);
     if (worker.worker.runtimeChoice.refusesTasks) ctx.err.write(`goat-cluster: the local worker takes no tasks while ${worker.worker.runtimeChoice.refusesTasks}\n`);
@@ -158,7 +174,7 @@ export async function manager(ctx: CommandContext): Promise<void> {
     if (etcd.endpoints.length === 0) throw new GoatError('GOAT_ERR_USAGE', '--etcd wants URL[,URL…], e.g. http://127.0.0.1:2379');
     // Several managers on etcd: one leads, the others forward and redirect (lib/ha).
     const m = s.config.manager;
-    const ha = await HaManager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, etcd, ...(s.token ? { token: s.token } : {}) });
+    const ha = await HaManager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, etcd, ...(s.token ? { token: s.token } : {}), ...(s.tls ? { tls: s.tls } : {}), ...(s.ca ? { tlsCa: s.ca } : {}) });
     ctx.out.write(`goat-cluster: manager ${ha.id} at ${ha.url} (${ha.role}); etcd ${etcd.endpoints.join(',')} prefix ${etcd.prefix}\n`);
     await untilSignal();
     await ha.stop();
@@ -172,12 +188,12 @@ export async function manager(ctx: CommandContext): Promise<void> {
 /** `goat-cluster worker --join URL --token T`. */
 export async function worker(ctx: CommandContext): Promise<void> {
   const joinUrl = ctx.values['join'] as string | undefined;
-  if (!joinUrl) throw new GoatError('GOAT_ERR_USAGE', 'worker needs --join ws://HOST:PORT');
+  if (!joinUrl) throw new GoatError('GOAT_ERR_USAGE', 'worker needs --join ws://HOST:PORT (wss:// or https:// for a manager with TLS; several comma-separated)');
   if (!ctx.token) throw new GoatError('GOAT_ERR_USAGE', 'worker needs --token T (or GOAT_TOKEN)');
   const s = await settings(ctx);
   const name = (ctx.values['name'] as string | undefined) ?? s.config.worker.name;
   const dataDir = ctx.values['data-dir'] ? resolve(ctx.values['data-dir'] as string) : s.config.worker.dataDir;
-  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, ...(name ? { name } : {}) });
+  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, logRotation: s.config.worker.logs, ...(name ? { name } : {}), ...(s.ca ? { tlsCa: s.ca } : {}) });
   ctx.out.write(`goat-cluster: worker ${w.worker.nodeId} (${w.worker.runtimeChoice.kind} runtime) joining ${joinUrl}\n`);
   if (w.worker.runtimeChoice.refusesTasks) ctx.err.write(`goat-cluster: this node takes no tasks while ${w.worker.runtimeChoice.refusesTasks}\n`);
   // Say why a link attempt failed (once per distinct reason), and when it is up again.

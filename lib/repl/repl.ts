@@ -33,8 +33,8 @@ export function pathsOf(node: TreeNode): string[] {
 }
 
 /** Starts the REPL against a manager; resolves when it exits. */
-export async function startRepl(options: { manager: string; token: string | undefined; historyFile?: string; input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream }): Promise<void> {
-  const client = new AdminClient(options.manager, options.token);
+export async function startRepl(options: { manager: string; token: string | undefined; ca?: Buffer | string | undefined; historyFile?: string; input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream }): Promise<void> {
+  const client = new AdminClient(options.manager, options.token, options.ca);
   await client.opened;
   let paths: string[] = [];
   const refreshPaths = async (): Promise<void> => {
