@@ -17,6 +17,8 @@ export const LINK_CLOSE = {
   SILENT: { code: 4008, meaning: 'no heartbeat for 3 intervals' },
   /** A newer link of the same node replaced this one (for the manager's use). */
   REPLACED: { code: 4009, meaning: 'replaced by a newer link of the same node' },
+  /** The manager's actor of the node restarted: the hello it had is stale, the worker must say hello again. */
+  RESYNC: { code: 4010, meaning: 'the node\'s actor restarted: say hello again' },
 } as const;
 
 /** A name of {@link LINK_CLOSE}. */

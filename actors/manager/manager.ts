@@ -66,6 +66,8 @@ export interface ManagerOptions {
   dataDir: string;
   /** `host:port` to listen on. @default '127.0.0.1:7070' */
   listen?: string;
+  /** False: no HTTP server at all, links come only through {@link Manager.attachLink} (the deterministic simulation). @default true */
+  http?: boolean;
   /** The cluster token; else GOAT_TOKEN, else `<dataDir>/token` (generated on first start). */
   token?: string;
   /** Heartbeat interval told to workers, ms. @default DETECTOR_DEFAULTS.heartbeatMs */
@@ -182,7 +184,8 @@ export class Manager implements ManagerApi {
 
   /** Opens the store (refusing a corrupt one), starts the tree and listens. */
   static async start(options: ManagerOptions): Promise<Manager> {
-    await mkdir(options.dataDir, { recursive: true });
+    // Nothing lives in dataDir when the store and the token are given (the simulation touches no disk).
+    if (!(options.store && options.token)) await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
     const tls = options.tls && typeof options.tls.cert === 'string' ? loadServerTls(options.tls as TlsFiles) : (options.tls as TlsServerCredentials | undefined);
@@ -470,12 +473,15 @@ export class Manager implements ManagerApi {
       if (within(e.path, '/cluster/manager')) this.#onSupervision(e);
     });
     const epoch = this.options.epoch ?? 0;
-    this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
-    this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
-    this.#links.attach(this.#server);
-    this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
-    this.#admin.attach(this.#server);
-    const [host, port] = splitListen(this.options.listen ?? '127.0.0.1:7070');
+    const http = this.options.http !== false;
+    if (http) {
+      this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
+      this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
+      this.#links.attach(this.#server);
+      this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
+      this.#admin.attach(this.#server);
+    }
+    const [host, port] = http ? splitListen(this.options.listen ?? '127.0.0.1:7070') : ['', ''];
     const mc = this.#context;
     try {
       this.#root = await this.#clusterRoot.add({
@@ -494,6 +500,7 @@ export class Manager implements ManagerApi {
           actorChild<null, never>({
             id: 'api',
             init: async () => {
+              if (!http) return null; // links only through attachLink
               await new Promise<void>((resolve, reject) => {
                 this.#server.once('error', reject);
                 this.#server.listen(Number(port), host, () => {
@@ -505,6 +512,7 @@ export class Manager implements ManagerApi {
             },
             receive: (s) => s,
             terminate: async () => {
+              if (!http) return;
               this.#links.close();
               this.#admin?.close();
               this.#server.closeAllConnections();
@@ -525,7 +533,7 @@ export class Manager implements ManagerApi {
       if (this.#ownsRoot) await this.#clusterRoot.stop();
       throw new GoatError('GOAT_ERR_USAGE', `cannot listen on ${host}:${port}: ${err?.message ?? 'unknown error'}`, { details: { listen: `${host}:${port}` } });
     }
-    this.#links.onLink((link) => this.attachLink(link));
+    if (http) this.#links.onLink((link) => this.attachLink(link));
     // Its own sweep at start may run before `nodes` and `services` exist: once more now that the whole tree runs.
     this.tell('/cluster/manager/reconciler', { type: 'sweep' });
     const prune = (): void => {
@@ -537,7 +545,7 @@ export class Manager implements ManagerApi {
     (this.#pruneTimer as { unref?: () => void }).unref?.();
     this.#ready = true;
     const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
-    log.info(`manager API on ${this.url} (${tokenWhere})`);
+    log.info(http ? `manager API on ${this.url} (${tokenWhere})` : 'manager started without HTTP (links through attachLink)');
   }
 
   /** One admin-channel request (the REPL, the inspector). Bad paths and messages get errors, never a crash. */

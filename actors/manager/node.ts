@@ -39,6 +39,16 @@ export interface NodeState {
   reports: ReportedTask[];
 }
 
+/**
+ * Links whose hello a node actor has applied. A restarted actor must not
+ * apply it again: it is as old as the link, and tasks assigned and reported
+ * since would be judged gone from the node (found by the simulation, seed
+ * 158: a store error crashed the actor, its restart re-applied the hello,
+ * and a task running since was marked lost, re-placed, and its copy left
+ * running). It closes such a link instead: the worker says hello again.
+ */
+const helloApplied = new WeakSet<NodeLink>();
+
 const NODE_MESSAGES: NodeMessage['type'][] = ['gone', 'linked', 'heartbeat', 'report', 'apply-reports', 'closed', 'check', 'assign', 'stop', 'stopped', 'stop-failed', 'sync', 'lose'];
 
 /** The child spec of `nodes/<id>`. `recovering`: known from the store at a manager start (grace), not linked yet. */
@@ -63,7 +73,8 @@ export function nodeActor(mc: ManagerContext, id: string): ChildSpec<NactRef> {
         suspect(mc, id);
       }
       const link = mc.linkOf(id);
-      if (link?.open) ctx.tell({ type: 'linked', link });
+      if (link?.open && helloApplied.has(link)) link.close(LINK_CLOSE.RESYNC.code, LINK_CLOSE.RESYNC.meaning);
+      else if (link?.open) ctx.tell({ type: 'linked', link });
       armCheck(mc, ctx, state);
       return state;
     },
@@ -185,6 +196,11 @@ function applyQueuedReports(mc: ManagerContext, s: NodeState, ctx: ActorContext)
 function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorContext): NodeState {
   if (!link.open) return s;
   if (s.link === link) return s;
+  if (helloApplied.has(link)) {
+    link.close(LINK_CLOSE.RESYNC.code, LINK_CLOSE.RESYNC.meaning); // a restart's queued `linked`: its hello is stale
+    return s;
+  }
+  helloApplied.add(link);
   applyQueuedReports(mc, s, ctx); // reports sent before this hello are older than it
   s.unlisten?.();
   const now = mc.clock.now();

@@ -137,6 +137,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const stopFencing = startFencing({
     tasks: () => worker.state.assignments().map((a) => ({ taskId: a.taskId, state: worker.task(a.taskId)?.state ?? 'assigned', spec: a.spec })),
     disconnectedSince: () => link.disconnectedSince,
+    onDisconnected: (listener) => link.on('disconnected', () => listener()),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     stop: (taskId) => worker.stopTask(taskId),
     onFenced: (taskId, err) => (err === undefined

@@ -13,7 +13,7 @@
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError, isGoatError } from '../../lib/errors.js';
-import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
+import { canTransition, classifyError, classifyExit, isTerminal, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
 import { systemClock, type Clock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle, type ChildSpec } from '../../lib/supervision/index.js';
@@ -122,6 +122,8 @@ export interface AssignInput {
 export class Worker {
   readonly #listeners = new Set<(e: WorkerEvent) => void>();
   readonly #tasks = new Map<string, TaskView>();
+  /** Tasks whose `stopTask` is in progress. */
+  readonly #stopping = new Set<string>();
   /** Command keys being applied right now (a re-sent command arriving meanwhile is not applied twice). */
   /** Keys of assigns being applied, each with the application's end (a copy of it waits for it, see `assign`). */
   readonly #applying = new Map<string, Promise<unknown>>();
@@ -268,6 +270,15 @@ export class Worker {
   async stopTask(taskId: string, cmdId?: string): Promise<void> {
     const view = this.#tasks.get(taskId);
     if (!view) throw new GoatError('GOAT_ERR_NO_SUCH_TASK', `no task ${taskId} on node ${this.nodeId}`, { details: { taskId } });
+    this.#stopping.add(taskId);
+    try {
+      await this.#stop(taskId, view, cmdId);
+    } finally {
+      this.#stopping.delete(taskId);
+    }
+  }
+
+  async #stop(taskId: string, view: TaskView, cmdId?: string): Promise<void> {
     const timeout = this.state.assignments().find((a) => a.taskId === taskId)?.spec.stopTimeoutMs ?? 10_000;
     await this.state.unassign(taskId, [...(cmdId ? [`cmd:${cmdId}`] : []), stoppedKey(taskId, view.generation)]);
     // Through the supervisor's queue even when the child is not there yet: an assign's start still queued behind
@@ -281,6 +292,28 @@ export class Worker {
     this.#move(taskId, 'stopped');
     // Its container, or its process record, logs and folder (<data>/tasks/<task>-gN), go with it.
     await this.runtime.remove(taskId, view.generation).catch(() => undefined);
+  }
+
+  /**
+   * Finishes the stops the engine refused while it was away: a task this
+   * worker stopped is out of its record at once (a restarted worker's boot
+   * sweep removes it), but while the same worker runs, its copy would go on
+   * running unwatched and be reported `unknown` for good — found by the
+   * simulation (seed 97: a task self-fenced while Docker was lost kept its
+   * slot empty). Run once the engine answers again.
+   */
+  async #finishStops(): Promise<void> {
+    const recorded = new Set(this.state.assignments().map((a) => a.taskId));
+    for (const t of [...this.#tasks.values()]) {
+      if (recorded.has(t.id) || isTerminal(t.state) || this.#stopping.has(t.id)) continue;
+      try {
+        await this.runtime.stop(t.id, t.generation, 10_000);
+        await this.runtime.remove(t.id, t.generation);
+      } catch {
+        continue; // the engine went away again: next time it is back
+      }
+      if (!this.state.assignments().some((a) => a.taskId === t.id)) this.#move(t.id, 'stopped');
+    }
   }
 
   /** Stops the worker's actors; its tasks keep running, to be adopted by the next worker on this data dir. */
@@ -330,6 +363,7 @@ export class Worker {
         const health = await this.runtime.health();
         if (!health.ok) throw new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `${this.runtime.kind} runtime unavailable: ${health.detail}`, { temporary: true });
         this.#setStatus('ready');
+        void this.#finishStops();
         off?.();
         off = this.runtime.onHealth((h) => {
           if (!h.ok) ctx.tell({ type: 'lost', detail: h.detail });
