@@ -100,6 +100,10 @@ export const BODY_SCHEMAS = {
     capacity: z.strictObject({ cpus: amount, memoryMb: amount, diskFreeMb: amount.optional() }),
     labels: z.record(z.string().max(256), z.string().max(1024)),
     tasks: z.array(taskReportSchema).max(100_000),
+    /** The cluster this node belongs to (remembered from a welcome); absent before its first join. */
+    clusterId: id.optional(),
+    /** The specs of its tasks, by task id: sent after a refusal as of another cluster, so that an adopting manager can take them over. */
+    specs: z.record(id, wireTaskSpec).optional(),
   }),
   heartbeat: z.strictObject({
     seq: count,
@@ -120,6 +124,8 @@ export const BODY_SCHEMAS = {
     suspectAfterMs: z.number().int().positive().optional(),
     downAfterMs: z.number().int().positive().optional(),
     linkSilenceMs: z.number().int().positive().optional(),
+    /** The manager's cluster id: the worker remembers it and says it in every hello. Optional for older managers. */
+    clusterId: id.optional(),
   }),
   heartbeat_ack: z.strictObject({ seq: count }),
   assign: z.strictObject({

@@ -11,6 +11,7 @@ import { ago, table } from './table.js';
 import * as serve from './serve.js';
 import { watchTree } from '../inspector/index.js';
 import { logsCommand } from './logs.js';
+import { adoptCommand } from './adopt.js';
 import { inspectCommand } from './inspect.js';
 import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
@@ -116,6 +117,11 @@ async function warnUnplaceable(ctx: CommandContext, body: Record<string, unknown
   ctx.err.write(needs === 'process'
     ? `goat-cluster run: warning: no node can run it yet: --command runs on process nodes and every node runs Docker (${nodes.map((n) => n.name).join(', ')}). Run an image with --image (--command then gives its arguments), or add a process node: goat-cluster worker --runtime process --join … (it stays pending until then)\n`
     : `goat-cluster run: warning: no node can run it yet: --image runs on Docker nodes and every node runs processes (${nodes.map((n) => n.name).join(', ')}). Give a --command, or add a Docker node (it stays pending until then)\n`);
+}
+
+/** Under the nodes table: why each refused node was refused (and how to adopt it). */
+function nodeNotes(nodes: readonly NodeRecord[]): string {
+  return nodes.filter((n) => n.refused).map((n) => `\n${n.name}: ${n.refused!.reason}\n`).join('');
 }
 
 function client(ctx: CommandContext) {
@@ -279,7 +285,7 @@ export const commands: Record<string, Command> = {
       const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes');
       print(ctx, nodes, () => table(['NODE', 'NAME', 'STATUS', 'RUNTIME', 'CPUS', 'MEMORY', 'TASKS', 'SEEN'], nodes.map((n) => [
         n.id, n.name, n.status, n.runtime, String(n.capacity.cpus), `${Math.round(n.capacity.memoryMb)} MiB`, String(n.usage.tasks), ago(n.lastSeenAt),
-      ])));
+      ])) + nodeNotes(nodes));
     },
   },
   stop: {
@@ -323,6 +329,7 @@ export const commands: Record<string, Command> = {
       print(ctx, active, () => `node ${active.name} (${active.id}) ${active.status}\n`);
     },
   },
+  adopt: adoptCommand,
   inspect: inspectCommand,
   completion: completionCommand,
   __names: namesCommand,
