@@ -127,6 +127,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? LINK_BACKOFF_MAX_MS },
     usage: () => usage,
+    unavailable: () => worker.unavailable,
     ...(options.linkConnect ? { connect: options.linkConnect } : {}),
     hello: async () => {
       // With its engine away the node still says hello (its tasks and why it takes none), with the host's size.
@@ -136,6 +137,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
         capacity: { cpus: capacity.cpus, memoryMb: capacity.memoryMb, ...(capacity.diskFreeMb === undefined ? {} : { diskFreeMb: capacity.diskFreeMb }) },
         tasks: worker.tasks().map(toReport),
         ...(clusterIds.id === undefined ? {} : { clusterId: clusterIds.id }),
+        ...(worker.unavailable === undefined ? {} : { unavailable: worker.unavailable.slice(0, 1024) }),
         ...(refusedAsForeign ? { specs: Object.fromEntries(worker.state.assignments().map((a) => [a.taskId, a.spec])) } : {}),
       };
     },

@@ -121,7 +121,7 @@ async function warnUnplaceable(ctx: CommandContext, body: Record<string, unknown
 
 /** Under the nodes table: why each refused node was refused (and how to adopt it). */
 function nodeNotes(nodes: readonly NodeRecord[]): string {
-  return nodes.filter((n) => n.refused).map((n) => `\n${n.name}: ${n.refused!.reason}\n`).join('');
+  return nodes.filter((n) => n.refused || n.unavailable).map((n) => `\n${n.name}: ${n.refused?.reason ?? n.unavailable}\n`).join('');
 }
 
 function client(ctx: CommandContext) {

@@ -126,6 +126,12 @@ export interface NodeRecord {
   createdAt: number;
   updatedAt: number;
   /**
+   * Why the node takes no tasks now, as it says (`auto` without Docker and
+   * without --allow-process, while Docker does not answer): the scheduler
+   * places nothing there meanwhile. Absent when it takes tasks.
+   */
+  unavailable?: string;
+  /**
    * Status `refused`: the node belongs to another cluster (its cluster id is
    * not the store's), so it was not let in and its tasks were left alone,
    * until a person adopts it (`goat-cluster adopt NODE`). Never stored.
