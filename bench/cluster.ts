@@ -19,13 +19,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Manager } from '../actors/manager/manager.js';
 import type { ManagerChildRequest, ManagerChildStats } from './fixtures/manager-child.js';
 import { simFleet } from './fixtures/sim-workers.js';
+import { sleep, startSimCluster, waitFor } from './fixtures/sim-cluster.js';
 import { now } from './measure.js';
 
 const TOKEN = 'bench-token-0123456789';
-const quiet = { info: () => undefined, warn: () => undefined };
 
 /** The throughput measurement. */
 export interface ClusterThroughput {
@@ -57,15 +56,6 @@ export interface ClusterMemory {
   linkDrops: string | null;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** PUTs `count` services of `replicas` each, all at once; resolves when every PUT answered 201. */
 async function submitServices(url: string, prefix: string, count: number, replicas: number): Promise<void> {
@@ -82,15 +72,9 @@ async function submitServices(url: string, prefix: string, count: number, replic
 
 /** One round: a fresh manager and fleet; returns tasks/s. */
 async function throughputRound(services: number, replicas: number, workers: number): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), 'goat-bench-e2e-'));
-  let manager: Manager | undefined;
-  let fleet: ReturnType<typeof simFleet> | undefined;
+  const c = await startSimCluster({ token: TOKEN, workers, tmpPrefix: 'goat-bench-e2e-' });
   try {
-    manager = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', token: TOKEN, logger: quiet });
-    const m = manager;
-    fleet = simFleet({ url: m.url, token: TOKEN, count: workers });
-    await fleet.connected();
-    await waitFor('workers linked', () => m.listNodes().filter((n) => n.status === 'ready').length === workers && m.listNodes().every((n) => m.isLinked(n.id)), 30_000);
+    const m = c.manager;
     const total = services * replicas;
     let running = 0;
     let doneAt = 0;
@@ -114,9 +98,7 @@ async function throughputRound(services: number, replicas: number, workers: numb
     if (inStore !== total) throw new Error(`the store has ${inStore} running tasks, expected ${total}`);
     return (total * 1000) / ms;
   } finally {
-    await fleet?.stop();
-    await manager?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await c.stop();
   }
 }
 

@@ -14,41 +14,21 @@
  *
  * Run alone: `node dist/bench/ha.js` (BENCH_SCALE=0.1 for a quick run).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { Manager } from '../actors/manager/manager.js';
 import { openEtcdStore, type Store } from '../lib/store/index.js';
 import { EtcdCluster } from '../spec/helpers/etcd-cluster.js';
 import { HaCluster } from '../spec/helpers/ha-cluster.js';
-import { simFleet } from './fixtures/sim-workers.js';
+import { sleep, startSimCluster } from './fixtures/sim-cluster.js';
 import { now } from './measure.js';
 
 const TOKEN = 'bench-token-0123456789';
-const quiet = { info: () => undefined, warn: () => undefined };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** One round on a fresh manager (with `store`, or SQLite in a temp dir): tasks/s. */
 async function throughputRound(services: number, replicas: number, workers: number, store: () => Promise<Store | undefined>): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), 'goat-bench-ha-'));
-  let manager: Manager | undefined;
-  let fleet: ReturnType<typeof simFleet> | undefined;
+  const s = await store();
+  const c = await startSimCluster({ token: TOKEN, workers, linkTimeoutMs: 60_000, tmpPrefix: 'goat-bench-ha-', ...(s ? { store: s, epoch: 1 } : {}) });
   try {
-    const s = await store();
-    manager = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', token: TOKEN, logger: quiet, ...(s ? { store: s, epoch: 1 } : {}) });
-    const m = manager;
-    fleet = simFleet({ url: m.url, token: TOKEN, count: workers });
-    await fleet.connected();
-    await waitFor('workers linked', () => m.listNodes().filter((n) => n.status === 'ready').length === workers && m.listNodes().every((n) => m.isLinked(n.id)), 60_000);
+    const m = c.manager;
     const total = services * replicas;
     let running = 0;
     let doneAt = 0;
@@ -76,9 +56,7 @@ async function throughputRound(services: number, replicas: number, workers: numb
     await m.store.committed();
     return (total * 1000) / (doneAt - t0);
   } finally {
-    await fleet?.stop();
-    await manager?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await c.stop();
   }
 }
 

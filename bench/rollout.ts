@@ -13,20 +13,18 @@
  *   terminal tasks of other services (candidate), side by side. Target ≤ 1.2×.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ManagerCore } from '../actors/manager/core.js';
-import { Manager } from '../actors/manager/manager.js';
 import { ManagerMetrics } from '../actors/manager/metrics.js';
 import { normalizeServiceSpec, type TaskRecord } from '../lib/model/index.js';
 import { openSqliteStore } from '../lib/store/index.js';
 import { systemClock } from '../lib/supervision/index.js';
-import { simFleet } from './fixtures/sim-workers.js';
+import { startSimCluster, waitFor } from './fixtures/sim-cluster.js';
 import { compare, now, type Comparison } from './measure.js';
 
 const TOKEN = 'bench-token-rollout-0123456789';
-const quiet = { info: () => undefined, warn: () => undefined };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** One rolling update's figures. */
 export interface RolloutFigure {
@@ -39,27 +37,13 @@ export interface RolloutFigure {
   fewestRunning: number;
 }
 
-async function waitFor(what: string, probe: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 async function rolloutRound(parallelism: number, replicas: number, workers: number): Promise<RolloutFigure> {
-  const dir = await mkdtemp(join(tmpdir(), 'goat-bench-rollout-'));
-  let manager: Manager | undefined;
-  let fleet: ReturnType<typeof simFleet> | undefined;
+  const c = await startSimCluster({ token: TOKEN, workers, tmpPrefix: 'goat-bench-rollout-' });
   try {
-    manager = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', token: TOKEN, logger: quiet });
-    const m = manager;
-    fleet = simFleet({ url: m.url, token: TOKEN, count: workers });
-    await fleet.connected();
-    await waitFor('workers linked', () => m.listNodes().filter((n) => n.status === 'ready').length === workers, 30_000);
+    const m = c.manager;
     const task = { image: 'goat/echo', resources: { cpu: 0.1, memoryMb: 64 }, env: { V: '1' } };
     await m.putService({ name: 'web', replicas, task, update: { parallelism, monitorMs: 0, order: 'stop-first' } });
-    await waitFor('all running', () => m.listTasks({ service: 'web', state: 'running' }).length === replicas, 60_000);
+    await waitFor('all running', () => m.listTasks({ service: 'web', state: 'running' }).length === replicas, 60_000, 5);
     // Exact, from the event log in commit order: a task is running from its `running` event until its next state.
     const running = new Set(m.listTasks({ service: 'web', state: 'running' }).map((t) => t.id));
     let fewest = running.size;
@@ -71,14 +55,12 @@ async function rolloutRound(parallelism: number, replicas: number, workers: numb
     });
     const t0 = now();
     await m.putService({ name: 'web', replicas, task: { ...task, env: { V: '2' } }, update: { parallelism, monitorMs: 0, order: 'stop-first' } });
-    await waitFor('rollout completed', () => m.getService('web')?.update?.state === 'completed', 120_000);
+    await waitFor('rollout completed', () => m.getService('web')?.update?.state === 'completed', 120_000, 5);
     const ms = now() - t0;
     off();
     return { parallelism, replicas, workers, ms, fewestRunning: fewest };
   } finally {
-    await fleet?.stop();
-    await manager?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await c.stop();
   }
 }
 
@@ -150,4 +132,15 @@ export async function historyBenchmark(scale = 1): Promise<Comparison> {
     await none.close();
     await full.close();
   }
+}
+
+// `node dist/bench/rollout.js`: these benchmarks alone (BENCH_SCALE=0.1 for a quick run), with the load average they ran under.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const scale = Number(process.env['BENCH_SCALE'] ?? '1');
+  const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+  console.log(`load average before: ${load()}`);
+  for (const r of await rolloutBenchmarks(scale)) console.log(`rolling update: ${r.replicas} replicas on ${r.workers} sim workers, parallelism ${r.parallelism}: completed in ${(r.ms / 1000).toFixed(2)} s, fewest running ${r.fewestRunning}`);
+  const h = await historyBenchmark(scale);
+  console.log(`${h.name}: ${(h.baselineUs / 1000).toFixed(2)} ms vs ${(h.candidateUs / 1000).toFixed(2)} ms = ${(h.candidateUs / h.baselineUs).toFixed(2)}× (target ≤ 1.2×)`);
+  console.log(`load average after: ${load()}`);
 }

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   GOAT_ERR_INTERNAL: 'An unexpected error inside Goat (HTTP 500); please report it.',
   GOAT_ERR_CHILD_START: 'A child failed to start (its start function threw or rejected).',
   GOAT_ERR_RESOURCE: 'This node lacks something the task needs (`details.resource`: image, disk, cpu, memory, port or executable); a resource failure, not an application failure: place the task elsewhere.',
+  GOAT_ERR_UNPLACEABLE: 'No node of the cluster can ever run the task (e.g. a `--command` without an image when every node runs Docker); `run` says how to fix it and creates nothing (`details.nodes`).',
   GOAT_ERR_RUNTIME_UNAVAILABLE: 'The container engine does not answer (Docker daemon down or restarting); temporary.',
   GOAT_ERR_NO_SUCH_TASK: 'The runtime has no container or process for this task and generation.',
   GOAT_ERR_TASK_START: 'The runtime could not start the task\'s program (e.g. its executable is missing inside the image); an application failure.',

@@ -5,10 +5,16 @@
  * - `GET /healthz` → 200 `{ ok: true, role: 'follower' }`;
  *   `GET /readyz` → 503 `{ role: 'follower', leader }` (leader null while
  *   there is none).
- * - `/v1/*` and `/metrics`: the token is checked here (401), then the request is
+ * - `GET /metrics`: its own, `goat_leader 0` and `goat_epoch` (the leader's
+ *   it knows, 0 for none), behind the token only with `metricsToken`.
+ * - `/v1/*`: the token is checked here (401), then the request is
  *   forwarded to the leader — waiting up to `forwardWaitMs` (5 s) while
  *   there is none (an election) — and the leader's answer is passed back as
  *   is; with no leader in time, 503 GOAT_ERR_NOT_READY with `Retry-After`.
+ * - With no leader known (an election, or etcd's quorum lost), a `GET /v1/*`
+ *   is answered by `staleRead` when given: from etcd's local copy, marked
+ *   `Goat-Stale: true` (reads say they may be stale); `/readyz` then says
+ *   `stale: true`. Writes wait for a leader as above.
  * - A worker link (`/v1/link`): the token is checked before any upgrade
  *   (401), then one frame — `redirect` naming the leader's URL and epoch, or
  *   `no_leader` with a retry delay — and the link is closed.
@@ -40,6 +46,23 @@ export interface FollowerServerOptions {
   tls?: TlsServerCredentials | undefined;
   /** CA certificate(s), PEM, trusted for an https:// leader besides the system's. */
   ca?: Buffer | undefined;
+  /** Answers a `GET /v1/*` (token checked, body unread) while there is no leader: a read that may be stale. @default none: it waits for a leader like a write */
+  staleRead?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Require the token on `/metrics` (as the leader's `api.metricsToken`). @default false */
+  metricsToken?: boolean;
+}
+
+/** A follower's `/metrics` (Prometheus text): it does not lead; the epoch of the leader it knows. */
+export function followerMetrics(leader: LeaderInfo | null): string {
+  return [
+    '# HELP goat_leader 1 when this manager leads (a single manager always does), 0 for a follower.',
+    '# TYPE goat_leader gauge',
+    'goat_leader 0',
+    '# HELP goat_epoch The epoch of the leader this manager knows (HA; 0 for a single manager or while nobody leads).',
+    '# TYPE goat_epoch gauge',
+    `goat_epoch ${leader?.epoch ?? 0}`,
+    '',
+  ].join('\n');
 }
 
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
@@ -116,11 +139,19 @@ export function createFollowerServer(o: FollowerServerOptions): Server {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true, role: 'follower' });
-    if (req.method === 'GET' && path === '/readyz') return sendJson(res, 503, { role: 'follower', leader: o.leader() });
+    if (req.method === 'GET' && path === '/readyz') {
+      const leader = o.leader();
+      return sendJson(res, 503, { role: 'follower', leader, ...(leader ? {} : { stale: true }) });
+    }
+    if (req.method === 'GET' && path === '/metrics' && (!o.metricsToken || bearerMatches(o.token, req.headers.authorization))) {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(followerMetrics(o.leader()));
+      return;
+    }
     if (!path.startsWith('/v1/') && path !== '/metrics') return sendError(res, 404, new GoatError('GOAT_ERR_NOT_FOUND', `no route ${req.method ?? ''} ${path}`));
     if (!bearerMatches(o.token, req.headers.authorization)) {
       return sendError(res, 401, new GoatError('GOAT_ERR_UNAUTHORIZED', 'missing or wrong cluster token (Authorization: Bearer <token>)'), { 'www-authenticate': 'Bearer' });
     }
+    if (req.method === 'GET' && path.startsWith('/v1/') && o.staleRead && !o.leader()) return o.staleRead(req, res);
     const body = await readBody(req, 1 << 20);
     const deadline = Date.now() + waitMs;
     for (;;) {

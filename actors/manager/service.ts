@@ -14,7 +14,8 @@ import { actorChild, type NactRef } from '../supervision/index.js';
 import type { ChildSpec, TimerId } from '../../lib/supervision/index.js';
 import { SERVICE_DEFAULTS } from '../../lib/model/defaults.js';
 import type { ServiceRecord, ServiceState as StoredServiceState } from '../../lib/model/index.js';
-import { initialServiceState, serviceStep, slotsOf, type ServiceState } from '../../lib/manager/index.js';
+import { initialServiceState, serviceStep, type ServiceState } from '../../lib/manager/index.js';
+import { isRolling, slotInfos } from '../../lib/model/index.js';
 import { isMessage, type ManagerContext, type ServiceMessage } from './context.js';
 
 /** A controller's state: its slots, and the wake-up it waits for. */
@@ -29,14 +30,17 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
     init: (ctx) => {
       ctx.tell({ type: 'reconcile' });
       const s = initialServiceState(name);
-      return { ...s, slots: slotsOf(mc.journal.store.listTasks({ service: name })), wake: null };
+      const { store } = mc.journal;
+      return { ...s, slots: slotInfos(store.listCurrentTasks(name, Number.MAX_SAFE_INTEGER), store.getService(name)), wake: null };
     },
     receive: (s, msg, ctx) => {
       if (!isMessage<ServiceMessage>(msg, 'reconcile')) return s; // anything else (a REPL user's message) is ignored
       const { store } = mc.journal;
       const now = mc.clock.now();
       const service = store.getService(name);
-      const { state, effects } = serviceStep(s, service, store.listTasks({ service: name }), now, (svc, slot) => `${svc}.${slot}.${mc.settings.newId()}`);
+      // Only what the step needs: live tasks, each slot's newest, and the tasks of a rollout in progress (not the whole history).
+      const tasks = store.listCurrentTasks(name, rolloutStart(service) ?? now);
+      const { state, effects } = serviceStep(s, service, tasks, now, (svc, slot) => `${svc}.${slot}.${mc.settings.newId()}`);
       mc.journal.tx(() => {
         if (effects.puts.length > 0) store.putTasks(effects.puts);
         mc.journal.events(effects.events);
@@ -45,8 +49,8 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
         }
         store.pruneTaskHistory(name, service?.spec.taskHistory ?? SERVICE_DEFAULTS.taskHistory);
       });
-      for (const stop of effects.stops) mc.tell(`/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
-      if (effects.place) mc.tell('/manager/scheduler', { type: 'place' });
+      for (const stop of effects.stops) mc.tell(`/cluster/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
+      if (effects.place) mc.tell('/cluster/manager/scheduler', { type: 'place' });
       if (effects.rollback !== undefined) mc.rollback(name, effects.rollback);
       let wake = s.wake;
       if (effects.wakeAt !== undefined && (wake === null || effects.wakeAt < wake.at || wake.at <= now)) {
@@ -61,6 +65,12 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
       if (s.wake) mc.clock.clearTimeout(s.wake.timer);
     },
   });
+}
+
+/** When the rollout of the service's current version started, while it is replacing slots (its tasks count for it). */
+function rolloutStart(service: ServiceRecord | undefined): number | undefined {
+  const u = service?.update;
+  return service && u && isRolling(u) && u.version === service.version ? u.startedAt : undefined;
 }
 
 /** Merges `patch` into a service's stored state (inside a transaction); returns the record with it. */

@@ -9,6 +9,8 @@ export interface ClientOptions {
   token: string | undefined;
   /** CA certificate(s), PEM, trusted for an https:// manager (`--tls-ca`). @default the system's CAs */
   ca?: string | Buffer | undefined;
+  /** Told once per call when the answer says it may be stale (`Goat-Stale: true`: no leader right now, HA). */
+  onStale?: () => void;
 }
 
 /** Calls the API; resolves with the parsed JSON, rejects with a GoatError carrying the API's error code. */
@@ -31,6 +33,7 @@ export async function call<T = unknown>(o: ClientOptions, method: string, path: 
     }
   }
   if (!res) throw new GoatError('GOAT_ERR_NOT_READY', `cannot reach the manager at ${failures.join('; ')}`, { temporary: true, details: { manager: o.manager } });
+  if (res.headers.get('goat-stale') === 'true') o.onStale?.();
   const text = await res.text();
   const json = text ? (JSON.parse(text) as unknown) : undefined;
   if (!res.ok) {

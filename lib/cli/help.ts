@@ -35,7 +35,7 @@ const SERVE = {
 export const HELP: Record<string, Help> = {
   start: { usage: 'start [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process] [--tls-cert F --tls-key F]', what: 'Runs a manager and one local worker in this process until Ctrl-C.', flags: { ...SERVE, runtime: 'the local worker\'s runtime: auto (Docker when its engine answers), docker or process' } },
   manager: { usage: 'manager [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...] [--tls-cert F --tls-key F]', what: 'Runs a manager alone; workers join it.', flags: { ...SERVE, etcd: 'etcd endpoints for the store and leader election' } },
-  worker: { usage: 'worker --join ws[s]://H:P[,...] --token-file F [--name N] [--runtime R] [--data-dir D] [--tls-ca F]', what: 'Runs a worker that joins a manager and runs the tasks placed on its node.', flags: { join: 'the manager link URL(s), comma-separated: ws:// or http://, wss:// or https:// with TLS', name: 'a human name for the node', runtime: 'auto, docker or process', config: SERVE.config, 'allow-process': SERVE['allow-process'] } },
+  worker: { usage: 'worker --join ws[s]://H:P[,...] --token-file F [--config F] [--name N] [--runtime R] [--allow-process] [--data-dir D] [--tls-ca F]', what: 'Runs a worker that joins a manager and runs the tasks placed on its node.', flags: { join: 'the manager link URL(s), comma-separated: ws:// or http://, wss:// or https:// with TLS', name: 'a human name for the node', runtime: 'auto, docker or process', config: SERVE.config, 'allow-process': SERVE['allow-process'] } },
   adopt: { usage: 'adopt NODE', what: 'Lets a node refused as of another cluster (the manager\'s store is new, emptied or replaced) into this one; its tasks are taken over as they run, not restarted.', flags: {} },
   run: {
     usage: 'run NAME (--image I | --command "CMD ...") [options]',
@@ -121,7 +121,9 @@ export function usageMessage(e: Error & { code?: string }): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${m?.[1] ?? ''}`.trim();
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing/.test(e.message) ? `option ${m?.[1]?.split(' ')[0] ?? ''} needs a value` : `option ${m?.[1] ?? ''} takes no value`;
+      if (/argument missing/.test(e.message)) return `option ${m?.[1]?.split(' ')[0] ?? ''} needs a value`;
+      if (/ambiguous/.test(e.message)) return `the value of ${m?.[1] ?? ''} starts with a dash: write it as ${m?.[1] ?? ''}="-..."`;
+      return `option ${m?.[1] ?? ''} takes no value`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument ${m?.[1] ?? ''}`;
     default:

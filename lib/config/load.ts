@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { GoatError } from '../errors.js';
 import type { GoatConfig, ServicesContext } from './types.js';
 import { DETECTOR_DEFAULTS, type ServiceSpecInput } from '../model/index.js';
+import { LOG_ROTATION_DEFAULTS, type LogRotation } from '../logs/rotate.js';
 
 const listen = z.string().regex(/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT');
 const schema = z.strictObject({
@@ -30,6 +31,7 @@ const schema = z.strictObject({
     runtime: z.enum(['auto', 'docker', 'process']).optional(), name: z.string().min(1).optional(),
     labels: z.record(z.string(), z.string()).optional(), dataDir: z.string().min(1).optional(),
     allowProcess: z.boolean().optional(),
+    logs: z.strictObject({ maxBytes: z.number().int().min(1024).optional(), maxFiles: z.number().int().min(1).max(100).optional() }).optional(),
   }).optional(),
   services: z.union([z.array(z.unknown()), z.custom<(ctx: ServicesContext) => unknown[]>((v) => typeof v === 'function', 'a list or a function')]).optional(),
 });
@@ -40,7 +42,7 @@ export interface ResolvedConfig {
   file: string | null;
   cluster: { name: string; token: string | undefined; tlsCa: string | undefined };
   manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack'; metricsToken: boolean; tls: { cert: string; key: string } | null; etcd: { endpoints: string[]; prefix: string; leaseTtlMs: number } | null };
-  worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string; allowProcess: boolean };
+  worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string; allowProcess: boolean; logs: LogRotation };
   /** The services for a runtime (validated by the manager when applied). */
   services(ctx: ServicesContext): ServiceSpecInput[];
 }
@@ -73,7 +75,8 @@ export function resolveConfig(raw: unknown, file: string | null, env: NodeJS.Pro
       tls: tlsOf(env, c.manager?.tls, file, base),
       etcd: etcdOf(env['GOAT_ETCD'], c.manager?.etcd),
     },
-    worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker'), allowProcess: c.worker?.allowProcess ?? false },
+    worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker'), allowProcess: c.worker?.allowProcess ?? false,
+      logs: { ...LOG_ROTATION_DEFAULTS, ...definedOnly(c.worker?.logs ?? {}) } },
     services: (ctx) => {
       const list = typeof services === 'function' ? services(ctx) : services;
       if (!Array.isArray(list)) throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${file ?? 'config'}: services: the function must return a list`, { details: { file, field: 'services', expected: 'a list of services' } });
@@ -100,6 +103,11 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
     throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${path}: cannot load it: ${(err as Error).message}`, { details: { file: path, field: '(file)', expected: 'a module whose default export is defineConfig({...})' }, cause: err });
   }
   return resolveConfig(mod, path, env, cwd);
+}
+
+/** The fields of `o` that are set. */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** `manager.tls` with GOAT_TLS_CERT/GOAT_TLS_KEY folded in (both or neither); null without either. */

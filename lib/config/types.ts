@@ -84,6 +84,19 @@ export interface WorkerSection {
    * @default false
    */
   allowProcess?: boolean;
+  /**
+   * Size-based rotation of every task's log, for both runtimes: a process
+   * task's `stdout.log`/`stderr.log` are rotated by the worker, a container's
+   * by the engine (json-file `max-size`/`max-file`, set when the container is
+   * created). A task keeps at most about `maxBytes × maxFiles` per output.
+   * @default { maxBytes: 10485760, maxFiles: 3 } (10 MiB × 3)
+   */
+  logs?: {
+    /** Rotate a log file once it is larger than this many bytes (at least 1024). @default 10485760 */
+    maxBytes?: number;
+    /** Files kept per output, the current one included (1 to 100). @default 3 */
+    maxFiles?: number;
+  };
 }
 
 /** What `services` may depend on: the runtime the local worker chose. */

@@ -3,7 +3,7 @@
  * the view state and the time to lines of text. No terminal needed; the
  * watch loop only writes what this returns.
  */
-import type { NodeRecord } from '../model/index.js';
+import { waitingWhy, type NodeRecord, type ServiceInfo, type SlotInfo } from '../model/index.js';
 import type { ChildStatus, TreeNode } from '../supervision/index.js';
 import { paint, truncate, type Segment, type Style } from './text.js';
 
@@ -31,10 +31,13 @@ export interface RenderInput {
 
 /** One visible row of the tree. */
 export interface Row {
+  /** The actor; for a slot row, its service's `services/<name>`. */
   node: TreeNode;
   depth: number;
-  /** True when it has children (collapsed or not). */
+  /** True when it has children or slots (collapsed or not). */
   parent: boolean;
+  /** Set on the rows under a service: one of its slots. */
+  slot?: SlotInfo;
 }
 
 const SYMBOL: Record<ChildStatus, [string, Style]> = {
@@ -49,20 +52,32 @@ const SYMBOL: Record<ChildStatus, [string, Style]> = {
 const NODE_STYLE: Record<string, Style> = { ready: 'green', degraded: 'yellow', draining: 'yellow', suspect: 'yellow', down: 'red' };
 
 function matches(n: TreeNode, filter: string): boolean {
-  const hay = `${n.id} ${n.path} ${n.status} ${n.lastError?.message ?? ''}`.toLowerCase();
+  const service = n.service ? `${n.service.status} ${n.service.reason ?? ''} ${n.service.rollout?.state ?? ''}` : '';
+  const hay = `${n.id} ${n.path} ${n.status} ${n.lastError?.message ?? ''} ${service}`.toLowerCase();
   return hay.includes(filter.toLowerCase());
 }
 
-/** The rows shown, in order: collapsed supervisors hide their children; a filter keeps matches and their ancestors (expanded). */
+function slotMatches(s: SlotInfo, filter: string): boolean {
+  return `slot ${s.slot} ${s.taskId} ${s.state} ${s.node ?? ''} ${s.why ?? ''}`.toLowerCase().includes(filter.toLowerCase());
+}
+
+/**
+ * The rows shown, in order: collapsed supervisors (and services) hide their
+ * children (slots); a filter keeps matches and their ancestors (expanded).
+ */
 export function visibleRows(tree: TreeNode | null, view: Pick<ViewState, 'collapsed' | 'filter'>): Row[] {
   const rows: Row[] = [];
   const filter = view.filter.trim();
-  const keep = (n: TreeNode): boolean => !filter || matches(n, filter) || (n.children ?? []).some(keep);
+  const keep = (n: TreeNode): boolean => !filter || matches(n, filter) || (n.service?.slots ?? []).some((s) => slotMatches(s, filter)) || (n.children ?? []).some(keep);
   const walk = (n: TreeNode, depth: number): void => {
     if (!keep(n)) return;
     const children = n.children ?? [];
-    rows.push({ node: n, depth, parent: children.length > 0 });
-    if (filter ? true : !view.collapsed.has(n.path)) for (const c of children) walk(c, depth + 1);
+    const slots = n.service?.slots ?? [];
+    rows.push({ node: n, depth, parent: children.length > 0 || slots.length > 0 });
+    if (filter ? false : view.collapsed.has(n.path)) return;
+    const all = !filter || matches(n, filter);
+    for (const slot of slots) if (all || slotMatches(slot, filter)) rows.push({ node: n, depth: depth + 1, parent: false, slot });
+    for (const c of children) walk(c, depth + 1);
   };
   if (tree) walk(tree, 0);
   return rows;
@@ -76,11 +91,58 @@ export function seconds(ms: number): string {
 
 /** True when some visible row shows a countdown (the picture changes as time passes). */
 export function hasCountdown(rows: Row[], now: number): boolean {
-  return rows.some((r) => r.node.nextRestartAt !== null && r.node.nextRestartAt > now);
+  return rows.some((r) => (r.slot ? r.slot.notBefore !== undefined && r.slot.notBefore > now : r.node.nextRestartAt !== null && r.node.nextRestartAt > now));
+}
+
+const SLOT_SYMBOL: Record<string, [string, Style]> = {
+  running: ['●', 'green'],
+  pending: ['…', 'cyan'],
+  assigned: ['…', 'cyan'],
+  starting: ['…', 'cyan'],
+  restarting: ['◐', 'yellow'],
+  stopping: ['◌', 'yellow'],
+  failed: ['✖', 'red'],
+  lost: ['✖', 'red'],
+};
+
+/** A service's status and rollout, after its row. */
+function serviceSegments(info: ServiceInfo): Segment[] {
+  const running = info.slots.filter((s) => s.state === 'running' && s.desired === 'running').length;
+  const segs: Segment[] = [[`  ${info.status}`, info.status === 'running' ? 'green' : info.status === 'degraded' ? 'red' : 'dim']];
+  if (info.reason) segs.push([`: ${info.reason}`, 'red']);
+  segs.push([`  ${running}/${info.replicas} running`, 'plain']);
+  if (info.rollout && info.rollout.state !== 'completed') {
+    segs.push([`  update ${info.rollout.state}`, info.rollout.state === 'paused' ? 'red' : 'yellow'], [` (${info.rollout.message})`, 'dim']);
+  }
+  return segs;
+}
+
+/** A service's status and rollout as plain text: `degraded: slot 1 is past … 2/3 running  update updating (…)`. */
+export function serviceText(info: ServiceInfo): string {
+  return paint(serviceSegments(info), false).trim();
+}
+
+/** One slot of a service: `slot 1  … pending  gen 4  re-placing in 8 s after 3 failures (last on n1: …)`. */
+export function slotSegments(s: SlotInfo, now: number): Segment[] {
+  const [symbol, style] = SLOT_SYMBOL[s.state] ?? ['○', 'dim'];
+  const segs: Segment[] = [
+    [`slot ${s.slot}`, 'bold'],
+    ['  ', 'plain'],
+    [symbol, style],
+    [` ${s.state}`, style],
+    [`  gen ${s.generation}`, 'plain'],
+    [s.node ? `  on ${s.node}` : '', 'dim'],
+  ];
+  if (s.desired === 'stopped' && s.state !== 'stopped') segs.push(['  stopping', 'yellow']);
+  if (s.outdated) segs.push(['  outdated', 'yellow']);
+  if (s.escalated) segs.push(['  past its budget', 'red']);
+  if (s.why && s.state !== 'running') segs.push([`  ${waitingWhy(s.why, s.notBefore, now)}`, s.state === 'pending' ? 'yellow' : 'red']);
+  return segs;
 }
 
 function rowSegments(r: Row, collapsed: ReadonlySet<string>, filtered: boolean, now: number): Segment[] {
   const n = r.node;
+  if (r.slot) return [[`${'  '.repeat(r.depth)}  `, 'plain'], ...slotSegments(r.slot, now)];
   const [symbol, style] = SYMBOL[n.status] ?? ['?', 'plain'];
   const twisty = !r.parent ? ' ' : collapsed.has(n.path) && !filtered ? '▸' : '▾';
   const segs: Segment[] = [
@@ -91,9 +153,11 @@ function rowSegments(r: Row, collapsed: ReadonlySet<string>, filtered: boolean, 
     [n.status, style],
   ];
   if (n.kind === 'supervisor' && n.strategy) segs.push([`  ${n.strategy}`, 'dim']);
+  if (n.note) segs.push([`  ${n.note}`, 'cyan']);
   if (n.restarts > 0) segs.push([`  restarts ${n.restarts}`, 'yellow']);
   if (n.nextRestartAt !== null && n.nextRestartAt > now) segs.push([`  restart in ${seconds(n.nextRestartAt - now)}`, 'yellow']);
   if (n.lastError) segs.push([`  ✖ ${n.lastError.message}`, 'red']);
+  if (n.service) segs.push(...serviceSegments(n.service));
   if (n.stale) {
     // The last known subtree of a node that is gone: greyed, its age on its top row.
     for (const s of segs) s[1] = 'dim';

@@ -13,5 +13,5 @@
 export { Journal, type PendingEvent } from './journal.js';
 export { livenessStep, linkedLiveness, recoveringLiveness, silenceMs, type LivenessState, type LivenessEvent, type LivenessEffect, type Stall } from './liveness.js';
 export { applyReports, applyHello, watchesRunning, type ReportedTask, type ReportOutcome, type HelloOutcome } from './reports.js';
-export { serviceStep, initialServiceState, slotsOf, type ServiceState, type SlotView, type ServiceEffects } from './service.js';
+export { serviceStep, initialServiceState, type ServiceState, type ServiceEffects } from './service.js';
 export { roundBatch, afterRound, PLACEMENT_DEFAULTS, INITIAL_PLACEMENT, type PlacementState } from './placement.js';

@@ -9,29 +9,17 @@
  * history of generations — and this step is where a per-slot policy decides
  * whether a slot's next generation is created now or later.
  */
-import { isTerminal, reconcileService, type RolloutStatus, type ServiceRecord, type ServiceStatus, type TaskRecord, type TaskState } from '../model/index.js';
+import { isTerminal, reconcileService, slotInfos, type SlotInfo, type RolloutStatus, type ServiceRecord, type ServiceStatus, type TaskRecord } from '../model/index.js';
 import type { Random } from '../supervision/index.js';
 import type { PendingEvent } from './journal.js';
-
-/** One slot as its controller sees it. */
-export interface SlotView {
-  /** The current task (highest generation). */
-  taskId: string;
-  generation: number;
-  state: TaskState;
-  desired: 'running' | 'stopped';
-  node: string | null;
-  /** Earlier generations of this slot, newest first: `taskId@generation:state`. */
-  history: string[];
-}
 
 /** A controller's state: its service, its version and its slots. */
 export interface ServiceState {
   name: string;
   /** The service's version at the last step; null once deleted. */
   version: number | null;
-  /** Slot number → its current task. */
-  slots: Record<number, SlotView>;
+  /** Each slot's current task (lib/model's slot bookkeeping, shared with the reconcile and the tree). */
+  slots: SlotInfo[];
 }
 
 /** What a step decided. */
@@ -56,19 +44,7 @@ export interface ServiceEffects {
 
 /** A controller's initial state (rebuilt from the store at its first step). */
 export function initialServiceState(name: string): ServiceState {
-  return { name, version: null, slots: {} };
-}
-
-/** The slot view of a service's tasks. */
-export function slotsOf(tasks: readonly TaskRecord[]): Record<number, SlotView> {
-  const slots: Record<number, SlotView> = {};
-  const sorted = [...tasks].sort((a, b) => a.slot - b.slot || b.generation - a.generation);
-  for (const t of sorted) {
-    const slot = slots[t.slot];
-    if (!slot) slots[t.slot] = { taskId: t.id, generation: t.generation, state: t.state, desired: t.desired, node: t.node, history: [] };
-    else if (slot.history.length < 10) slot.history.push(`${t.id}@${t.generation}:${t.state}`);
-  }
-  return slots;
+  return { name, version: null, slots: [] };
 }
 
 /** One reconcile of service `s.name`: how many tasks it needs, which to stop. Pure. */
@@ -107,7 +83,7 @@ export function serviceStep(
   }
   const done = !service && all.every((t) => t.desired === 'stopped');
   return {
-    state: { name: s.name, version: service?.version ?? null, slots: slotsOf(all) },
+    state: { name: s.name, version: service?.version ?? null, slots: slotInfos(all, service) },
     effects: {
       puts, events, place: r.create.length > 0, stops, done,
       ...(r.update !== undefined ? { update: r.update } : {}),

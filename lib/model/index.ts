@@ -15,3 +15,4 @@ export { reconcileService, isLive, whyFailed, type ReconcileResult, type Reconci
 export { stepRollout, isRolling, type RolloutObservation, type RolloutEffect, type RolloutStep } from './rollout.js';
 export { decideSlot, FRESH_SLOT, type SlotSupervision, type SlotEvent, type SlotDecision } from './slot.js';
 export { applyReportedFault, clip, MAX_REPORTED_MESSAGE, type ReportedFault } from './report.js';
+export { tasksBySlot, slotInfos, serviceInfo, waitingWhy, type SlotInfo, type ServiceInfo } from './slots.js';

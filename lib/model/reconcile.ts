@@ -17,8 +17,8 @@
 import type { Random } from '../supervision/index.js';
 import type { ClusterEvent, RolloutStatus, ServiceRecord, ServiceStatus, TaskRecord } from './records.js';
 import { stepRollout, type RolloutEffect } from './rollout.js';
-import type { TaskSpec } from './spec.js';
 import { FRESH_SLOT, decideSlot, type SlotEvent } from './slot.js';
+import { specKey as key, tasksBySlot } from './slots.js';
 import { isTerminal } from './state.js';
 
 /** An event the caller appends to the log. */
@@ -78,8 +78,7 @@ export function reconcileService(
   const monitorMs = (rollout?.state === 'rolling_back' ? service.spec.rollback : service.spec.update).monitorMs;
   for (const t of live) if (t.slot >= replicas) stop.push(t.id);
 
-  const bySlot = new Map<number, TaskRecord[]>();
-  for (const t of mine) if (t.slot < replicas) (bySlot.get(t.slot) ?? bySlot.set(t.slot, []).get(t.slot)!).push(t);
+  const bySlot = tasksBySlot(mine);
   const outdated: { slot: number; task: TaskRecord; inSlot: TaskRecord[] }[] = [];
   const escalated: string[] = [];
   let inflight = 0;
@@ -87,7 +86,7 @@ export function reconcileService(
   let lastDoneAt: number | undefined;
 
   for (let slot = 0; slot < replicas; slot++) {
-    const inSlot = (bySlot.get(slot) ?? []).sort((a, b) => b.generation - a.generation);
+    const inSlot = bySlot.get(slot) ?? [];
     const liveHere = inSlot.filter(isLive);
     const [fresh, ...extraFresh] = liveHere.filter((t) => key(t.spec) === specKey);
     const [stale, ...extraStale] = liveHere.filter((t) => key(t.spec) !== specKey);
@@ -209,6 +208,3 @@ function pastBudget(slot: number, t: TaskRecord): string {
   return `slot ${slot} is past its reschedule budget (last failure ${t.supervision?.lastError ?? 'unknown'})`;
 }
 
-function key(spec: TaskSpec): string {
-  return JSON.stringify(spec);
-}

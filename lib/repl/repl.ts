@@ -17,9 +17,9 @@ export const MESSAGE_TYPES = ['$info', '$state', '$kill'];
 const HELP = `Goat REPL — talks to the manager's actors (each returns a promise: write \`await ask(...)\`):
   tree()                       the supervision tree
   tasks()  nodes()  services() what the manager knows
-  send(path, msg)              send a message to an actor, e.g. send('/manager/reconciler', { type: '$info' })
-  ask(path, msg, timeoutMs?)   send and wait for the reply, e.g. ask('/manager/scheduler', { type: '$info' })
-                               (paths under /manager/nodes/<id>/worker reach that worker over its link)
+  send(path, msg)              send a message to an actor, e.g. send('/cluster/manager/reconciler', { type: '$info' })
+  ask(path, msg, timeoutMs?)   send and wait for the reply, e.g. ask('/cluster/manager/scheduler', { type: '$info' })
+                               (paths under /cluster/manager/nodes/<id>/worker reach that worker over its link)
   info(path)                   status, restarts, uptime, mailbox length of any actor or supervisor
   state(path)                  a copy of an actor's state (like sys:get_state)
   kill(path, reason?)          crash an actor so its supervisor acts (like exit(Pid, kill))

@@ -53,6 +53,9 @@ export class StoreCell implements Store {
   listActiveTasks(filter?: Omit<TaskFilter, 'state'>): TaskRecord[] {
     return this.#s.listActiveTasks(filter);
   }
+  listCurrentTasks(service: string, createdSince: number): TaskRecord[] {
+    return this.#s.listCurrentTasks(service, createdSince);
+  }
   countTasksByState(): Record<string, number> {
     return this.#s.countTasksByState();
   }

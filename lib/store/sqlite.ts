@@ -18,7 +18,7 @@ import { existsSync, fsyncSync, linkSync, mkdirSync, openSync, closeSync, rename
 import { dirname, resolve } from 'node:path';
 import { GoatError } from '../errors.js';
 import { withServiceDefaults, type ClusterEvent, type NodeRecord, type ServiceRecord, type ServiceSpec, type ServiceState, type TaskRecord } from '../model/index.js';
-import { ACTIVE_TASKS, GOAT_APPLICATION_ID, SCHEMA_VERSION, migrate } from './migrations.js';
+import { ACTIVE_TASKS, GOAT_APPLICATION_ID, SCHEMA_VERSION, TASK_CREATED_AT, migrate } from './migrations.js';
 import type { IdempotencyRecord, Store, TaskFilter } from './store.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -157,6 +157,7 @@ class SqliteStore implements Store {
   readonly #maxEvents: number;
   readonly #stmt;
   readonly #taskQueries = new Map<string, Database.Statement<unknown[], { record: string }>>();
+  readonly #currentQueries = new Map<string, Database.Statement<unknown[], { id: string; record: string }>>();
 
   constructor(file: string, db: DB, maxEvents: number) {
     this.file = file;
@@ -281,6 +282,24 @@ class SqliteStore implements Store {
       this.#taskQueries.set(key, stmt);
     }
     return stmt.all(...fields.map((f) => filter[f])).map((r) => JSON.parse(r.record) as TaskRecord);
+  }
+
+  listCurrentTasks(service: string, createdSince: number): TaskRecord[] {
+    const q = (key: string, sql: string): Database.Statement<unknown[], { id: string; record: string }> => {
+      let stmt = this.#currentQueries.get(key);
+      if (!stmt) this.#currentQueries.set(key, (stmt = this.#db.prepare<unknown[], { id: string; record: string }>(sql)));
+      return stmt;
+    };
+    // Three indexed reads: live tasks (tasks_active), each slot's newest generation (tasks_by_service), created since (tasks_by_created).
+    const rows = [
+      ...q('active', `SELECT id, record FROM tasks INDEXED BY tasks_active WHERE ${ACTIVE_TASKS} AND service = ?`).all(service),
+      ...q('newest', `SELECT t.id, t.record FROM (SELECT slot, MAX(generation) AS g FROM tasks WHERE service = @service GROUP BY slot) AS m
+        JOIN tasks AS t ON t.service = @service AND t.slot = m.slot AND t.generation = m.g`).all({ service }),
+      ...q('created', `SELECT id, record FROM tasks INDEXED BY tasks_by_created WHERE service = ? AND ${TASK_CREATED_AT} >= ?`).all(service, createdSince),
+    ];
+    const byId = new Map<string, TaskRecord>();
+    for (const r of rows) if (!byId.has(r.id)) byId.set(r.id, JSON.parse(r.record) as TaskRecord);
+    return [...byId.values()].sort((a, b) => a.slot - b.slot || a.generation - b.generation || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   countTasksByState(): Record<string, number> {

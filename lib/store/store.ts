@@ -76,6 +76,14 @@ export interface Store {
    * {@link listTasks}); indexed, so its cost does not grow with the history.
    */
   listActiveTasks(filter?: Omit<TaskFilter, 'state'>): TaskRecord[];
+  /**
+   * What one reconcile of `service` reads, not the rest of its history: its
+   * tasks not in a terminal state, the newest generation of each of its
+   * slots, and those created at or after `createdSince` (the tasks of a
+   * rollout in progress). Same order as {@link listTasks}; found through the
+   * service's index, only the rows returned are decoded.
+   */
+  listCurrentTasks(service: string, createdSince: number): TaskRecord[];
   /** How many tasks are in each state (for `/metrics`). */
   countTasksByState(): Record<string, number>;
   /**

@@ -1,4 +1,5 @@
 /** The introspection shape of a supervision tree: what `/v1/tree`, the REPL and the inspector show. */
+import type { ServiceInfo } from '../model/slots.js';
 import type { ErrorInfo, Strategy } from './types.js';
 
 /** Where a child stands. */
@@ -26,4 +27,11 @@ export interface TreeNode {
    * node is `down`): since when (ms) and why. The inspector greys it.
    */
   stale?: { since: number; reason: string };
+  /**
+   * Set on the manager's `services/<name>`: the service's status, rollout
+   * and slots (each slot's current task, and when a waiting one is re-placed).
+   */
+  service?: ServiceInfo;
+  /** A short label shown after the status (e.g. a manager's `leader, epoch 42`). */
+  note?: string;
 }

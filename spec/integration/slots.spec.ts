@@ -11,13 +11,14 @@
  * - a manager `kill -9` mid-rollout, restarted: the rollout finishes, no updated task restarted.
  */
 import test from 'ava';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { ProcessCluster, processRecords } from '../helpers/cli-process.js';
 import { freePort } from '../runtime/helpers/net.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import type { TreeNode } from '../../lib/supervision/index.js';
 
 const TOKEN = `slots-token-${nanoid(12)}`;
 const RUN = `goat-slots-${process.pid}-${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
@@ -52,6 +53,12 @@ async function cluster(workers: string[]): Promise<ProcessCluster> {
 const tasks = async (c: ProcessCluster, service: string): Promise<Task[]> => (await c.api<Task[]>('GET', `/v1/tasks?service=${service}`)).json;
 const service = async (c: ProcessCluster, name: string): Promise<Service> => (await c.api<Service>('GET', `/v1/services/${name}`)).json;
 const events = async (c: ProcessCluster): Promise<Event[]> => (await c.api<Event[]>('GET', '/v1/events?since=0')).json;
+const findNode = (n: TreeNode, path: RegExp): TreeNode | undefined => (path.test(n.path) ? n : (n.children ?? []).map((c) => findNode(c, path)).find(Boolean));
+/** The task folders (`<data>/tasks/<task>-gN`) on every worker of `c`. */
+async function taskDirs(c: ProcessCluster): Promise<string[]> {
+  const all = await Promise.all(c.workers.map((w) => readdir(join(w.dataDir, 'tasks')).catch(() => [] as string[])));
+  return all.flat();
+}
 const nodeNames = async (c: ProcessCluster): Promise<Map<string, string>> => new Map((await c.api<Node[]>('GET', '/v1/nodes')).json.map((n) => [n.id, n.name]));
 
 test.serial('a command that exists nowhere: backoff, why, other nodes, alert and degraded past the budget; running once a node with it joins', async (t) => {
@@ -94,6 +101,19 @@ test.serial('a command that exists nowhere: backoff, why, other nodes, alert and
   t.true((await events(c)).some((e) => e.type === 'slot.backoff' && e.subject === 'ghost/0'));
   // ps says why the slot waits.
   await eventually('ps shows the countdown', async () => /re-placing in \d+ s after \d+ failures? \(last on .*not found on this node/.test((await c.cli('ps')).stdout), 20_000, 300);
+  // The tree shows each service's slots with the countdown: /v1/tree (what the REPL's tree() and the inspector read), and `goat-cluster tree`.
+  const waiting = await eventually('/v1/tree shows ghost slot 0 waiting', async () => {
+    const root = (await c.api<TreeNode>('GET', '/v1/tree')).json;
+    const slot = findNode(root, /\/manager\/services\/ghost$/)?.service?.slots.find((x) => x.slot === 0);
+    return slot?.state === 'pending' && slot.notBefore !== undefined && /^re-placing in \d+ s after \d+ failures? \(last on .*not found on this node/.test(slot.why ?? '') ? slot : undefined;
+  }, 20_000, 200);
+  t.true(waiting.failures >= 1);
+  const root = (await c.api<TreeNode>('GET', '/v1/tree')).json;
+  t.like(findNode(root, /\/manager\/services\/ghost2$/)?.service, { status: 'degraded', replicas: 1 });
+  await eventually('goat-cluster tree shows the slots', async () => {
+    const out = (await c.cli('tree')).stdout;
+    return /ghost2 \[worker\] running degraded: slot 0 is past its reschedule budget/.test(out) && /^\s+slot 0 {2}… pending {2}gen \d+ {2}.*re-placing in \d+ s after/m.test(out);
+  }, 20_000, 300);
 
   // A node that has the command joins: the degraded service runs again.
   const bin = join(c.dir, 'bin');
@@ -143,6 +163,7 @@ test.serial('rollouts of 4 replicas: stop-first keeps 3 running, start-first 4; 
     t.is(u.code, 0, u.stderr);
   }, (s) => s.update?.state === 'completed' && s.spec.task.env['V'] === '2');
   t.true(stopFirst >= 3, `stop-first: never fewer than 3 running, saw ${stopFirst}`);
+  await eventually('after the rollout, a task folder only for each of the 4 live tasks', async () => (await taskDirs(c)).length === 4, 30_000, 300);
   t.true((await events(c)).some((e) => e.type === 'update.completed' && e.subject === 'web'));
 
   const startFirst = await fewestRunningDuring(c, 'web', async () => {
@@ -179,11 +200,16 @@ test.serial('rollouts of 4 replicas: stop-first keeps 3 running, start-first 4; 
   t.is(again.json.error.code, 'GOAT_ERR_NO_PREVIOUS_SPEC');
   await eventually('rolled back by hand', async () => (await service(c, 'web')).update?.state === 'rolled_back', 60_000, 200);
 
-  // Stopped on purpose: no process directories left behind on the workers.
+  // Scaled down, then stopped on purpose: no process directories left behind on the workers.
+  t.is((await c.cli('scale', 'web', '2')).code, 0);
+  await eventually('after the scale-down, a task folder only for each of the 2 live tasks', async () => {
+    const [dirs, ts] = await Promise.all([taskDirs(c), tasks(c, 'web')]);
+    return dirs.length === 2 && ts.filter((x) => x.state === 'running' && x.desired === 'running').length === 2;
+  }, 30_000, 300).catch(async (err: Error) => t.fail(`${err.message}: ${(await taskDirs(c)).join(' ')}`));
   t.is((await c.cli('stop', 'web')).code, 0);
-  await eventually('no task process records left', async () => {
+  await eventually('no task process records or folders left', async () => {
     for (const w of c.workers) if ((await processRecords(w.dataDir)).length > 0) return false;
-    return true;
+    return (await taskDirs(c)).length === 0;
   }, 30_000, 300);
   const ps = await c.cli('ps');
   t.notRegex(ps.stdout, /\bweb\./, 'ps without -a shows no tasks of a deleted service');

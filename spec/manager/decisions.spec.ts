@@ -106,7 +106,7 @@ test('service step: creates one task per empty slot, stops the extra slots, and 
   const first = serviceStep(initialServiceState('web'), record(2), [], 1, newId);
   t.deepEqual(first.effects.puts.map((x) => [x.slot, x.state]), [[0, 'pending'], [1, 'pending']]);
   t.true(first.effects.place);
-  t.deepEqual(Object.keys(first.state.slots), ['0', '1']);
+  t.deepEqual(first.state.slots.map((x) => [x.slot, x.generation, x.state]), [[0, 1, 'pending'], [1, 1, 'pending']]);
   const placed = first.effects.puts.map((x) => ({ ...x, node: 'n1', state: 'running' as const }));
   const down = serviceStep(first.state, record(1), placed, 2, newId);
   t.deepEqual(down.effects.stops, [{ node: 'n1', id: placed[1]!.id, generation: 1 }]);

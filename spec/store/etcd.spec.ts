@@ -11,7 +11,7 @@ import { isGoatError } from '../../lib/errors.js';
 import { ETCD_LIMITS, openEtcdStore, type EtcdStore } from '../../lib/store/index.js';
 import { coalesce, splitOps } from '../../lib/store/etcd.js';
 import { EtcdCluster, etcdTest } from '../helpers/etcd-cluster.js';
-import { node, service, task } from './helpers.js';
+import { node, service, slotHistory, task, tempStore } from './helpers.js';
 
 const etcd = etcdTest(test);
 let cluster: Promise<EtcdCluster> | undefined;
@@ -34,6 +34,15 @@ async function open(s: { client: Etcd3; prefix: string; epoch: number }, extra: 
 test.after.always(async () => {
   client?.close();
   if (cluster) await (await cluster).stop();
+});
+
+etcd('listCurrentTasks reads what the SQLite store reads (live, newest per slot, created since)', async (t) => {
+  const a = await open(await setup());
+  const sqlite = tempStore(t);
+  a.putTasks(slotHistory());
+  sqlite.putTasks(slotHistory());
+  for (const since of [0, 50, Number.MAX_SAFE_INTEGER]) t.deepEqual(a.listCurrentTasks('web', since), sqlite.listCurrentTasks('web', since), `since ${since}`);
+  await a.committed();
 });
 
 test('coalesce keeps the last write of each key; splitOps stays within 128 ops and the byte limit, in order', (t) => {
@@ -164,6 +173,14 @@ etcd('the event log stays bounded; sequence numbers are never reused after a rel
   t.deepEqual(b.eventsSince(0).map((e) => e.seq), [11, 12, 13, 14, 15]);
   t.deepEqual(b.appendEvents([{ at: 1, type: 'x', subject: 's', data: {} }]).map((e) => e.seq), [16]);
   t.deepEqual(b.eventsSince(13, 1).map((e) => e.seq), [14]);
+  // A thrown transaction whose appends trimmed the log puts the trimmed events back.
+  t.throws(() => b.transaction(() => {
+    b.appendEvents([{ at: 2, type: 'x', subject: 's', data: {} }, { at: 3, type: 'x', subject: 's', data: {} }]);
+    b.appendEvents([{ at: 4, type: 'x', subject: 's', data: {} }]);
+    throw new Error('boom');
+  }), { message: 'boom' });
+  t.deepEqual(b.eventsSince(0).map((e) => e.seq), [12, 13, 14, 15, 16]);
+  t.is(b.lastEventSeq(), 16);
   await b.committed();
   const keys = await s.client.getAll().prefix(`${s.prefix}/d/e/`).keys();
   t.true(keys.length <= 5);

@@ -62,3 +62,15 @@ export function node(id: string, extra: Partial<NodeRecord> = {}): NodeRecord {
     ...extra,
   };
 }
+
+/** Tasks of `web` (3 slots, some history, created at different times) and one of `api`: what a reconcile's read is tested on. */
+export function slotHistory(): TaskRecord[] {
+  const at = (svc: string, slot: number, generation: number, state: TaskRecord['state'], createdAt: number): TaskRecord =>
+    task(svc, slot, { id: `${svc}.${slot}.g${generation}`, generation, state, createdAt, updatedAt: createdAt });
+  return [
+    at('web', 0, 1, 'failed', 10), at('web', 0, 2, 'failed', 20), at('web', 0, 3, 'running', 30),
+    at('web', 1, 1, 'stopped', 10), at('web', 1, 2, 'failed', 50), at('web', 1, 3, 'failed', 60),
+    at('web', 2, 1, 'failed', 10), at('web', 2, 2, 'pending', 55),
+    at('api', 0, 1, 'failed', 70),
+  ];
+}

@@ -6,7 +6,7 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
 import type { TaskState } from '../../lib/model/index.js';
-import { service, task, tempStore } from './helpers.js';
+import { service, slotHistory, task, tempStore } from './helpers.js';
 
 const t0 = (slot: number, generation: number, state: TaskState, svc = 'web') => task(svc, slot, { id: `${svc}.${slot}.g${generation}`, generation, state });
 
@@ -34,6 +34,16 @@ test('listActiveTasks: only unfinished tasks, filtered by service and node, thro
   const plan = raw.prepare("EXPLAIN QUERY PLAN SELECT record FROM tasks INDEXED BY tasks_active WHERE state NOT IN ('completed', 'failed', 'lost', 'stopped') AND service = ? ORDER BY service, slot, generation, id").all('web') as { detail: string }[];
   t.regex(plan.map((p) => p.detail).join('\n'), /tasks_active/);
   t.deepEqual(store.countTasksByState(), { failed: 1, running: 1, pending: 1, stopped: 1, unknown: 1 });
+});
+
+test('listCurrentTasks: what a reconcile reads — live tasks, each slot\'s newest, and those created since a rollout started; not the older history', (t) => {
+  const store = tempStore(t);
+  store.putTasks(slotHistory());
+  const ids = (since: number) => store.listCurrentTasks('web', since).map((x) => x.id);
+  t.deepEqual(ids(Number.MAX_SAFE_INTEGER), ['web.0.g3', 'web.1.g3', 'web.2.g2'], 'the live and newest of each slot');
+  t.deepEqual(ids(50), ['web.0.g3', 'web.1.g2', 'web.1.g3', 'web.2.g2'], 'and what was created since 50');
+  t.deepEqual(ids(0), store.listTasks({ service: 'web' }).map((x) => x.id));
+  t.deepEqual(store.listCurrentTasks('nope', 0), []);
 });
 
 test("a service's state survives a spec change and a reopen; a deleted service's state goes with it", (t) => {
