@@ -10,7 +10,11 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { admission } from '../../lib/cluster-id.js';
+import { openSqliteStore, restoreSqliteStore } from '../../lib/store/index.js';
+import { ensureClusterId } from '../../actors/manager/membership.js';
 import { ProcessCluster, cli, processRecords, startCli, type ServerProcess } from '../helpers/cli-process.js';
 import { freePort } from '../runtime/helpers/net.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
@@ -39,6 +43,30 @@ test('admission: a worker of no cluster or of this one is admitted; one of anoth
   t.is(admission('c-1', 'c-1', false), 'admit');
   t.is(admission('c-1', 'c-2', false), 'refuse');
   t.is(admission('c-1', 'c-2', true), 'adopt');
+});
+
+test('the cluster id is made once and kept in the store; a backup restored elsewhere keeps it, a new store gets another', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-identity-'));
+  try {
+    const a = openSqliteStore(join(dir, 'a.db'));
+    const id = ensureClusterId(a);
+    t.regex(id, /^c-[0-9a-f]{16}$/);
+    t.is(ensureClusterId(a), id, 'made once');
+    await a.backup(join(dir, 'backup.db'));
+    a.close();
+    const reopened = openSqliteStore(join(dir, 'a.db'));
+    t.is(ensureClusterId(reopened), id, 'kept in the file');
+    reopened.close();
+    await restoreSqliteStore(join(dir, 'backup.db'), join(dir, 'b.db'));
+    const restored = openSqliteStore(join(dir, 'b.db'));
+    t.is(ensureClusterId(restored), id, 'a restored backup is the same cluster: no adoption needed');
+    restored.close();
+    const fresh = openSqliteStore(join(dir, 'c.db'));
+    t.not(ensureClusterId(fresh), id);
+    fresh.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test.serial('a manager on an empty data dir refuses a worker of the old cluster and leaves its tasks running; adopt takes them over with the same pids', async (t) => {
