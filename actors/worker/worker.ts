@@ -249,6 +249,11 @@ export class Worker {
     }
   }
 
+  /** Why this node takes no tasks now (`auto` without Docker and without --allow-process, while Docker does not answer); undefined when it takes them. */
+  get unavailable(): string | undefined {
+    return this.runtimeChoice.refusesTasks && this.#status !== 'ready' ? `takes no tasks: ${this.runtimeChoice.refusesTasks}` : undefined;
+  }
+
   /** Records, tracks and starts an assign found wanted. */
   async #apply(input: AssignInput, keys: string[]): Promise<{ applied: boolean }> {
     const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
