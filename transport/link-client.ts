@@ -51,6 +51,14 @@ export interface LinkClientOptions {
   backoff?: Partial<ReconnectBackoff>;
   /** Time allowed for the HTTP upgrade, and again for the `welcome` after `hello`, in ms. @default 10000 */
   handshakeTimeoutMs?: number;
+  /**
+   * Time allowed for the HTTP upgrade alone when there are several manager
+   * URLs (HA), in ms. A paused manager (SIGSTOP, a frozen VM) accepts the TCP
+   * connection but never answers: the worker must move on to the next URL
+   * well within a new leader's recovery grace (2 × the down timeout, 8 s),
+   * counted from its election, a lease after the pause. @default 3000
+   */
+  upgradeTimeoutMs?: number;
   /** Largest frame accepted from the manager, in bytes. @default 1048576 */
   maxPayload?: number;
   /** Random source for jitter. @default Math.random */
@@ -216,7 +224,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
     try {
       const wsOptions: WebSocket.ClientOptions = {
         headers: { Authorization: `Bearer ${this.#o.token}` },
-        handshakeTimeout: this.#o.handshakeTimeoutMs ?? 10_000,
+        handshakeTimeout: this.#o.urls.length > 1 ? (this.#o.upgradeTimeoutMs ?? 3_000) : (this.#o.handshakeTimeoutMs ?? 10_000),
         maxPayload: this.#o.maxPayload ?? 1024 * 1024,
         perMessageDeflate: false,
         ...(this.#o.ca === undefined ? {} : { ca: [this.#o.ca] }),
