@@ -3,7 +3,7 @@
  * the view state and the time to lines of text. No terminal needed; the
  * watch loop only writes what this returns.
  */
-import { waitingWhy, type NodeRecord, type ServiceInfo, type SlotInfo } from '../model/index.js';
+import { waitingWhy, type NodeRecord, type ServiceInfo, type SlotInfo, type TaskState } from '../model/index.js';
 import type { ChildStatus, TreeNode } from '../supervision/index.js';
 import { paint, truncate, type Segment, type Style } from './text.js';
 
@@ -94,15 +94,10 @@ export function hasCountdown(rows: Row[], now: number): boolean {
   return rows.some((r) => (r.slot ? r.slot.notBefore !== undefined && r.slot.notBefore > now : r.node.nextRestartAt !== null && r.node.nextRestartAt > now));
 }
 
-const SLOT_SYMBOL: Record<string, [string, Style]> = {
-  running: ['●', 'green'],
-  pending: ['…', 'cyan'],
-  assigned: ['…', 'cyan'],
-  starting: ['…', 'cyan'],
-  restarting: ['◐', 'yellow'],
-  stopping: ['◌', 'yellow'],
-  failed: ['✖', 'red'],
-  lost: ['✖', 'red'],
+/** A slot's current task state as the tree's symbols show a child's. */
+const SLOT_SYMBOL: Partial<Record<TaskState, [string, Style]>> = {
+  pending: SYMBOL.starting, assigned: SYMBOL.starting, starting: SYMBOL.starting, running: SYMBOL.running,
+  restarting: SYMBOL.restarting, failed: SYMBOL.failed, lost: SYMBOL.failed,
 };
 
 /** A service's status and rollout, after its row. */
