@@ -4,6 +4,7 @@
  * through methods instead of HTTP.
  */
 import { Manager } from '../actors/manager/manager.js';
+import { ClusterRoot } from '../actors/cluster/index.js';
 import { joinCluster, type JoinedWorker } from '../actors/worker/index.js';
 import { resolveConfig, type GoatConfig, type ResolvedConfig } from './config/index.js';
 import { GoatError } from './errors.js';
@@ -53,8 +54,8 @@ export interface Cluster {
    * `break`. Throws GOAT_ERR_NOT_FOUND or GOAT_ERR_NODE_UNREACHABLE at once.
    */
   logs(target: string, options?: LogReadOptions): AsyncIterableIterator<LogEvent>;
-  /** The supervision trees of the manager and the local worker. */
-  tree(): { manager: TreeNode; worker: TreeNode };
+  /** The supervision tree: `/cluster` with the manager (`/cluster/manager`) and the local worker (`/cluster/worker`). */
+  tree(): TreeNode;
   /** Opens the REPL on this cluster, in this process (stdin/stdout unless given); resolves when it exits. */
   repl(options?: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream; historyFile?: string }): Promise<void>;
 }
@@ -62,6 +63,7 @@ export interface Cluster {
 /** Makes a cluster from a config (the same shape as `cluster.config.ts`); nothing runs until `start()`. */
 export function createCluster(config: GoatConfig = {}, options: CreateClusterOptions = {}): Cluster {
   const resolved: ResolvedConfig = resolveConfig(config, null, options.env ?? process.env);
+  let root: ClusterRoot | undefined;
   let manager: Manager | undefined;
   let worker: JoinedWorker | undefined;
   const running = (): { manager: Manager; worker: JoinedWorker } => {
@@ -72,30 +74,40 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
     async start() {
       if (manager) return;
       const m = resolved.manager;
-      manager = await Manager.start({
-        dataDir: m.dataDir, listen: m.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer,
-        ...(resolved.cluster.token ? { token: resolved.cluster.token } : {}), ...(options.logger ? { logger: options.logger } : {}),
-      });
+      // One tree for the process: the manager and the local worker under one `cluster` root.
+      const r = await ClusterRoot.start();
+      root = r;
       try {
-        worker = await joinCluster({
+        manager = await Manager.start({ root: r,
+        dataDir: m.dataDir, listen: m.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer,
+          ...(resolved.cluster.token ? { token: resolved.cluster.token } : {}), ...(options.logger ? { logger: options.logger } : {}),
+        });
+      } catch (err) {
+        await r.stop();
+        root = undefined;
+        throw err;
+      }
+      try {
+        worker = await joinCluster({ root: r,
           join: manager.url, token: manager.token.token, dataDir: resolved.worker.dataDir, runtime: resolved.worker.runtime,
           name: resolved.worker.name ?? 'local', labels: resolved.worker.labels, cluster: resolved.cluster.name,
+          allowProcess: resolved.worker.allowProcess, logRotation: resolved.worker.logs,
           ...(options.logger ? { logger: options.logger } : {}),
         });
-        const local = worker;
-        manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree(), local.worker);
         for (const svc of resolved.services({ runtime: worker.worker.runtimeChoice.kind })) await manager.putService(svc);
       } catch (err) {
         await worker?.stop();
         await manager.stop();
-        manager = worker = undefined;
+        await r.stop();
+        manager = worker = root = undefined;
         throw err;
       }
     },
     async stop() {
       await worker?.stop();
       await manager?.stop();
-      manager = worker = undefined;
+      await root?.stop();
+      manager = worker = root = undefined;
     },
     get url() {
       return running().manager.url;
@@ -125,7 +137,7 @@ export function createCluster(config: GoatConfig = {}, options: CreateClusterOpt
     nodes: () => running().manager.listNodes(),
     events: (o = {}) => eventStream(running().manager, o.since),
     logs: (target, o = {}) => running().manager.openLogs(target.includes('.') ? { task: target } : { service: target }, o),
-    tree: () => ({ manager: running().manager.tree(), worker: running().worker.worker.tree() }),
+    tree: () => running().manager.tree(),
     async repl(o = {}) {
       const { manager: m } = running();
       const { startRepl } = await import('./repl/index.js');

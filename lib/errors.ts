@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   GOAT_ERR_INTERNAL: 'An unexpected error inside Goat (HTTP 500); please report it.',
   GOAT_ERR_CHILD_START: 'A child failed to start (its start function threw or rejected).',
   GOAT_ERR_RESOURCE: 'This node lacks something the task needs (`details.resource`: image, disk, cpu, memory, port or executable); a resource failure, not an application failure: place the task elsewhere.',
+  GOAT_ERR_UNPLACEABLE: 'No node of the cluster can ever run the task (e.g. a `--command` without an image when every node runs Docker); `run` says how to fix it and creates nothing (`details.nodes`).',
   GOAT_ERR_RUNTIME_UNAVAILABLE: 'The container engine does not answer (Docker daemon down or restarting); temporary.',
   GOAT_ERR_NO_SUCH_TASK: 'The runtime has no container or process for this task and generation.',
   GOAT_ERR_TASK_START: 'The runtime could not start the task\'s program (e.g. its executable is missing inside the image); an application failure.',
@@ -42,6 +43,9 @@ export const ERROR_CODES = {
   GOAT_ERR_BAD_MESSAGE: 'An actor does not understand this message (admin channel or link); nothing was delivered and the actor runs on.',
   GOAT_ERR_BUSY: 'Too many admin requests in flight on this session; temporary: wait for answers, then retry.',
   GOAT_ERR_NO_PREVIOUS_SPEC: 'A rollback was asked for, but the service has no previous spec to go back to (HTTP 409).',
+  GOAT_ERR_TLS_FILE: 'A TLS certificate, key or CA file (`--tls-cert`, `--tls-key`, `--tls-ca`) cannot be read, is not PEM, or the key does not match the certificate (`details.file`); nothing was started.',
+  GOAT_ERR_TLS_UNTRUSTED: 'The manager\'s certificate is not trusted by this client (`details.url`, `details.reason`): pass `--tls-ca FILE` (or GOAT_TLS_CA) with the CA that signed it.',
+  GOAT_ERR_TLS_REQUIRED: 'Plain HTTP (or ws://) was sent to a manager that speaks TLS only (HTTP 400): use https:// (wss:// for worker links).',
   GOAT_ERR_STORE_UNREACHABLE: 'No etcd endpoint answered when a manager started with `--etcd` (`details.endpoints` names them); check the URLs and that etcd runs.',
 } as const;
 

@@ -21,6 +21,7 @@ export { Worker, type WorkerOptions, type TaskView, type WorkerEvent, type Assig
 export { TASK_DEFAULTS, normalizeTaskSpec, type TaskSpec, type TaskSpecInput, type TaskState, type RestartPolicy } from './model/index.js';
 /** The manager and a worker that joins it (the building blocks of `createCluster`, which comes with the config). */
 export { Manager, type ManagerOptions } from '../actors/manager/manager.js';
+export { ClusterRoot, type ClusterRootOptions } from '../actors/cluster/index.js';
 export { joinCluster, type JoinOptions, type JoinedWorker } from '../actors/worker/index.js';
 export { normalizeServiceSpec, type ServiceSpec, type ServiceSpecInput, type ServiceRecord, type TaskRecord, type NodeRecord, type ClusterEvent } from './model/index.js';
 /** `cluster.config.ts`: `export default defineConfig({ cluster, manager, worker, services })`. */

@@ -24,7 +24,6 @@ import { ROOT } from './runtime/helpers/repo.js';
 export const HEAVY = [
   'dist/spec/integration/',
   'dist/spec/runtime/docker.spec.js',
-  'dist/spec/runtime/docker-logs.spec.js',
   'dist/spec/runtime/images.spec.js',
   'dist/spec/disruptive/',
   'dist/spec/hygiene/package-types.spec.js',

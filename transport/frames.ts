@@ -129,7 +129,7 @@ export const BODY_SCHEMAS = {
     epoch: count.optional(),
   }),
   stop: z.strictObject({ cmdId: id, taskId: id, generation: count, epoch: count.optional() }),
-  /** An admin `send`/`ask` routed to an actor of the worker's tree (path relative to the worker: `/worker/...`). */
+  /** An admin `send`/`ask` routed to an actor of the worker's tree (the worker's own path: `/cluster/worker/...`). */
   admin: z.strictObject({ op: z.enum(['send', 'ask']), path: z.string().startsWith('/').max(1024), message: jsonValue, timeoutMs: z.number().int().min(1).max(60_000) }),
   // follower manager → worker (HA, lib/ha): go to the leader, or retry later
   redirect: z.strictObject({ url: z.string().min(1).max(2048), leaderId: id, epoch: count }),
@@ -227,12 +227,14 @@ export function encodeFrame<T extends FrameType>(type: T, body: FrameBodyInput<T
 }
 
 /**
- * Frame types on the hot path of log streams: their bodies are plain JSON
- * (strings and numbers only), built from typed data by the sender, and
- * validated by the receiver as every frame is, so the sender skips its own
- * check and superjson's walk.
+ * Frame types on hot paths: their bodies are plain JSON, built from typed
+ * data by the sender, and validated by the receiver as every frame is, so the
+ * sender skips its own check and superjson's walk. `logs_data`: log streams
+ * (strings and numbers only). `assign`: a task as stored (its spec normalized
+ * when it was written, read back from JSON) — re-normalizing it per command
+ * was the largest cost of a scale-up burst (bench/ha.ts).
  */
-const PLAIN_HOT: ReadonlySet<FrameType> = new Set<FrameType>(['logs_data']);
+const PLAIN_HOT: ReadonlySet<FrameType> = new Set<FrameType>(['logs_data', 'assign']);
 
 /**
  * Decodes and validates one frame. Returns the typed frame, or a GoatError

@@ -73,7 +73,18 @@ export interface ApiOptions {
   metricsToken?: boolean;
   /** Limits of SSE event streams (buffer per subscriber, replay page size). */
   events?: EventStreamOptions;
+  /**
+   * True while this manager cannot confirm that what it reads is current
+   * (HA: no quorum-backed check succeeded lately, or a follower without a
+   * leader answering from etcd's local copy). Reads then say they may be
+   * stale: the header `Goat-Stale: true` on every GET, and `stale: true` in
+   * `/readyz` and `/healthz`. @default never
+   */
+  stale?: () => boolean;
 }
+
+/** The header that marks a read that may be stale (see {@link ApiOptions.stale}). */
+export const STALE_HEADER = 'goat-stale';
 
 const STATUS: Partial<Record<GoatErrorCode, number>> = {
   GOAT_ERR_INVALID_SPEC: 400,
@@ -102,12 +113,13 @@ interface RequestContext {
 export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const maxBody = options.maxBodyBytes ?? 1 << 20;
   const disk = new DiskFullState(api.probeWrite?.bind(api));
+  const staleField = (): { stale?: true } => (options.stale?.() === true ? { stale: true } : {});
   const routes: [string, RegExp, Handler][] = [
-    ['GET', /^\/healthz$/, ({ res }) => send(res, 200, { ok: true })],
+    ['GET', /^\/healthz$/, ({ res }) => send(res, 200, { ok: true, ...staleField() })],
     ['GET', /^\/readyz$/, ({ res }) => {
       const why = disk.check()?.toJSON() ?? api.notReadyReason?.();
-      if (why) return send(res, 503, { ready: false, error: { details: {}, ...why } });
-      return api.ready() ? send(res, 200, { ready: true }) : fail(res, new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet'));
+      if (why) return send(res, 503, { ready: false, error: { details: {}, ...why }, ...staleField() });
+      return api.ready() ? send(res, 200, { ready: true, ...staleField() }) : fail(res, new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet'));
     }],
     ['GET', /^\/metrics$/, async ({ res }) => {
       const m = await api.metrics();
@@ -164,6 +176,7 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
       try {
         const url = parseUrl(req.url);
         const path = url.pathname;
+        if (req.method === 'GET' && options.stale?.() === true) res.setHeader(STALE_HEADER, 'true');
         const guarded = path.startsWith('/v1/') || (options.metricsToken === true && path === '/metrics');
         if (guarded && !bearerMatches(options.token, header(req, 'authorization'))) {
           throw new GoatError('GOAT_ERR_UNAUTHORIZED', 'missing or wrong bearer token');

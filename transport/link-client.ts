@@ -11,6 +11,7 @@ import { GoatError } from '../lib/errors.js';
 import { detectorConfig, type NodeUsage } from '../lib/model/index.js';
 import { systemClock, type Clock, type Random, type TimerId } from '../lib/supervision/index.js';
 import { LINK_CLOSE } from './close-codes.js';
+import { untrustedError } from '../lib/tls.js';
 import { Emitter } from './emitter.js';
 import { decodeFrame, type AdminBody, type AssignBody, type ErrorBody, type Frame, type FrameBodyInput, type StopBody, type TaskReport, type WelcomeBody } from './frames.js';
 import { LINK_PATH } from './link-server.js';
@@ -20,8 +21,10 @@ import { closeSocket, messageText, sendError, sendFrame } from './socket.js';
 
 /** Settings of a {@link LinkClient}. */
 export interface LinkClientOptions {
-  /** Manager URLs (`ws://host:port`; `/v1/link` is added when no path is given), tried in turn. */
+  /** Manager URLs (`ws://host:port`, `wss://` for a TLS manager; `/v1/link` is added when no path is given), tried in turn. */
   urls: string[];
+  /** CA certificate(s), PEM, trusted for a wss:// manager besides the system's (`--tls-ca`). */
+  ca?: string | Buffer;
   /** The cluster token. */
   token: string;
   /** This node's full actual state, asked for on every (re)connect and sent as `hello`. */
@@ -214,6 +217,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
         handshakeTimeout: this.#o.handshakeTimeoutMs ?? 10_000,
         maxPayload: this.#o.maxPayload ?? 1024 * 1024,
         perMessageDeflate: false,
+        ...(this.#o.ca === undefined ? {} : { ca: [this.#o.ca] }),
       };
       ws = this.#o.connect ? this.#o.connect(url, wsOptions) : new WebSocket(url, wsOptions);
     } catch (err) {
@@ -223,7 +227,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
     }
     const session: Session = { ws, url, welcomed: false, heartbeatMs: 0, silenceMs: 0, seq: 0, lastHeardAt: this.#clock.now(), timer: null, lastError: '', epoch: 0 };
     this.#session = session;
-    ws.on('error', (err) => (session.lastError = err.message));
+    ws.on('error', (err) => (session.lastError = linkErrorMessage(url, err)));
     ws.on('open', () => void this.#sayHello(session));
     ws.on('message', (data, isBinary) => this.#onMessage(session, messageText(data, isBinary)));
     ws.on('close', (code, reason) => this.#onClose(session, code, reason.toString() || session.lastError));
@@ -413,6 +417,14 @@ export function linkUrl(address: string): string {
   if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.pathname === '/' || url.pathname === '') url.pathname = LINK_PATH;
   return url.toString();
+}
+
+/** Why a connection failed, in words that say what to do: an untrusted certificate, or plain ws:// to a TLS manager. */
+function linkErrorMessage(url: string, err: Error): string {
+  const untrusted = untrustedError(new URL(url).origin.replace(/^ws/, 'http'), err);
+  if (untrusted) return `${untrusted.message} (${untrusted.code})`;
+  if (url.startsWith('ws:') && /Unexpected server response: 400/.test(err.message)) return `${err.message} (a manager with TLS answers plain ws:// so: join with wss:// or https://)`;
+  return err.message;
 }
 
 function errorMessage(err: unknown): string {

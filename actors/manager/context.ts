@@ -56,7 +56,7 @@ export interface ManagerContext {
   settings: ManagerSettings;
   /** When this manager started (clock ms). */
   startedAt: number;
-  /** Delivers a message to the actor at `path` (e.g. `/manager/services/web`); false when nothing can take it. */
+  /** Delivers a message to the actor at `path` (e.g. `/cluster/manager/services/web`); false when nothing can take it. */
   tell(path: string, message: ManagerMessage): boolean;
   /** The open link of a node, if any (the transport's registry). */
   linkOf(nodeId: string): NodeLink | undefined;
@@ -68,15 +68,15 @@ export interface ManagerContext {
   rollback(name: string, message: string): void;
 }
 
-/** Messages of `/manager/store`. */
+/** Messages of `/cluster/manager/store`. */
 export type StoreMessage = { type: 'beat'; node: string; usage: NodeRecord['usage']; at: number };
-/** Messages of `/manager/scheduler`. */
+/** Messages of `/cluster/manager/scheduler`. */
 export type SchedulerMessage = { type: 'place' } | { type: 'round' };
-/** Messages of `/manager/reconciler`. */
+/** Messages of `/cluster/manager/reconciler`. */
 export type ReconcilerMessage = { type: 'sweep' };
-/** Messages of `/manager/services/<name>`. */
+/** Messages of `/cluster/manager/services/<name>`. */
 export type ServiceMessage = { type: 'reconcile' };
-/** Messages of `/manager/nodes/<id>`. */
+/** Messages of `/cluster/manager/nodes/<id>`. */
 export type NodeMessage =
   | { type: 'linked'; link: NodeLink }
   | { type: 'heartbeat'; linkNo: number; usage: NodeRecord['usage'] }

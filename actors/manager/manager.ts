@@ -2,7 +2,8 @@
  * The manager: desired state, scheduling and reconciliation, as a tree of
  * actors that each own their state and change it only on messages (data):
  *
- *   manager          one-for-one
+ *   cluster          the process's root (actors/cluster)
+ *   └─ manager       one-for-one
  *   ├─ store         owns the store (opened in its init, reopened from disk by a restart) and the heartbeat buffer
  *   ├─ scheduler     owns placement: fair, bounded rounds over the pending queue, backoff when idle
  *   ├─ reconciler    anti-entropy: at start, every service's controller and every known node's actor
@@ -27,26 +28,29 @@
  * (lib/model), sent to workers in `welcome`. A worker's hello is applied in
  * one place: lib/manager/reports.ts `applyHello`, called by `nodes/<id>`.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { start as startSystem, stop as stopNact } from 'nact';
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError } from '../../lib/errors.js';
 import { detectorConfig, isLive, normalizeServiceSpec, serviceInfo, type ClusterEvent, type DetectorConfig, type NodeRecord, type ServiceRecord, type TaskRecord } from '../../lib/model/index.js';
 import { Journal } from '../../lib/manager/index.js';
 import { openSqliteStore, StoreCell, type Store, type StoreFactory } from '../../lib/store/index.js';
-import { EscalationLog, EventBus, systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
+import { systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor, type SupervisorEvent, type TreeNode } from '../../lib/supervision/index.js';
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
 import { LinkServer, ManagerLink } from '../../transport/index.js';
+import { createApiServer } from '../../transport/tls-server.js';
+import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../../lib/tls.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
-import { actorChild, adminCall, nactSupervisorChild, startSupervisor, type Inspectable, type NactRef } from '../supervision/index.js';
+import { actorChild, adminCall, nactSupervisorChild, type Inspectable, type NactRef } from '../supervision/index.js';
+import { ClusterRoot, within } from '../cluster/index.js';
 import { ClusterTree, localSource, withServices } from './tree.js';
 import type { ManagerContext, ManagerMessage, NodeLink } from './context.js';
 import { ManagerMetrics } from './metrics.js';
+import { withManagers } from '../../lib/ha/managers-tree.js';
 import { nodeActor } from './node.js';
 import { reconcilerActor } from './reconciler.js';
 import { schedulerActor } from './scheduler.js';
@@ -78,8 +82,8 @@ export interface ManagerOptions {
    * {@link Manager.stop}, and not reopened by a restart). @default SQLite at `<dataDir>/goat.db`
    */
   store?: StoreFactory | Store;
-  /** HTTP API settings: `/metrics` behind the token, limits of event streams. */
-  api?: Pick<ApiOptions, 'metricsToken' | 'events'>;
+  /** HTTP API settings: `/metrics` behind the token, limits of event streams, whether reads may be stale (HA). */
+  api?: Pick<ApiOptions, 'metricsToken' | 'events' | 'stale'>;
   /** The leader's epoch (HA), sent in `welcome` and with every command. @default 0 */
   epoch?: number;
   /** Makes the random part of task ids (a seeded one in a simulation). @default nanoid */
@@ -90,12 +94,22 @@ export interface ManagerOptions {
   scorer?: 'spread' | 'binpack';
   /** Where it logs. @default consola tagged `goat:manager` */
   logger?: Logger;
-  /** The nact parent (to sit in a bigger tree); a system of its own when absent. */
-  parent?: NactRef;
-  /** The tree's event bus, when it sits in a bigger tree. */
-  bus?: EventBus;
+  /**
+   * The process's `cluster` root to start under, as `/cluster/manager` (`goat-cluster start`: beside the local
+   * worker). @default a root of its own (its own nact system), stopped with the manager
+   */
+  root?: ClusterRoot;
+  /**
+   * Serve the API and worker links over TLS (https://, wss://) with this
+   * certificate and key (PEM files, or their contents already read). An
+   * unreadable or mismatched pair is refused at start (GOAT_ERR_TLS_FILE).
+   * @default plain HTTP
+   */
+  tls?: TlsFiles | TlsServerCredentials;
   /** Lists the cluster's managers (HA: from etcd). @default this manager alone */
   managers?: () => Promise<ManagerInfo[]>;
+  /** The managers as last known, shown as a `managers` node in the tree (HA). @default none shown */
+  managersNow?: () => readonly ManagerInfo[];
 }
 
 /** How often a node's liveness is checked (ms): a quarter of a second keeps a verdict within 250 ms of due. */
@@ -103,15 +117,19 @@ const CHECK_MS = 250;
 
 /** A running manager. */
 export class Manager implements ManagerApi {
+  /** The manager's own supervisor, `/cluster/manager`. */
   #root!: Supervisor<NactRef>;
-  #system: NactRef | null = null;
+  /** The process's root, `/cluster`. */
+  #clusterRoot!: ClusterRoot;
+  /** Whether the root is the manager's own (stopped with it). */
+  #ownsRoot = false;
+  #offBus: (() => void) | undefined;
   #server!: Server;
   #links!: LinkServer;
   #ready = false;
   #admin: AdminServer | undefined;
   /** The workers' subtrees under `nodes/<id>` (actors/manager/tree.ts). */
   readonly #cluster = new ClusterTree();
-  readonly #escalations = new EscalationLog();
   /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
   #pruneTimer: TimerId | undefined;
   #nodesSup: Supervisor<NactRef> | undefined;
@@ -136,7 +154,7 @@ export class Manager implements ManagerApi {
   ) {
     this.#clock = options.clock ?? systemClock;
     this.#journal = new Journal(store, this.#clock);
-    this.#metrics = new ManagerMetrics(store, this.#clock);
+    this.#metrics = new ManagerMetrics(store, this.#clock, this.options.epoch ?? 0);
     const detector = managerDetector(options);
     this.#context = {
       journal: this.#journal,
@@ -167,12 +185,13 @@ export class Manager implements ManagerApi {
     await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
+    const tls = options.tls && typeof options.tls.cert === 'string' ? loadServerTls(options.tls as TlsFiles) : (options.tls as TlsServerCredentials | undefined);
     const given = options.store;
     const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db')));
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
     // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
     store.open();
-    const manager = new Manager(store, token, { ...options, detector });
+    const manager = new Manager(store, token, { ...options, detector, ...(tls ? { tls } : {}) });
     try {
       await manager.#boot();
     } catch (err) {
@@ -185,7 +204,7 @@ export class Manager implements ManagerApi {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
   get url(): string {
     const a = this.#server.address() as AddressInfo;
-    return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
   /** The port it listens on. */
@@ -195,15 +214,16 @@ export class Manager implements ManagerApi {
 
   /** Resolves once the manager's root supervisor gave up: its error and the chain of failures that led there. */
   whenFailed(): Promise<{ error: GoatError; chain: string }> {
-    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+    return this.#clusterRoot.whenFailed();
   }
 
   /** Stops listening, closes links and the store. Workers keep their tasks. */
   async stop(): Promise<void> {
     this.#ready = false;
     if (this.#pruneTimer !== undefined) this.#clock.clearTimeout(this.#pruneTimer);
-    await this.#root.stop();
-    if (this.#system) stopNact(this.#system);
+    await this.#clusterRoot.remove('manager');
+    this.#offBus?.();
+    if (this.#ownsRoot) await this.#clusterRoot.stop();
   }
 
   /** Is node `id` linked right now? */
@@ -236,7 +256,7 @@ export class Manager implements ManagerApi {
       return r;
     });
     await this.#acked(undefined);
-    this.tell(`/manager/services/${spec.name}`, { type: 'reconcile' });
+    this.tell(`/cluster/manager/services/${spec.name}`, { type: 'reconcile' });
     return { record, created: !before };
   }
   async rollbackService(name: string): Promise<ServiceRecord> {
@@ -259,7 +279,7 @@ export class Manager implements ManagerApi {
       this.#journal.event('update.rollback', name, { version: r.version, message });
       return setServiceState(this.#context, r, { previousSpec: null, update: { state: 'rolling_back', message, version: r.version, startedAt: now } });
     });
-    this.tell(`/manager/services/${name}`, { type: 'reconcile' });
+    this.tell(`/cluster/manager/services/${name}`, { type: 'reconcile' });
     return record;
   }
 
@@ -280,7 +300,7 @@ export class Manager implements ManagerApi {
       return ok;
     });
     await this.#acked(undefined);
-    if (deleted) this.tell(`/manager/services/${name}`, { type: 'reconcile' });
+    if (deleted) this.tell(`/cluster/manager/services/${name}`, { type: 'reconcile' });
     return deleted;
   }
   listTasks(filter: { service?: string; state?: string; node?: string }): TaskRecord[] {
@@ -307,8 +327,8 @@ export class Manager implements ManagerApi {
       for (const t of stop) services.add(t.service);
     });
     await this.#acked(undefined);
-    this.tell(`/manager/nodes/${id}`, { type: 'sync' });
-    for (const service of services) this.tell(`/manager/services/${service}`, { type: 'reconcile' });
+    this.tell(`/cluster/manager/nodes/${id}`, { type: 'sync' });
+    for (const service of services) this.tell(`/cluster/manager/services/${service}`, { type: 'reconcile' });
     return drained;
   }
   /** Undoes a drain: the node takes new tasks again (`ready` when linked, else `suspect` until it says hello). */
@@ -322,8 +342,8 @@ export class Manager implements ManagerApi {
       this.#journal.event('node.status', id, { status: next.status });
     });
     await this.#acked(undefined);
-    this.tell(`/manager/nodes/${id}`, { type: 'sync' });
-    this.tell('/manager/scheduler', { type: 'place' });
+    this.tell(`/cluster/manager/nodes/${id}`, { type: 'sync' });
+    this.tell('/cluster/manager/scheduler', { type: 'place' });
     return next;
   }
   eventsSince(seq: number, limit: number): ClusterEvent[] {
@@ -335,11 +355,17 @@ export class Manager implements ManagerApi {
   openLogs(target: LogTarget, options: LogReadOptions): AsyncIterableIterator<LogEvent> {
     return openLogs({ router: this.logRouter, getTask: (id) => this.store.getTask(id), getService: (n) => this.store.getService(n), listTasks: (f) => this.store.listTasks(f), getNode: (id) => this.store.getNode(id) }, target, options);
   }
+  /** The tree of this process from `/cluster`, each linked worker's tree under its `nodes/<id>`. */
   tree(): TreeNode {
-    return withServices(this.#cluster.graft(this.#root.snapshot()), (name) => serviceInfo(this.store.getService(name), this.store.listCurrentTasks(name, Number.MAX_SAFE_INTEGER)));
+    const root = this.#clusterRoot.snapshot();
+    const withInfo = (c: TreeNode): TreeNode => withServices(this.#cluster.graft(c), (name) => serviceInfo(this.store.getService(name), this.store.listCurrentTasks(name, Number.MAX_SAFE_INTEGER)));
+    if (root.children) root.children = root.children.map((c) => (c.path === this.#root.path ? withInfo(c) : c));
+    // Several managers on etcd: a `managers` node under the cluster root lists them.
+    const managers = this.options.managersNow?.();
+    return managers ? withManagers(root, managers) : root;
   }
 
-  /** Shows (and routes admin calls to) the tree of a worker running in this process under `/manager/nodes/<nodeId>`. */
+  /** Shows (and routes admin calls to) the tree of a worker running in this process under `/cluster/manager/nodes/<nodeId>`. */
   attachLocalWorker(nodeId: string, tree: () => TreeNode, inspect: Inspectable = { inspect: () => undefined }): void {
     this.#cluster.attach(nodeId, localSource(tree, inspect));
   }
@@ -383,7 +409,7 @@ export class Manager implements ManagerApi {
       if (this.#nodeLinks.get(id) === link) this.#nodeLinks.delete(id);
     });
     if (previous && previous !== link && previous.open) previous.close(4009, 'replaced by a newer link of the same node');
-    this.tell(`/manager/nodes/${id}`, { type: 'linked', link });
+    this.tell(`/cluster/manager/nodes/${id}`, { type: 'linked', link });
   }
 
   /**
@@ -392,7 +418,7 @@ export class Manager implements ManagerApi {
    * them). False when nothing can take it (the tree is not up, or stopping).
    */
   tell(path: string, message: ManagerMessage): boolean {
-    const child = /^\/manager\/(services|nodes)\/([^/]+)$/.exec(path);
+    const child = /^\/cluster\/manager\/(services|nodes)\/([^/]+)$/.exec(path);
     if (child) {
       const [, kind, id] = child as unknown as [string, 'services' | 'nodes', string];
       const sup = kind === 'services' ? this.#servicesSup : this.#nodesSup;
@@ -438,60 +464,70 @@ export class Manager implements ManagerApi {
 
   async #boot(): Promise<void> {
     const log = this.options.logger ?? consola.withTag('goat:manager');
-    const parent = this.options.parent ?? (this.#system = startSystem() as unknown as NactRef);
-    const bus = this.options.bus ?? new EventBus(this.#clock);
-    bus.subscribe((e) => this.#onSupervision(e));
-    bus.subscribe((e) => this.#escalations.record(e));
+    this.#ownsRoot = this.options.root === undefined;
+    this.#clusterRoot = this.options.root ?? await ClusterRoot.start({ clock: this.#clock });
+    this.#offBus = this.#clusterRoot.bus.subscribe((e) => {
+      if (within(e.path, '/cluster/manager')) this.#onSupervision(e);
+    });
     const epoch = this.options.epoch ?? 0;
     this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
-    this.#server = createServer(createApiHandler(this, { ...this.options.api, token: this.token.token }));
+    this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
     this.#links.attach(this.#server);
     this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
     this.#admin.attach(this.#server);
     const [host, port] = splitListen(this.options.listen ?? '127.0.0.1:7070');
     const mc = this.#context;
-    this.#root = await startSupervisor(parent as never, {
-      // The root gives up after 10 restarts of its parts in a minute: a store that cannot be reopened, a port lost.
-      id: 'manager', bus, maxRestarts: 10, windowMs: 60_000, clock: this.#clock,
-      children: [
-        storeActor(mc, this.store),
-        schedulerActor(mc),
-        reconcilerActor(mc, (id) => void this.tell(`/manager/nodes/${id}`, { type: 'sync' })),
-        // Node actors are transient: one that crashes is rebuilt from the store and its worker's hello. More
-        // than 50 crashes in 10 s across all nodes means something shared is broken: the manager restarts them all.
-        nactSupervisorChild({ id: 'nodes', maxRestarts: 50, windowMs: 10_000, onStarted: (sup) => (this.#nodesSup = sup) }),
-        // Likewise for service controllers: each re-reads its slots from the store at restart, with backoff.
-        nactSupervisorChild({ id: 'services', maxRestarts: 50, windowMs: 10_000, onStarted: (sup) => (this.#servicesSup = sup) }),
-        actorChild<null, never>({
-          id: 'api',
-          init: async () => {
-            await new Promise<void>((resolve, reject) => {
-              this.#server.once('error', reject);
-              this.#server.listen(Number(port), host, () => {
-                this.#server.off('error', reject);
-                resolve();
+    try {
+      this.#root = await this.#clusterRoot.add({
+        // The manager gives up after 10 restarts of its parts in a minute (a store that cannot be reopened, a port
+        // lost), and with it the process (`cluster`'s budget is 0).
+        id: 'manager', maxRestarts: 10, windowMs: 60_000,
+        children: [
+          storeActor(mc, this.store),
+          schedulerActor(mc),
+          reconcilerActor(mc, (id) => void this.tell(`/cluster/manager/nodes/${id}`, { type: 'sync' })),
+          // Node actors are transient: one that crashes is rebuilt from the store and its worker's hello. More
+          // than 50 crashes in 10 s across all nodes means something shared is broken: the manager restarts them all.
+          nactSupervisorChild({ id: 'nodes', maxRestarts: 50, windowMs: 10_000, onStarted: (sup) => (this.#nodesSup = sup) }),
+          // Likewise for service controllers: each re-reads its slots from the store at restart, with backoff.
+          nactSupervisorChild({ id: 'services', maxRestarts: 50, windowMs: 10_000, onStarted: (sup) => (this.#servicesSup = sup) }),
+          actorChild<null, never>({
+            id: 'api',
+            init: async () => {
+              await new Promise<void>((resolve, reject) => {
+                this.#server.once('error', reject);
+                this.#server.listen(Number(port), host, () => {
+                  this.#server.off('error', reject);
+                  resolve();
+                });
               });
-            });
-            return null;
-          },
-          receive: (s) => s,
-          terminate: async () => {
-            this.#links.close();
-            this.#admin?.close();
-            this.#server.closeAllConnections();
-            await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-          },
-        }),
-      ],
-    });
+              return null;
+            },
+            receive: (s) => s,
+            terminate: async () => {
+              this.#links.close();
+              this.#admin?.close();
+              this.#server.closeAllConnections();
+              await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+            },
+          }),
+        ],
+      });
+    } catch (err) {
+      this.#offBus?.();
+      if (this.#ownsRoot) await this.#clusterRoot.stop();
+      throw err;
+    }
     if (this.#root.snapshot().children?.find((c) => c.id === 'api')?.status !== 'running') {
       const err = this.#root.snapshot().children?.find((c) => c.id === 'api')?.lastError;
-      await this.#root.stop();
+      await this.#clusterRoot.remove('manager');
+      this.#offBus?.();
+      if (this.#ownsRoot) await this.#clusterRoot.stop();
       throw new GoatError('GOAT_ERR_USAGE', `cannot listen on ${host}:${port}: ${err?.message ?? 'unknown error'}`, { details: { listen: `${host}:${port}` } });
     }
     this.#links.onLink((link) => this.attachLink(link));
     // Its own sweep at start may run before `nodes` and `services` exist: once more now that the whole tree runs.
-    this.tell('/manager/reconciler', { type: 'sweep' });
+    this.tell('/cluster/manager/reconciler', { type: 'sweep' });
     const prune = (): void => {
       this.store.pruneIdempotency(this.#clock.now());
       this.#pruneTimer = this.#clock.setTimeout(prune, 60_000);
@@ -517,14 +553,14 @@ export class Manager implements ManagerApi {
         return this.listServices();
       case 'send':
       case 'ask':
-        return this.#cluster.route(`${this.#root.path}/nodes`, req) ?? adminCall(this.#root, req);
+        return this.#cluster.route(`${this.#root.path}/nodes`, req) ?? adminCall(this.#clusterRoot, req);
     }
   }
 
   /** A service controller or a node actor that ended normally is removed from the tree (no stopped children pile up). */
   #onSupervision(e: SupervisorEvent): void {
     if (e.type !== 'child_stopped' || e.reason !== 'normal') return;
-    const m = /^\/manager\/(services|nodes)\/([^/]+)$/.exec(e.path);
+    const m = /^\/cluster\/manager\/(services|nodes)\/([^/]+)$/.exec(e.path);
     if (!m) return;
     const sup = m[1] === 'services' ? this.#servicesSup : this.#nodesSup;
     const id = m[2]!;

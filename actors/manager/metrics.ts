@@ -1,5 +1,6 @@
 /**
- * `/metrics` in the Prometheus text format (prom-client): tasks by state,
+ * `/metrics` in the Prometheus text format (prom-client): `goat_leader` and
+ * `goat_epoch` (a follower answers those two alone: transport/follower-server.ts), tasks by state,
  * restarts, nodes by status (read from the store at scrape time), heartbeat
  * lateness and scheduling latency (observed as they happen).
  */
@@ -15,8 +16,11 @@ export class ManagerMetrics {
   readonly #placed: Counter;
   readonly #lastBeat = new WeakMap<object, number>();
 
-  constructor(store: Store, private readonly clock: Clock) {
+  /** `epoch`: the leader's epoch (HA), 0 for a single manager; a running Manager always leads. */
+  constructor(store: Store, private readonly clock: Clock, epoch = 0) {
     const registry = this.registry;
+    new Gauge({ name: 'goat_leader', help: '1 when this manager leads (a single manager always does), 0 for a follower.', registers: [registry] }).set(1);
+    new Gauge({ name: 'goat_epoch', help: 'The epoch of the leader this manager knows (HA; 0 for a single manager or while nobody leads).', registers: [registry] }).set(epoch);
     new Gauge({
       name: 'goat_tasks', help: 'Tasks by state.', labelNames: ['state'], registers: [registry],
       collect() {

@@ -87,7 +87,7 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
     case 'heartbeat': {
       if (msg.linkNo !== s.linkNo || !s.link) return s;
       mc.onHeartbeat(s.link);
-      mc.tell('/manager/store', { type: 'beat', node: s.id, usage: msg.usage, at: now });
+      mc.tell('/cluster/manager/store', { type: 'beat', node: s.id, usage: msg.usage, at: now });
       return live(mc, s, { type: 'heartbeat', at: now }, ctx);
     }
     case 'report': {
@@ -133,7 +133,7 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
         mc.journal.store.putTasks([{ ...t, state: 'lost', desired: 'stopped', error: { code: 'GOAT_ERR_NODE_DOWN', message: `node ${s.id} no longer has this task` }, updatedAt: now }]);
         mc.journal.event('task.state', msg.id, { state: 'lost', generation: msg.generation, node: s.id });
       });
-      mc.tell(`/manager/services/${t.service}`, { type: 'reconcile' });
+      mc.tell(`/cluster/manager/services/${t.service}`, { type: 'reconcile' });
       return s;
     }
     case 'stop':
@@ -147,7 +147,7 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
         mc.journal.store.putTasks([{ ...t, state: 'stopped', updatedAt: now }]);
         mc.journal.event('task.state', msg.id, { state: 'stopped', generation: msg.generation });
       });
-      mc.tell(`/manager/services/${t.service}`, { type: 'reconcile' });
+      mc.tell(`/cluster/manager/services/${t.service}`, { type: 'reconcile' });
       return s;
     }
     case 'stop-failed':
@@ -164,7 +164,7 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
           mc.journal.store.putTasks([{ ...t, state: 'lost', desired: 'stopped', updatedAt: now }]);
           mc.journal.event('task.state', msg.id, { state: 'lost', generation: msg.generation, node: t.node });
         });
-        mc.tell(`/manager/services/${t.service}`, { type: 'reconcile' });
+        mc.tell(`/cluster/manager/services/${t.service}`, { type: 'reconcile' });
       }
       if (s.liveness.down && s.loseTimers.size === 0) ctx.exit();
       return s;
@@ -215,7 +215,7 @@ function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorCont
   for (const t of out.resend) ctx.tell({ type: 'assign', task: t, resent: true });
   for (const st of out.stops) sendStop(mc, next, st.id, st.generation, ctx, true);
   sendStops(mc, next, ctx);
-  mc.tell('/manager/scheduler', { type: 'place' });
+  mc.tell('/cluster/manager/scheduler', { type: 'place' });
   return next;
 }
 
@@ -227,7 +227,7 @@ function write(mc: ManagerContext, out: ReportOutcome): void {
       mc.journal.events(out.events);
     });
   }
-  for (const service of out.services) mc.tell(`/manager/services/${service}`, { type: 'reconcile' });
+  for (const service of out.services) mc.tell(`/cluster/manager/services/${service}`, { type: 'reconcile' });
 }
 
 /** Runs a liveness step and carries out its effects. */
@@ -247,7 +247,7 @@ function effect(mc: ManagerContext, s: NodeState, e: LivenessEffect, ctx: ActorC
       suspect(mc, s.id);
       return s;
     case 'ready':
-      if (setStatus(mc, s.id, ['suspect'], 'ready')) mc.tell('/manager/scheduler', { type: 'place' });
+      if (setStatus(mc, s.id, ['suspect'], 'ready')) mc.tell('/cluster/manager/scheduler', { type: 'place' });
       return s;
     case 'down':
       return down(mc, s, ctx);
@@ -302,7 +302,7 @@ function down(mc: ManagerContext, s: NodeState, ctx: ActorContext): NodeState {
     if (t.state === 'lost') services.add(t.service);
     else scheduleLose(mc, ctx, next, t.id, t.generation, t.spec.disconnect.lostAfterMs ?? 0, t.spec.disconnect.replace === false);
   }
-  for (const service of services) mc.tell(`/manager/services/${service}`, { type: 'reconcile' });
+  for (const service of services) mc.tell(`/cluster/manager/services/${service}`, { type: 'reconcile' });
   return next;
 }
 

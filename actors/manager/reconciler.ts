@@ -25,7 +25,7 @@ export function reconcilerActor(mc: ManagerContext, ensureNode: (id: string) => 
       for (const n of store.listNodes()) if (n.status !== 'down' || store.listTasks({ node: n.id, state: 'unknown' }).length > 0) ensureNode(n.id);
       const services = new Set(store.listServices().map((x) => x.name));
       for (const t of store.listTasks()) if (!isTerminal(t.state)) services.add(t.service);
-      for (const name of services) mc.tell(`/manager/services/${name}`, { type: 'reconcile' });
+      for (const name of services) mc.tell(`/cluster/manager/services/${name}`, { type: 'reconcile' });
       return s;
     },
   });

@@ -95,6 +95,6 @@ function round(mc: ManagerContext, state: PlacementState): ReturnType<typeof aft
     store.putTasks([...assigned, ...unplaced]);
   });
   mc.onPlacement(performance.now() - started, assigned.length);
-  for (const t of assigned) mc.tell(`/manager/nodes/${t.node!}`, { type: 'assign', task: t });
+  for (const t of assigned) mc.tell(`/cluster/manager/nodes/${t.node!}`, { type: 'assign', task: t });
   return { ...afterRound(state, { batch, covered, placed: assigned.length }, key), waitUntil: wait };
 }

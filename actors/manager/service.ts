@@ -49,8 +49,8 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
         }
         store.pruneTaskHistory(name, service?.spec.taskHistory ?? SERVICE_DEFAULTS.taskHistory);
       });
-      for (const stop of effects.stops) mc.tell(`/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
-      if (effects.place) mc.tell('/manager/scheduler', { type: 'place' });
+      for (const stop of effects.stops) mc.tell(`/cluster/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
+      if (effects.place) mc.tell('/cluster/manager/scheduler', { type: 'place' });
       if (effects.rollback !== undefined) mc.rollback(name, effects.rollback);
       let wake = s.wake;
       if (effects.wakeAt !== undefined && (wake === null || effects.wakeAt < wake.at || wake.at <= now)) {

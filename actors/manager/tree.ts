@@ -12,7 +12,7 @@ import type { ManagerLink } from '../../transport/index.js';
 import { RemoteTree } from '../../transport/remote-tree.js';
 import { adminCall, noActorAt, type AdminCall, type Inspectable } from '../supervision/index.js';
 
-/** Where a worker's subtree comes from. Its paths are the worker's own (`/worker/...`). */
+/** Where a worker's subtree comes from. Its paths are the worker's own (`/cluster/worker/...`). */
 export interface NodeTreeSource {
   /** The worker's tree as last known, or null. */
   tree(): TreeNode | null;
@@ -27,9 +27,13 @@ export function localSource(tree: () => TreeNode, inspect: Inspectable): NodeTre
   return { tree, staleSince: () => null, call: (c) => adminCall(inspect, c) };
 }
 
-/** Rewrites every path of `node` with `prefix` in front. */
+/** A worker's own root, which its paths start with; under the manager it is `nodes/<id>` instead. */
+const WORKER_ROOT = '/cluster';
+
+/** Rewrites every path of a worker's `node` with `prefix` in place of its root (`/cluster/worker` → `<prefix>/worker`). */
 export function rebase(node: TreeNode, prefix: string): TreeNode {
-  const out: TreeNode = { ...node, path: `${prefix}${node.path}` };
+  const own = node.path === WORKER_ROOT || node.path.startsWith(`${WORKER_ROOT}/`) ? node.path.slice(WORKER_ROOT.length) : node.path;
+  const out: TreeNode = { ...node, path: `${prefix}${own}` };
   if (node.children) out.children = node.children.map((c) => rebase(c, prefix));
   return out;
 }
@@ -145,7 +149,7 @@ export class ClusterTree {
     if (source.staleSince() !== null) {
       return Promise.reject(new GoatError('GOAT_ERR_LINK_CLOSED', `node ${nodeId} is not linked: ${call.path} is only its last known tree`, { temporary: true, details: { path: call.path, nodeId } }));
     }
-    const local = `/${rest.join('/')}`;
+    const local = `${WORKER_ROOT}/${rest.join('/')}`;
     const prefix = `${nodesPath}/${nodeId}`;
     return source.call({ ...call, path: local }).then((result) => inManagerPaths(result, prefix), (err: unknown) => {
       if (err instanceof GoatError && err.code === 'GOAT_ERR_NO_SUCH_CHILD') throw noActorAt(call.path);
@@ -158,7 +162,11 @@ export class ClusterTree {
 function inManagerPaths(result: unknown, prefix: string): unknown {
   if (typeof result !== 'object' || result === null || Array.isArray(result)) return result;
   const r = result as Record<string, unknown>;
-  const fix = (k: string): Record<string, unknown> => (typeof r[k] === 'string' && (r[k] as string).startsWith('/') ? { [k]: `${prefix}${r[k] as string}` } : {});
+  const fix = (k: string): Record<string, unknown> => {
+    const v = r[k];
+    if (typeof v !== 'string' || !v.startsWith('/')) return {};
+    return { [k]: `${prefix}${v === WORKER_ROOT || v.startsWith(`${WORKER_ROOT}/`) ? v.slice(WORKER_ROOT.length) : v}` };
+  };
   return { ...r, ...fix('path'), ...fix('killed') };
 }
 

@@ -21,8 +21,15 @@ export interface Inspectable {
   inspect(path: string): PathHandle | undefined;
 }
 
-/** The error for a path with no actor behind it. */
+/**
+ * The error for a path with no actor behind it. A path of the old shape
+ * (`/manager/...`, `/worker/...`, before the `cluster` root) is told its new one.
+ */
 export function noActorAt(path: string): GoatError {
+  if (/^\/(manager|worker)(\/|$)/.test(path)) {
+    const now = `/cluster${path}`;
+    return new GoatError('GOAT_ERR_NO_SUCH_CHILD', `no actor at ${path}: paths start at the root now, try ${now}`, { details: { path, suggestion: now } });
+  }
   return new GoatError('GOAT_ERR_NO_SUCH_CHILD', `no actor at ${path}`, { details: { path } });
 }
 

@@ -30,8 +30,10 @@ export const LINK_BACKOFF_MAX_MS = 4_000;
 
 /** How a worker joins. */
 export interface JoinOptions extends WorkerOptions {
-  /** Manager URL(s): `ws://host:port` or `http://host:port`. */
+  /** Manager URL(s): `ws://host:port` or `http://host:port`; `wss://`/`https://` for a manager with TLS. */
   join: string | string[];
+  /** CA certificate(s), PEM, trusted for a wss:// manager besides the system's (`--tls-ca`). */
+  tlsCa?: string | Buffer;
   /** The cluster token. */
   token: string;
   /** Labels the scheduler's constraints can match. */
@@ -93,6 +95,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     minEpoch: () => epochs.epoch,
     onEpoch: (epoch) => (epoch > epochs.epoch ? epochs.raise(epoch) : undefined),
     token: options.token,
+    ...(options.tlsCa === undefined ? {} : { ca: options.tlsCa }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? LINK_BACKOFF_MAX_MS },
     usage: () => usage,

@@ -7,7 +7,7 @@
  * (an engine that does not answer, retried with backoff) restarts `link`
  * too, and closing the link then would cut a node whose engine is down off
  * its manager (the node must stay linked: degraded, refusing tasks with the
- * reason). The link client reconnects by itself with backoff and jitter. `state('/worker/link')` shows where it
+ * reason). The link client reconnects by itself with backoff and jitter. `state('/cluster/worker/link')` shows where it
  * stands; `{ type: 'reconnect' }` drops the connection and links again.
  */
 import { z } from 'zod';
@@ -17,7 +17,7 @@ import { actorChild } from '../supervision/index.js';
 /** The messages the link actor understands (also from the admin channel). */
 export const linkMessages = z.object({ type: z.literal('reconnect') });
 
-/** What `state('/worker/link')` shows (read live from the client). */
+/** What `state('/cluster/worker/link')` shows (read live from the client). */
 export interface LinkActorState {
   readonly status: string;
   readonly url: string | null;

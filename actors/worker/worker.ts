@@ -1,27 +1,31 @@
 /**
  * The worker: runs the tasks assigned to its node and keeps them running.
  *
- *   worker      rest_for_one: when the runtime restarts, the tasks re-attach after it
- *   ├─ runtime  health gate of the engine; crashes when it goes away, restarts with backoff
- *   ├─ tasks    one_for_one, one actor per task, each with its restart policy
- *   └─ link     the link to the manager, when joined (actors/worker/link.ts); last, so its crash restarts it alone
+ *   cluster        the process's root (actors/cluster)
+ *   └─ worker      rest_for_one: when the runtime restarts, the tasks re-attach after it
+ *      ├─ runtime  health gate of the engine; crashes when it goes away, restarts with backoff
+ *      ├─ tasks    one_for_one, one actor per task, each with its restart policy
+ *      └─ link     the link to the manager, when joined (actors/worker/link.ts); last, so its crash restarts it alone
  *
  * It can run on its own, driven in-process (tests, a small script) before a
  * manager exists: `assign`, `stopTask`, `tasks`, `status`, `shutdown`.
  */
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
-import { start as startSystem, stop as stopNact } from 'nact';
 import { GoatError, isGoatError } from '../../lib/errors.js';
 import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
-import { EscalationLog, EventBus, systemClock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle, type ChildSpec } from '../../lib/supervision/index.js';
-import { actorChild, nactSupervisorChild, startSupervisor, type NactRef } from '../supervision/index.js';
+import { type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle, type ChildSpec } from '../../lib/supervision/index.js';
+import { actorChild, nactSupervisorChild, type NactRef } from '../supervision/index.js';
+import { ClusterRoot, within } from '../cluster/index.js';
 import { assignWanted, stoppedKey } from './assign-once.js';
 import { sweepUnexplained } from './sweep.js';
 import { taskChild, type TaskReport } from './task.js';
 import type { LogRotation } from '../../lib/logs/index.js';
+
+/** The worker's path in its process's tree. */
+export const WORKER_PATH = '/cluster/worker';
 
 /** How a worker is started. */
 export interface WorkerOptions {
@@ -45,6 +49,11 @@ export interface WorkerOptions {
   runtimeInstance?: { runtime: Runtime; kind: RuntimeKind };
   /** A state to use instead of `<dataDir>/worker.json` (the deterministic simulation). */
   state?: WorkerState;
+  /**
+   * The process's `cluster` root to start under, as `/cluster/worker` (`goat-cluster start`: beside the manager).
+   * @default a root of its own (its own nact system), stopped with the worker
+   */
+  root?: ClusterRoot;
 }
 
 /** A task as the worker reports it. */
@@ -95,10 +104,14 @@ export class Worker {
   /** Keys of assigns being applied, each with the application's end (a copy of it waits for it, see `assign`). */
   readonly #applying = new Map<string, Promise<unknown>>();
   #tasksSup: Supervisor<NactRef> | null = null;
+  /** The worker's own supervisor, `/cluster/worker`. */
   #root!: Supervisor<NactRef>;
-  #system: NactRef | null = null;
+  /** The process's root, `/cluster`. */
+  #clusterRoot!: ClusterRoot;
+  /** Whether the root is the worker's own (stopped with it). */
+  #ownsRoot = false;
+  #offBus: (() => void) | undefined;
   #status: 'ready' | 'degraded' = 'degraded';
-  readonly #escalations = new EscalationLog();
 
   private constructor(
     readonly state: WorkerState,
@@ -157,7 +170,7 @@ export class Worker {
 
   /** Resolves once the worker's root supervisor gave up: its error and the chain of failures that led there. */
   whenFailed(): Promise<{ error: GoatError; chain: string }> {
-    return this.#root.whenFailed().then((error) => ({ error, chain: this.#escalations.chain() || error.message }));
+    return this.#clusterRoot.whenFailed();
   }
 
   /** Adds a child under the worker's root, after `runtime` and `tasks` (rest_for_one: its crash restarts it alone). */
@@ -248,32 +261,39 @@ export class Worker {
 
   /** Stops the worker's actors; its tasks keep running, to be adopted by the next worker on this data dir. */
   async shutdown(): Promise<void> {
-    await this.#root.stop();
+    await this.#clusterRoot.remove('worker');
+    this.#offBus?.();
     await this.runtime.close();
-    if (this.#system) stopNact(this.#system);
+    if (this.#ownsRoot) await this.#clusterRoot.stop();
   }
 
   // --- internals -------------------------------------------------------------
 
   async #boot(options: WorkerOptions): Promise<void> {
-    const system = startSystem() as unknown as NactRef;
-    this.#system = system;
-    const bus = new EventBus(systemClock);
-    bus.subscribe((event) => this.#onSupervision(event));
-    bus.subscribe((event) => this.#escalations.record(event));
-    this.#root = await startSupervisor(system as never, {
-      id: 'worker', bus, strategy: 'rest_for_one', maxRestarts: 50, windowMs: 60_000,
-      children: [
-        this.#runtimeGate(options),
-        nactSupervisorChild({
-          id: 'tasks', maxRestarts: 1_000_000, windowMs: 1_000,
-          children: () => this.state.assignments().map((a) => this.#taskSpec(a)),
-          // Known from its creation: a stop or an assign arriving while it (re)starts its children must reach it,
-          // not the incarnation before it (found by the simulation, seed 1: a stopped task restarted by its own actor).
-          onCreated: (sup) => (this.#tasksSup = sup),
-        }),
-      ],
+    this.#ownsRoot = options.root === undefined;
+    this.#clusterRoot = options.root ?? await ClusterRoot.start();
+    this.#offBus = this.#clusterRoot.bus.subscribe((event) => {
+      if (within(event.path, WORKER_PATH)) this.#onSupervision(event);
     });
+    try {
+      this.#root = await this.#clusterRoot.add({
+        id: 'worker', strategy: 'rest_for_one', maxRestarts: 50, windowMs: 60_000,
+        children: [
+          this.#runtimeGate(options),
+          nactSupervisorChild({
+            id: 'tasks', maxRestarts: 1_000_000, windowMs: 1_000,
+            children: () => this.state.assignments().map((a) => this.#taskSpec(a)),
+            // Known from its creation: a stop or an assign arriving while it (re)starts its children must reach it,
+            // not the incarnation before it (found by the simulation, seed 1: a stopped task restarted by its own actor).
+            onCreated: (sup) => (this.#tasksSup = sup),
+          }),
+        ],
+      });
+    } catch (err) {
+      this.#offBus?.();
+      if (this.#ownsRoot) await this.#clusterRoot.stop();
+      throw err;
+    }
   }
 
   /** The runtime actor: running while the engine answers; its crash takes the tasks down with it (rest_for_one). */
@@ -337,7 +357,7 @@ export class Worker {
 
   #onSupervision(event: SupervisorEvent): void {
     this.#emit({ type: 'supervision', event });
-    if (event.path === '/worker/runtime') {
+    if (event.path === `${WORKER_PATH}/runtime`) {
       if (event.type === 'child_crashed') {
         this.#setStatus('degraded');
         // The engine is gone: what runs there is unknown until the tasks re-attach after it.
@@ -347,7 +367,7 @@ export class Worker {
       if (event.type === 'restart_scheduled') this.#setStatus('degraded');
       return;
     }
-    const prefix = '/worker/tasks/';
+    const prefix = `${WORKER_PATH}/tasks/`;
     if (!event.path.startsWith(prefix)) return;
     const id = event.path.slice(prefix.length);
     const view = this.#tasks.get(id);

@@ -6,6 +6,7 @@ import { openSqliteStore, restoreSqliteStore } from '../store/index.js';
 import { waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
 import type { TreeNode } from '../supervision/index.js';
 import { call } from './client.js';
+import { goatFetch } from '../tls-fetch.js';
 import { ago, table } from './table.js';
 import * as serve from './serve.js';
 import { paint, serviceText, slotSegments, watchTree } from '../inspector/index.js';
@@ -13,6 +14,8 @@ import { logsCommand } from './logs.js';
 import { inspectCommand } from './inspect.js';
 import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
+import { SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
+import { checkPlacement } from './placeable.js';
 
 /** What a command gets. */
 export interface CommandContext {
@@ -22,6 +25,8 @@ export interface CommandContext {
   dataDir: string;
   manager: string;
   token: string | undefined;
+  /** The CA a TLS manager's certificate is checked against (`--tls-ca`/GOAT_TLS_CA), PEM. */
+  ca?: Buffer | undefined;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
@@ -46,53 +51,12 @@ interface ServiceJson {
   status?: { state: string; reason?: string }; update?: { state: string; message: string } | null;
 }
 
-/** Splits a command line like a shell would for simple cases: whitespace, single and double quotes. */
-export function splitCommand(line: string): string[] {
-  const out: string[] = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  for (let m = re.exec(line); m; m = re.exec(line)) out.push(m[1] ?? m[2] ?? m[3]!);
-  return out;
-}
-
-/** The body `goat-cluster run` sends. */
+/** The body `goat-cluster run` sends: the whole spec from the task flags (see ./spec-flags.ts), one replica unless told. */
 export function runBody(ctx: CommandContext): Record<string, unknown> {
   const name = arg(ctx, 0, 'service NAME');
-  const v = ctx.values;
-  const image = v['image'] as string | undefined;
-  const command = v['command'] as string | undefined;
-  if (!image && !command) throw usage('run needs --image I (Docker nodes) or --command "CMD ..." (process nodes); with both, the command gives the image\'s arguments');
-  const ports = ((v['publish'] as string[] | undefined) ?? []).map((p) => {
-    const m = /^(?:(\d+):)?(\d+)$/.exec(p);
-    if (!m) throw usage(`-p wants HOST:CONTAINER or CONTAINER, got '${p}'`);
-    return m[1] ? { host: Number(m[1]), container: Number(m[2]) } : { container: Number(m[2]) };
-  });
-  const env = Object.fromEntries(((v['env'] as string[] | undefined) ?? []).map((kv) => {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw usage(`-e wants K=V, got '${kv}'`);
-    return [kv.slice(0, i), kv.slice(i + 1)];
-  }));
-  const num = (k: string): number | undefined => {
-    const s = v[k] as string | undefined;
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!Number.isFinite(n)) throw usage(`--${k} wants a number, got '${s}'`);
-    return n;
-  };
-  const healthPath = v['health-http'] as string | undefined;
-  const firstPort = ports[0]?.container;
-  if (healthPath && firstPort === undefined) throw usage('--health-http needs a port (-p)');
-  const cpu = num('cpu');
-  const memoryMb = num('memory');
-  const task: Record<string, unknown> = {
-    ...(image ? { image } : {}),
-    ...(command ? { command: splitCommand(command) } : {}),
-    ...(ports.length ? { ports } : {}),
-    ...(Object.keys(env).length ? { env } : {}),
-    ...(v['restart'] ? { restart: { policy: v['restart'] } } : {}),
-    ...(healthPath ? { health: { http: { path: healthPath, port: firstPort } } } : {}),
-    ...(cpu !== undefined || memoryMb !== undefined ? { resources: { ...(cpu !== undefined ? { cpu } : {}), ...(memoryMb !== undefined ? { memoryMb } : {}) } } : {}),
-  };
-  return { name, replicas: num('replicas') ?? 1, task };
+  if (!ctx.values['image'] && !ctx.values['command']) throw usage('run needs --image I (Docker nodes) or --command "CMD ..." (process nodes); with both, the command gives the image\'s arguments');
+  const { task, replicas } = specFromFlags(ctx.values);
+  return { name, replicas: replicas ?? 1, task };
 }
 
 /** `host:container` for each published port (`:container` while no host port is known). */
@@ -101,26 +65,31 @@ export function portsText(t: TaskRecord): string {
 }
 
 /**
- * After `run`: when no node can take the service's tasks (a command needs a
- * process node, an image a Docker node), say so at once and how to fix it,
- * instead of leaving the user to find a task pending forever.
+ * Before `run` creates anything: refused at once (GOAT_ERR_UNPLACEABLE, nothing
+ * created) when no node of the cluster can ever run its tasks; a warning when
+ * every node that could is down now (see ./placeable.ts).
  */
-async function warnUnplaceable(ctx: CommandContext, body: Record<string, unknown>): Promise<void> {
-  const task = body['task'] as { image?: string };
-  const needs = task.image ? 'docker' : 'process';
+async function checkPlaceable(ctx: CommandContext, body: Record<string, unknown>): Promise<void> {
   const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes').catch(() => undefined);
-  if (!nodes || nodes.length === 0 || nodes.some((n) => n.runtime === needs && n.status !== 'down')) return;
-  ctx.err.write(needs === 'process'
-    ? `goat-cluster run: warning: no node can run it yet: --command runs on process nodes and every node runs Docker (${nodes.map((n) => n.name).join(', ')}). Run an image with --image (--command then gives its arguments), or add a process node: goat-cluster worker --runtime process --join … (it stays pending until then)\n`
-    : `goat-cluster run: warning: no node can run it yet: --image runs on Docker nodes and every node runs processes (${nodes.map((n) => n.name).join(', ')}). Give a --command, or add a Docker node (it stays pending until then)\n`);
+  const check = checkPlacement(body['task'] as { image?: string }, nodes ?? []);
+  if (check.refuse) throw new GoatError('GOAT_ERR_UNPLACEABLE', check.refuse, { details: { nodes: (nodes ?? []).map((n) => ({ name: n.name, runtime: n.runtime })) } });
+  if (check.warn) ctx.err.write(`goat-cluster run: warning: ${check.warn}\n`);
 }
 
+/** Commands already told their answer may be stale (once each). */
+const warnedStale = new WeakSet<CommandContext>();
+
 function client(ctx: CommandContext) {
-  return { manager: ctx.manager, token: ctx.token };
+  const onStale = (): void => {
+    if (warnedStale.has(ctx)) return;
+    warnedStale.add(ctx);
+    ctx.err.write('goat-cluster: no leader right now (an election, or etcd has no quorum): this answer may be stale\n');
+  };
+  return { manager: ctx.manager, token: ctx.token, ca: ctx.ca, onStale };
 }
 
 async function followEvents(ctx: CommandContext): Promise<void> {
-  const res = await fetch(new URL('/v1/events?since=0', ctx.manager.split(',')[0]), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } });
+  const res = await goatFetch(new URL('/v1/events?since=0', ctx.manager.split(',')[0]), { headers: { accept: 'text/event-stream', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } }, { ca: ctx.ca });
   if (!res.ok || !res.body) throw new GoatError('GOAT_ERR_NOT_READY', `events: HTTP ${res.status}`);
   const decoder = new TextDecoder();
   let buffer = '';
@@ -141,7 +110,7 @@ function eventLine(e: ClusterEvent): string {
 }
 
 function treeText(n: TreeNode, depth = 0, now = Date.now()): string {
-  const extra = [n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - now)} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
+  const extra = [n.note ?? '', n.restarts ? `restarts ${n.restarts}` : '', n.nextRestartAt ? `restart in ${Math.max(0, n.nextRestartAt - now)} ms` : '', n.lastError ? `last error: ${n.lastError.message}` : ''].filter(Boolean).join(', ');
   const service = n.service ? ` ${serviceText(n.service)}` : '';
   const slots = (n.service?.slots ?? []).map((s) => `${'  '.repeat(depth + 1)}${paint(slotSegments(s, now), false)}\n`).join('');
   return `${'  '.repeat(depth)}${n.id} [${n.kind}] ${n.status}${extra ? ` (${extra})` : ''}${service}\n${slots}${(n.children ?? []).map((c) => treeText(c, depth + 1, now)).join('')}`;
@@ -205,23 +174,21 @@ export function whyColumn(t: TaskRecord, now = Date.now()): string {
 
 /** The commands by name. */
 export const commands: Record<string, Command> = {
-  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.start },
-  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' } }, run: serve.manager },
-  worker: { options: { join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
+  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: serve.start },
+  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: serve.manager },
+  worker: { options: { config: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
   run: {
     options: {
-      image: { type: 'string' }, command: { type: 'string' }, replicas: { type: 'string' }, publish: { type: 'string', short: 'p', multiple: true },
-      env: { type: 'string', short: 'e', multiple: true }, restart: { type: 'string' }, 'health-http': { type: 'string' }, cpu: { type: 'string' },
-      memory: { type: 'string' }, 'idempotency-key': { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
+      ...SPEC_OPTIONS, 'idempotency-key': { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
     },
     async run(ctx) {
       const body = runBody(ctx);
+      await checkPlaceable(ctx, body);
       const key = ctx.values['idempotency-key'] as string | undefined;
       const svc = key
         ? await call<ServiceJson>(client(ctx), 'POST', '/v1/services', body, { 'idempotency-key': key, 'if-none-match': '*' })
         : await call<ServiceJson>(client(ctx), 'PUT', `/v1/services/${encodeURIComponent(body['name'] as string)}`, body, { 'if-none-match': '*' });
       print(ctx, svc, () => `service ${svc.name}: ${svc.replicas} replica(s), version ${svc.version}\n`);
-      await warnUnplaceable(ctx, body);
       if (ctx.values['wait']) await converge(ctx, svc.name, svc.replicas);
     },
   },
@@ -344,7 +311,7 @@ export const commands: Record<string, Command> = {
     options: { history: { type: 'string' } },
     async run(ctx) {
       const { startRepl } = await import('../repl/index.js');
-      await startRepl({ manager: ctx.manager, token: ctx.token, ...(ctx.values['history'] ? { historyFile: ctx.values['history'] as string } : {}) });
+      await startRepl({ manager: ctx.manager, token: ctx.token, ca: ctx.ca, ...(ctx.values['history'] ? { historyFile: ctx.values['history'] as string } : {}) });
     },
   },
   backup: {

@@ -14,7 +14,8 @@ interface Help {
 }
 
 const GLOBAL_FLAGS: Record<string, string> = {
-  manager: 'the manager API, e.g. http://127.0.0.1:7070 (env GOAT_MANAGER)',
+  manager: 'the manager API, e.g. http://127.0.0.1:7070 or https://… with TLS; several comma-separated (env GOAT_MANAGER)',
+  'tls-ca': 'CA certificate (PEM) trusted for a manager with TLS, besides the system\'s (env GOAT_TLS_CA)',
   token: 'the cluster token (env GOAT_TOKEN); prefer --token-file: a token on the command line shows in `ps`',
   'token-file': 'read the cluster token from file F (env GOAT_TOKEN_FILE); else <data-dir>/token',
   'data-dir': 'where a local manager keeps its state and token (default .goat)',
@@ -26,13 +27,15 @@ const SERVE = {
   'allow-process': 'let the local worker run tasks as local processes (any command, as this user); off by default',
   config: 'cluster.config.ts to load (default ./cluster.config.ts when present)',
   listen: 'HOST:PORT of the API and worker links (default 127.0.0.1:7070)',
+  'tls-cert': 'serve the API and links over TLS with this certificate (PEM; env GOAT_TLS_CERT)',
+  'tls-key': 'the certificate\'s private key (PEM; env GOAT_TLS_KEY)',
 };
 
 /** What each command says about itself. */
 export const HELP: Record<string, Help> = {
-  start: { usage: 'start [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process]', what: 'Runs a manager and one local worker in this process until Ctrl-C.', flags: { ...SERVE, runtime: 'the local worker\'s runtime: auto (Docker when its engine answers), docker or process' } },
-  manager: { usage: 'manager [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...]', what: 'Runs a manager alone; workers join it.', flags: { ...SERVE, etcd: 'etcd endpoints for the store and leader election' } },
-  worker: { usage: 'worker --join ws://H:P --token-file F [--name N] [--runtime R] [--data-dir D]', what: 'Runs a worker that joins a manager and runs the tasks placed on its node.', flags: { join: 'the manager link URL(s), comma-separated', name: 'a human name for the node', runtime: 'auto, docker or process', config: SERVE.config, 'allow-process': SERVE['allow-process'] } },
+  start: { usage: 'start [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process] [--tls-cert F --tls-key F]', what: 'Runs a manager and one local worker in this process until Ctrl-C.', flags: { ...SERVE, runtime: 'the local worker\'s runtime: auto (Docker when its engine answers), docker or process' } },
+  manager: { usage: 'manager [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...] [--tls-cert F --tls-key F]', what: 'Runs a manager alone; workers join it.', flags: { ...SERVE, etcd: 'etcd endpoints for the store and leader election' } },
+  worker: { usage: 'worker --join ws[s]://H:P[,...] --token-file F [--config F] [--name N] [--runtime R] [--allow-process] [--data-dir D] [--tls-ca F]', what: 'Runs a worker that joins a manager and runs the tasks placed on its node.', flags: { join: 'the manager link URL(s), comma-separated: ws:// or http://, wss:// or https:// with TLS', name: 'a human name for the node', runtime: 'auto, docker or process', config: SERVE.config, 'allow-process': SERVE['allow-process'] } },
   run: {
     usage: 'run NAME (--image I | --command "CMD ...") [options]',
     what: 'Creates service NAME. An existing NAME is refused (409): change it with `update NAME`, or `stop` it first.',
@@ -91,13 +94,13 @@ export function commandHelp(name: string, command: Command): string {
 }
 
 const VALUE_NAMES: Record<string, string> = {
-  manager: 'URL', token: 'T', 'token-file': 'F', 'data-dir': 'D', config: 'F', listen: 'H:P', runtime: 'R', etcd: 'URL,...', join: 'URL', name: 'N',
+  manager: 'URL', token: 'T', 'token-file': 'F', 'data-dir': 'D', config: 'F', listen: 'H:P', runtime: 'R', etcd: 'URL,...', join: 'URL', name: 'N', 'tls-cert': 'F', 'tls-key': 'F', 'tls-ca': 'F',
   image: 'I', command: '"CMD ..."', replicas: 'N', publish: 'H:C', env: 'K=V', restart: 'POLICY', 'health-http': 'PATH', cpu: 'N', memory: 'MB',
   'idempotency-key': 'K', timeout: 'S', service: 'S', since: 'WHEN', tail: 'N', history: 'F',
 };
 
 const GLOBAL_OPTIONS: Command['options'] = {
-  manager: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  manager: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, 'tls-ca': { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 };
 
 /** Negative numbers (`scale web -1`) are positionals for the command to judge, not unknown options: moved after `--`. */
@@ -117,7 +120,9 @@ export function usageMessage(e: Error & { code?: string }): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${m?.[1] ?? ''}`.trim();
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing/.test(e.message) ? `option ${m?.[1]?.split(' ')[0] ?? ''} needs a value` : `option ${m?.[1] ?? ''} takes no value`;
+      if (/argument missing/.test(e.message)) return `option ${m?.[1]?.split(' ')[0] ?? ''} needs a value`;
+      if (/ambiguous/.test(e.message)) return `the value of ${m?.[1] ?? ''} starts with a dash: write it as ${m?.[1] ?? ''}="-..."`;
+      return `option ${m?.[1] ?? ''} takes no value`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument ${m?.[1] ?? ''}`;
     default:

@@ -8,6 +8,7 @@
 import { GoatError, type GoatErrorCode } from '../errors.js';
 import { formatLogEvent, parseSince, type LogEvent } from '../logs/index.js';
 import type { Command, CommandContext } from './commands.js';
+import { goatFetch } from '../tls-fetch.js';
 
 /** The API path of `logs TARGET` (a task id has dots; a service name cannot). */
 export function logsPath(target: string, q: { follow?: boolean; tail?: number; since?: number }): string {
@@ -36,7 +37,7 @@ export const logsCommand: Command = {
     const path = logsPath(target, { follow: v['follow'] === true, ...(tail === undefined ? {} : { tail }), ...(since === undefined ? {} : { since }) });
     let res: Response;
     try {
-      res = await fetch(new URL(path, ctx.manager), { headers: { accept: 'application/x-ndjson', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } });
+      res = await goatFetch(new URL(path, ctx.manager), { headers: { accept: 'application/x-ndjson', ...(ctx.token ? { authorization: `Bearer ${ctx.token}` } : {}) } }, { ca: ctx.ca });
     } catch (err) {
       throw new GoatError('GOAT_ERR_NOT_READY', `cannot reach the manager at ${ctx.manager}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`, { temporary: true });
     }

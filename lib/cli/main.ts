@@ -12,6 +12,7 @@ import { packageRoot } from '../package-root.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { consola } from 'consola';
 import { isGoatError } from '../errors.js';
+import { readPem } from '../tls.js';
 import { commands, type CommandContext } from './commands.js';
 import { commandHelp, negativesLast, usageMessage } from './help.js';
 
@@ -22,8 +23,8 @@ usage: goat-cluster <command> [options]
 commands:
   start    [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process] [--allow-process]
            manager + one local worker in one process
-  manager  [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...]
-  worker   --join ws://H:P --token T [--name N] [--runtime R] [--allow-process] [--data-dir D]
+  manager  [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...] [--tls-cert F --tls-key F]
+  worker   --join ws[s]://H:P[,...] --token T [--name N] [--runtime R] [--allow-process] [--data-dir D] [--tls-ca F]
   run NAME (--image I | --command "CMD ...") [--replicas N] [-p HOST:CONTAINER]...
            [-e K=V]... [--restart no|on-failure|always|unless-stopped]
            [--health-http PATH] [--cpu N] [--memory MB] [--idempotency-key K]
@@ -38,8 +39,9 @@ commands:
 'goat-cluster COMMAND --help' shows a command's own options.
 
 global options:
-  --manager http://H:P (env GOAT_MANAGER, default http://127.0.0.1:7070)
+  --manager http[s]://H:P[,...] (env GOAT_MANAGER, default http://127.0.0.1:7070)
   --token T (env GOAT_TOKEN)   --token-file F (env GOAT_TOKEN_FILE), else <data-dir>/token
+  --tls-ca F (env GOAT_TLS_CA) CA certificate (PEM) trusted for an https:// manager
   --data-dir D (default .goat)
   --json     machine-readable output
   -h, --help     this text
@@ -51,6 +53,7 @@ const GLOBAL: NonNullable<ParseArgsConfig['options']> = {
   manager: { type: 'string' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
+  'tls-ca': { type: 'string' },
   'data-dir': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -100,6 +103,16 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       return 2;
     }
   }
+  const caFile = (values['tls-ca'] as string | undefined) ?? env['GOAT_TLS_CA'];
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readPem(caFile, 'ca');
+    } catch (e) {
+      err.write(`goat-cluster ${name}: ${(e as Error).message} (GOAT_ERR_TLS_FILE)\n`);
+      return 1;
+    }
+  }
   const dataDir = resolve((values['data-dir'] as string | undefined) ?? env['GOAT_DATA_DIR'] ?? '.goat');
   const ctx: CommandContext = {
     args: parsed.positionals,
@@ -108,6 +121,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     dataDir,
     manager: (values['manager'] as string | undefined) ?? env['GOAT_MANAGER'] ?? 'http://127.0.0.1:7070',
     token: (values['token'] as string | undefined) ?? env['GOAT_TOKEN'] ?? readToken(dataDir),
+    ca,
     out,
     err,
     env,
@@ -137,7 +151,7 @@ function logJsonLines(err: NodeJS.WritableStream): void {
 function commandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--manager' || a === '--token' || a === '--token-file' || a === '--data-dir') i++;
+    if (a === '--manager' || a === '--token' || a === '--token-file' || a === '--tls-ca' || a === '--data-dir') i++;
     else if (!a.startsWith('-')) return i;
   }
   return -1;

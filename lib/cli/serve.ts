@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import { consola } from 'consola';
 import Docker from 'dockerode';
 import { GoatError } from '../errors.js';
+import { loadServerTls, readPem, type TlsServerCredentials } from '../tls.js';
 import { loadConfig, type ResolvedConfig } from '../config/index.js';
 import { packageRoot } from '../package-root.js';
 import { Manager } from '../../actors/manager/manager.js';
+import { ClusterRoot } from '../../actors/cluster/index.js';
 import { HaManager } from '../ha/ha-manager.js';
 import { joinCluster, type JoinedWorker } from '../../actors/worker/index.js';
 import type { CommandContext } from './commands.js';
@@ -26,6 +28,10 @@ interface Settings {
   token: string | undefined;
   /** `--allow-process` or `worker.allowProcess`: `auto` may fall back to processes. */
   allowProcess: boolean;
+  /** The manager's certificate and key (`--tls-cert`/`--tls-key`, GOAT_TLS_*, `manager.tls`), read and checked. */
+  tls: TlsServerCredentials | undefined;
+  /** The CA trusted for a TLS manager (`--tls-ca`, GOAT_TLS_CA, `cluster.tlsCa`), PEM. */
+  ca: Buffer | undefined;
 }
 
 async function settings(ctx: CommandContext): Promise<Settings> {
@@ -33,8 +39,17 @@ async function settings(ctx: CommandContext): Promise<Settings> {
   const flag = (k: string): string | undefined => ctx.values[k] as string | undefined;
   const runtime = flag('runtime') ?? config.worker.runtime;
   if (runtime !== 'auto' && runtime !== 'docker' && runtime !== 'process') throw new GoatError('GOAT_ERR_USAGE', `--runtime wants auto, docker or process, got '${runtime}'`);
+  const certFlag = flag('tls-cert');
+  const keyFlag = flag('tls-key');
+  if ((certFlag === undefined) !== (keyFlag === undefined)) throw new GoatError('GOAT_ERR_USAGE', 'TLS needs both --tls-cert FILE and --tls-key FILE');
+  const tlsFiles = certFlag !== undefined && keyFlag !== undefined ? { cert: resolve(certFlag), key: resolve(keyFlag) } : config.manager.tls ?? undefined;
+  // Unreadable or mismatched files are refused here, before anything is opened or listens.
+  const tls = tlsFiles ? loadServerTls(tlsFiles) : undefined;
+  const ca = ctx.ca ?? (config.cluster.tlsCa ? readPem(config.cluster.tlsCa, 'ca') : undefined);
   return {
     config,
+    tls,
+    ca,
     dataDir: flag('data-dir') ? resolve(flag('data-dir')!) : config.manager.dataDir,
     listen: flag('listen') ?? config.manager.listen,
     runtime,
@@ -64,7 +79,7 @@ async function untilSignalOrFailure(ctx: CommandContext, roots: Record<string, {
   const failures = Object.entries(roots).map(([name, r]) => r.whenFailed().then((f) => ({ name, ...f })));
   const first = await Promise.race([untilSignal().then(() => null), ...failures]);
   if (first === null) return stop();
-  const line = `goat-cluster: the ${first.name}'s root supervisor gave up; stopping the process: ${first.chain}`;
+  const line = `goat-cluster: the ${first.name} root supervisor gave up; stopping the process: ${first.chain}`;
   consola.withTag('goat').error(line);
   ctx.err.write(`${line}\n`);
   // Whatever still holds the event loop must not keep a failed node alive.
@@ -73,9 +88,9 @@ async function untilSignalOrFailure(ctx: CommandContext, roots: Record<string, {
   throw new GoatError('GOAT_ERR_ESCALATED', `${first.name} gave up: ${first.chain}`, { details: { chain: first.chain }, cause: first.error });
 }
 
-function startManager(s: Settings): Promise<Manager> {
+function startManager(s: Settings, root?: ClusterRoot): Promise<Manager> {
   const m = s.config.manager;
-  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, ...(s.token ? { token: s.token } : {}) });
+  return Manager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, ...(s.token ? { token: s.token } : {}), ...(s.tls ? { tls: s.tls } : {}), ...(root ? { root } : {}) });
 }
 
 /** Builds the package's own images (`goat/echo`, `goat/faulty`) a Docker service needs and the engine lacks. */
@@ -114,27 +129,37 @@ async function applyServices(ctx: CommandContext, s: Settings, manager: Manager,
 /** `goat-cluster start`: a manager and one local worker in one process, then the config's services. */
 export async function start(ctx: CommandContext): Promise<void> {
   const s = await settings(ctx);
-  const manager = await startManager(s);
+  // One tree for the process: /cluster/manager and /cluster/worker under one `cluster` root.
+  const root = await ClusterRoot.start();
+  let manager: Manager;
+  try {
+    manager = await startManager(s, root);
+  } catch (err) {
+    await root.stop();
+    throw err;
+  }
   let worker: JoinedWorker | undefined;
   try {
-    worker = await joinCluster({
+    worker = await joinCluster({ root,
       join: manager.url, token: manager.token.token, dataDir: s.config.worker.dataDir === join(s.config.manager.dataDir, 'worker') ? join(s.dataDir, 'worker') : s.config.worker.dataDir,
-      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess,
+      runtime: s.runtime, name: s.config.worker.name ?? 'local', labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, logRotation: s.config.worker.logs,
+      // The local worker trusts the manager's own certificate (self-signed), or the CA given.
+      ...(s.tls ? { tlsCa: s.ca ?? s.tls.cert } : {}),
     });
-    const local = worker;
-    manager.attachLocalWorker(local.worker.nodeId, () => local.worker.tree(), local.worker);
     ctx.out.write(`goat-cluster: manager at ${manager.url}; ${manager.token.file ? `token in ${manager.token.file}` : 'token as given'}; local worker ${worker.worker.nodeId} (${worker.worker.runtimeChoice.kind} runtime)\n`);
     if (worker.worker.runtimeChoice.refusesTasks) ctx.err.write(`goat-cluster: the local worker takes no tasks while ${worker.worker.runtimeChoice.refusesTasks}\n`);
     await applyServices(ctx, s, manager, worker.worker.runtimeChoice.kind);
   } catch (err) {
     await worker?.stop();
     await manager.stop();
+    await root.stop();
     throw err;
   }
   const local = worker;
-  await untilSignalOrFailure(ctx, { manager, worker: local.worker }, async () => {
+  await untilSignalOrFailure(ctx, { cluster: root }, async () => {
     await local.stop();
     await manager.stop();
+    await root.stop();
   });
 }
 
@@ -149,7 +174,7 @@ export async function manager(ctx: CommandContext): Promise<void> {
     if (etcd.endpoints.length === 0) throw new GoatError('GOAT_ERR_USAGE', '--etcd wants URL[,URL…], e.g. http://127.0.0.1:2379');
     // Several managers on etcd: one leads, the others forward and redirect (lib/ha).
     const m = s.config.manager;
-    const ha = await HaManager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, etcd, ...(s.token ? { token: s.token } : {}) });
+    const ha = await HaManager.start({ dataDir: s.dataDir, listen: s.listen, heartbeatMs: m.heartbeatMs, downAfterMs: m.downAfterMs, scorer: m.scorer, api: { metricsToken: m.metricsToken }, etcd, ...(s.token ? { token: s.token } : {}), ...(s.tls ? { tls: s.tls } : {}), ...(s.ca ? { tlsCa: s.ca } : {}) });
     ctx.out.write(`goat-cluster: manager ${ha.id} at ${ha.url} (${ha.role}); etcd ${etcd.endpoints.join(',')} prefix ${etcd.prefix}\n`);
     await untilSignal();
     await ha.stop();
@@ -157,18 +182,18 @@ export async function manager(ctx: CommandContext): Promise<void> {
   }
   const m = await startManager(s);
   ctx.out.write(`goat-cluster: manager at ${m.url}; ${m.token.file ? `token in ${m.token.file}` : 'token as given'}\n`);
-  await untilSignalOrFailure(ctx, { manager: m }, () => m.stop());
+  await untilSignalOrFailure(ctx, { cluster: m }, () => m.stop());
 }
 
 /** `goat-cluster worker --join URL --token T`. */
 export async function worker(ctx: CommandContext): Promise<void> {
   const joinUrl = ctx.values['join'] as string | undefined;
-  if (!joinUrl) throw new GoatError('GOAT_ERR_USAGE', 'worker needs --join ws://HOST:PORT');
+  if (!joinUrl) throw new GoatError('GOAT_ERR_USAGE', 'worker needs --join ws://HOST:PORT (wss:// or https:// for a manager with TLS; several comma-separated)');
   if (!ctx.token) throw new GoatError('GOAT_ERR_USAGE', 'worker needs --token T (or GOAT_TOKEN)');
   const s = await settings(ctx);
   const name = (ctx.values['name'] as string | undefined) ?? s.config.worker.name;
   const dataDir = ctx.values['data-dir'] ? resolve(ctx.values['data-dir'] as string) : s.config.worker.dataDir;
-  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, ...(name ? { name } : {}) });
+  const w = await joinCluster({ join: joinUrl.split(','), token: ctx.token, dataDir, runtime: s.runtime, labels: s.config.worker.labels, cluster: s.config.cluster.name, allowProcess: s.allowProcess, logRotation: s.config.worker.logs, ...(name ? { name } : {}), ...(s.ca ? { tlsCa: s.ca } : {}) });
   ctx.out.write(`goat-cluster: worker ${w.worker.nodeId} (${w.worker.runtimeChoice.kind} runtime) joining ${joinUrl}\n`);
   if (w.worker.runtimeChoice.refusesTasks) ctx.err.write(`goat-cluster: this node takes no tasks while ${w.worker.runtimeChoice.refusesTasks}\n`);
   // Say why a link attempt failed (once per distinct reason), and when it is up again.
@@ -183,5 +208,5 @@ export async function worker(ctx: CommandContext): Promise<void> {
     lastReason = '';
     ctx.out.write(`goat-cluster: linked to ${c.url}\n`);
   });
-  await untilSignalOrFailure(ctx, { worker: w.worker }, () => w.stop());
+  await untilSignalOrFailure(ctx, { cluster: w.worker }, () => w.stop());
 }

@@ -11,14 +11,16 @@ import { z } from 'zod';
 import { GoatError } from '../errors.js';
 import type { GoatConfig, ServicesContext } from './types.js';
 import { DETECTOR_DEFAULTS, type ServiceSpecInput } from '../model/index.js';
+import { LOG_ROTATION_DEFAULTS, type LogRotation } from '../logs/rotate.js';
 
 const listen = z.string().regex(/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT');
 const schema = z.strictObject({
-  cluster: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . -').optional(), token: z.string().min(8, 'at least 8 characters').optional() }).optional(),
+  cluster: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . -').optional(), token: z.string().min(8, 'at least 8 characters').optional(), tlsCa: z.string().min(1).optional() }).optional(),
   manager: z.strictObject({
     listen: listen.optional(), dataDir: z.string().min(1).optional(),
     heartbeatMs: z.number().int().positive().optional(), downAfterMs: z.number().int().positive().optional(),
     scorer: z.enum(['spread', 'binpack']).optional(), metricsToken: z.boolean().optional(),
+    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     etcd: z.strictObject({
       endpoints: z.array(z.string().url('a URL such as http://127.0.0.1:2379')).min(1, 'at least one endpoint'),
       prefix: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . -').optional(),
@@ -29,6 +31,7 @@ const schema = z.strictObject({
     runtime: z.enum(['auto', 'docker', 'process']).optional(), name: z.string().min(1).optional(),
     labels: z.record(z.string(), z.string()).optional(), dataDir: z.string().min(1).optional(),
     allowProcess: z.boolean().optional(),
+    logs: z.strictObject({ maxBytes: z.number().int().min(1024).optional(), maxFiles: z.number().int().min(1).max(100).optional() }).optional(),
   }).optional(),
   services: z.union([z.array(z.unknown()), z.custom<(ctx: ServicesContext) => unknown[]>((v) => typeof v === 'function', 'a list or a function')]).optional(),
 });
@@ -37,9 +40,9 @@ const schema = z.strictObject({
 export interface ResolvedConfig {
   /** The file it came from, or null for defaults only. */
   file: string | null;
-  cluster: { name: string; token: string | undefined };
-  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack'; metricsToken: boolean; etcd: { endpoints: string[]; prefix: string; leaseTtlMs: number } | null };
-  worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string; allowProcess: boolean };
+  cluster: { name: string; token: string | undefined; tlsCa: string | undefined };
+  manager: { listen: string; dataDir: string; heartbeatMs: number; downAfterMs: number; scorer: 'spread' | 'binpack'; metricsToken: boolean; tls: { cert: string; key: string } | null; etcd: { endpoints: string[]; prefix: string; leaseTtlMs: number } | null };
+  worker: { runtime: 'auto' | 'docker' | 'process'; name: string | undefined; labels: Record<string, string>; dataDir: string; allowProcess: boolean; logs: LogRotation };
   /** The services for a runtime (validated by the manager when applied). */
   services(ctx: ServicesContext): ServiceSpecInput[];
 }
@@ -64,14 +67,16 @@ export function resolveConfig(raw: unknown, file: string | null, env: NodeJS.Pro
   const services = c.services ?? [];
   return {
     file,
-    cluster: { name: env['GOAT_CLUSTER'] ?? c.cluster?.name ?? 'goat', token: env['GOAT_TOKEN'] ?? c.cluster?.token },
+    cluster: { name: env['GOAT_CLUSTER'] ?? c.cluster?.name ?? 'goat', token: env['GOAT_TOKEN'] ?? c.cluster?.token, tlsCa: env['GOAT_TLS_CA'] ? resolve(base, env['GOAT_TLS_CA']) : c.cluster?.tlsCa ? resolve(base, c.cluster.tlsCa) : undefined },
     manager: {
       listen: env['GOAT_LISTEN'] ?? c.manager?.listen ?? '127.0.0.1:7070', dataDir,
       heartbeatMs: c.manager?.heartbeatMs ?? DETECTOR_DEFAULTS.heartbeatMs, downAfterMs: c.manager?.downAfterMs ?? DETECTOR_DEFAULTS.downAfterMs, scorer: c.manager?.scorer ?? 'spread',
       metricsToken: c.manager?.metricsToken ?? false,
+      tls: tlsOf(env, c.manager?.tls, file, base),
       etcd: etcdOf(env['GOAT_ETCD'], c.manager?.etcd),
     },
-    worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker'), allowProcess: c.worker?.allowProcess ?? false },
+    worker: { runtime, name: c.worker?.name, labels: c.worker?.labels ?? {}, dataDir: c.worker?.dataDir ? resolve(base, c.worker.dataDir) : resolve(dataDir, 'worker'), allowProcess: c.worker?.allowProcess ?? false,
+      logs: { ...LOG_ROTATION_DEFAULTS, ...definedOnly(c.worker?.logs ?? {}) } },
     services: (ctx) => {
       const list = typeof services === 'function' ? services(ctx) : services;
       if (!Array.isArray(list)) throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${file ?? 'config'}: services: the function must return a list`, { details: { file, field: 'services', expected: 'a list of services' } });
@@ -98,6 +103,23 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
     throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${path}: cannot load it: ${(err as Error).message}`, { details: { file: path, field: '(file)', expected: 'a module whose default export is defineConfig({...})' }, cause: err });
   }
   return resolveConfig(mod, path, env, cwd);
+}
+
+/** The fields of `o` that are set. */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** `manager.tls` with GOAT_TLS_CERT/GOAT_TLS_KEY folded in (both or neither); null without either. */
+function tlsOf(env: NodeJS.ProcessEnv, section: { cert: string; key: string } | undefined, file: string | null, base: string): ResolvedConfig['manager']['tls'] {
+  const cert = env['GOAT_TLS_CERT'] ?? section?.cert;
+  const key = env['GOAT_TLS_KEY'] ?? section?.key;
+  if (cert === undefined && key === undefined) return null;
+  if (cert === undefined || key === undefined) {
+    const missing = cert === undefined ? 'cert' : 'key';
+    throw new GoatError('GOAT_ERR_INVALID_CONFIG', `${file ?? 'config'}: manager.tls.${missing}: TLS needs both a certificate and a key (GOAT_TLS_CERT and GOAT_TLS_KEY)`, { details: { file, field: `manager.tls.${missing}`, expected: 'a PEM file' } });
+  }
+  return { cert: resolve(base, cert), key: resolve(base, key) };
 }
 
 /** `manager.etcd` with GOAT_ETCD (comma-separated endpoints) folded in; null without either. */

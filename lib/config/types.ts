@@ -10,6 +10,13 @@ export interface ClusterSection {
   name?: string;
   /** The cluster token (API and joining workers). Prefer GOAT_TOKEN or the generated `<dataDir>/token` over writing it here. @default generated */
   token?: string;
+  /**
+   * CA certificate file (PEM) trusted for a manager with TLS, besides the
+   * system's CAs: used by a worker's link (wss://) and by a follower manager
+   * forwarding to the leader. The CLI takes `--tls-ca`. Env: GOAT_TLS_CA.
+   * @default the system's CAs
+   */
+  tlsCa?: string;
 }
 
 /** The manager's settings. */
@@ -27,11 +34,26 @@ export interface ManagerSection {
   /** Require the cluster token on `/metrics` too; it is open by default, like `/healthz` (it shows counts, no specs or secrets). @default false */
   metricsToken?: boolean;
   /**
+   * Serve the HTTP API and worker links over TLS (https://, wss://): the
+   * certificate chain and unencrypted private key, PEM files. Plain HTTP to
+   * that port is answered 400 GOAT_ERR_TLS_REQUIRED. Env: GOAT_TLS_CERT and
+   * GOAT_TLS_KEY; flags `--tls-cert F --tls-key F`. @default plain HTTP
+   */
+  tls?: TlsSection;
+  /**
    * Several managers on etcd (high availability): the store lives in etcd and
    * one manager, elected, leads. Absent: one manager on its SQLite file.
    * Env: GOAT_ETCD (comma-separated endpoints); flag `--etcd URL[,URL…]`.
    */
   etcd?: EtcdSection;
+}
+
+/** The manager's certificate and key (PEM files). */
+export interface TlsSection {
+  /** Certificate chain file (PEM), the server's certificate first; its names must include the host clients use. */
+  cert: string;
+  /** Private key file (PEM, unencrypted; keep it mode 0600). */
+  key: string;
 }
 
 /** The etcd cluster several managers share. */
@@ -62,6 +84,19 @@ export interface WorkerSection {
    * @default false
    */
   allowProcess?: boolean;
+  /**
+   * Size-based rotation of every task's log, for both runtimes: a process
+   * task's `stdout.log`/`stderr.log` are rotated by the worker, a container's
+   * by the engine (json-file `max-size`/`max-file`, set when the container is
+   * created). A task keeps at most about `maxBytes × maxFiles` per output.
+   * @default { maxBytes: 10485760, maxFiles: 3 } (10 MiB × 3)
+   */
+  logs?: {
+    /** Rotate a log file once it is larger than this many bytes (at least 1024). @default 10485760 */
+    maxBytes?: number;
+    /** Files kept per output, the current one included (1 to 100). @default 3 */
+    maxFiles?: number;
+  };
 }
 
 /** What `services` may depend on: the runtime the local worker chose. */

@@ -107,6 +107,18 @@ export class Election {
   get leader(): LeaderInfo | null {
     return this.#leader;
   }
+  /**
+   * How long ago the last quorum-backed check (keepalive + linearizable read)
+   * succeeded, ms, while this manager leads; Infinity otherwise. Past a third
+   * of the lease (two checks missed) its reads may be stale.
+   */
+  get unconfirmedMs(): number {
+    return this.#role === 'leader' ? Math.max(0, this.#clock.now() - this.#lastOkAt) : Infinity;
+  }
+  /** The lease TTL in ms, as etcd counts it. */
+  get leaseTtlMs(): number {
+    return this.#ttlMs;
+  }
   /** The leader key. */
   get key(): string {
     return this.#key;

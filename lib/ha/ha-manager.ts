@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -23,10 +23,13 @@ import { Etcd3 } from 'etcd3';
 import { consola } from 'consola';
 import { Manager, type ManagerOptions } from '../../actors/manager/manager.js';
 import { createFollowerServer } from '../../transport/follower-server.js';
+import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../tls.js';
+import type { ManagerInfo } from '../../transport/http-api.js';
 import { GoatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openEtcdStore } from '../store/etcd.js';
 import { DEFAULT_LEASE_TTL_MS, Election, listManagers, type LeaderInfo } from './election.js';
+import { staleReads } from './stale-reads.js';
 
 /** How an HA manager starts. */
 export interface HaManagerOptions extends Omit<ManagerOptions, 'store' | 'epoch' | 'parent' | 'bus'> {
@@ -34,8 +37,10 @@ export interface HaManagerOptions extends Omit<ManagerOptions, 'store' | 'epoch'
   etcd: { endpoints: string[]; prefix?: string; leaseTtlMs?: number };
   /** This manager's id. @default kept in `<dataDir>/manager-id` (`<host>-<random>`) */
   id?: string;
-  /** The URL others reach this manager at. @default `http://<listen>` */
+  /** The URL others reach this manager at. @default `http://<listen>` (`https://` with `tls`) */
   advertiseUrl?: string;
+  /** CA certificate(s), PEM, a follower trusts for an https:// leader besides the system's (`--tls-ca`). */
+  tlsCa?: Buffer;
 }
 
 /** A running HA manager (leader or follower). */
@@ -52,6 +57,7 @@ export class HaManager {
   #token = '';
   #chain: Promise<void> = Promise.resolve();
   #stopping = false;
+  #staleRead: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   /** Leadership changes seen, for tests and `goat-cluster managers`. */
   readonly history: { at: number; role: 'leader' | 'follower'; epoch: number; reason?: string }[] = [];
 
@@ -63,6 +69,8 @@ export class HaManager {
 
   /** Connects to etcd (a clear error naming the endpoints when none answers), listens as a follower and campaigns. */
   static async start(options: HaManagerOptions): Promise<HaManager> {
+    // TLS files are read (and refused when unreadable) once, before etcd is dialled; leader and follower serve the same pair.
+    if (options.tls && typeof options.tls.cert === 'string') options = { ...options, tls: loadServerTls(options.tls as TlsFiles) };
     const endpoints = options.etcd.endpoints;
     const client = new Etcd3({ hosts: endpoints, dialTimeout: 3_000 });
     try {
@@ -125,7 +133,7 @@ export class HaManager {
     const [host, port] = splitListen(this.#o.listen ?? '127.0.0.1:7070');
     this.#host = host;
     await this.#openFollower(Number(port));
-    this.#url = this.#o.advertiseUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
+    this.#url = this.#o.advertiseUrl ?? `${this.#o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
     this.#election = new Election({
       client: this.#client, prefix, id: this.id, url: this.#url, leaseTtlMs: this.#o.etcd.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
       onLeader: (epoch) => this.#serial(() => this.#lead(epoch)),
@@ -155,9 +163,28 @@ export class HaManager {
       store.close();
       return this.#openFollower(this.#port);
     }
-    const { etcd: _etcd, id: _id, advertiseUrl: _a, ...rest } = this.#o;
+    const { etcd: _etcd, id: _id, advertiseUrl: _a, tlsCa: _ca, ...rest } = this.#o;
     try {
-      this.#manager = await Manager.start({ ...rest, token: this.#token, listen: `${this.#host}:${this.#port}`, store, epoch, managers: async () => (await listManagers(this.#client, prefix)).managers });
+      const election = this.#election;
+      // The managers as last read from etcd, for the tree (read again at most once a second, in the background).
+      let known: ManagerInfo[] = [];
+      let readAt = 0;
+      const managers = async (): Promise<ManagerInfo[]> => {
+        readAt = Date.now();
+        known = (await listManagers(this.#client, prefix)).managers;
+        return known;
+      };
+      await managers().catch(() => undefined);
+      this.#manager = await Manager.start({
+        ...rest, token: this.#token, listen: `${this.#host}:${this.#port}`, store, epoch,
+        managers,
+        managersNow: () => {
+          if (Date.now() - readAt > 1_000) void managers().catch(() => undefined);
+          return known;
+        },
+        // Its reads may be stale once two quorum-backed checks in a row were missed (it steps down at 2/3 of the lease).
+        api: { ...rest.api, stale: () => election.unconfirmedMs > election.leaseTtlMs / 3 },
+      });
     } catch (err) {
       store.close();
       this.#election.stepDown(`the manager could not start: ${err instanceof Error ? err.message : String(err)}`);
@@ -180,10 +207,17 @@ export class HaManager {
 
   async #openFollower(port: number): Promise<void> {
     if (this.#follower) return;
-    const server = createFollowerServer({ token: this.#token, leader: () => {
-      const l = this.#election?.leader;
-      return l && l.id !== this.id ? l : null;
-    } });
+    const server = createFollowerServer({
+      token: this.#token,
+      tls: this.#o.tls as TlsServerCredentials | undefined,
+      ca: this.#o.tlsCa,
+      leader: () => {
+        const l = this.#election?.leader;
+        return l && l.id !== this.id ? l : null;
+      },
+      metricsToken: this.#o.api?.metricsToken === true,
+      staleRead: (this.#staleRead ??= staleReads({ client: this.#client, prefix: this.#o.etcd.prefix ?? 'goat', token: this.#token })),
+    });
     for (let attempt = 0; ; attempt++) {
       try {
         await new Promise<void>((resolve, reject) => {

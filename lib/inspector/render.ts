@@ -148,6 +148,7 @@ function rowSegments(r: Row, collapsed: ReadonlySet<string>, filtered: boolean, 
     [n.status, style],
   ];
   if (n.kind === 'supervisor' && n.strategy) segs.push([`  ${n.strategy}`, 'dim']);
+  if (n.note) segs.push([`  ${n.note}`, 'cyan']);
   if (n.restarts > 0) segs.push([`  restarts ${n.restarts}`, 'yellow']);
   if (n.nextRestartAt !== null && n.nextRestartAt > now) segs.push([`  restart in ${seconds(n.nextRestartAt - now)}`, 'yellow']);
   if (n.lastError) segs.push([`  ✖ ${n.lastError.message}`, 'red']);

@@ -4,6 +4,7 @@
  * drops. Failures are reported, never thrown; it keeps retrying until stopped.
  */
 import { call, type ClientOptions } from '../cli/client.js';
+import { goatFetch } from '../tls-fetch.js';
 import type { NodeRecord } from '../model/index.js';
 import type { TreeNode } from '../supervision/index.js';
 
@@ -61,10 +62,10 @@ export function startSource(o: SourceOptions, on: SourceListener): () => void {
   const follow = async (): Promise<void> => {
     while (!stopped) {
       try {
-        const res = await fetch(new URL(`/v1/events?since=${lastSeq}`, o.manager), {
+        const res = await goatFetch(new URL(`/v1/events?since=${lastSeq}`, o.manager), {
           headers: { accept: 'text/event-stream', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
           signal: abort.signal,
-        });
+        }, { ca: o.ca });
         if (res.ok && res.body) {
           let buffer = '';
           const decoder = new TextDecoder();

@@ -3,7 +3,9 @@
  * it arrives: chunks may cut frames and lines anywhere. Without a TTY every
  * frame has an 8-byte header (stream id, 3 zero bytes, big-endian length);
  * each line starts with the engine's RFC 3339 nano timestamp and a space.
- * Pure: tested without an engine.
+ * The one splitter of Docker logs: followed streams, reads, and the last
+ * lines kept with a task's exit all go through it. Pure: tested without an
+ * engine.
  */
 import type { LogLine, LogStreamName } from './types.js';
 
@@ -65,6 +67,18 @@ export class DockerLogSplitter {
     }
     this.#partial[stream] = buffered;
   }
+}
+
+/** Every line of a whole (not followed) Docker log buffer, unfinished last lines included. */
+export function dockerLogLines(buffer: Buffer): LogLine[] {
+  const splitter = new DockerLogSplitter();
+  return [...splitter.push(buffer), ...splitter.end()];
+}
+
+/** The last `lines` lines of each stream, oldest first. */
+export function tailByStream(all: readonly LogLine[], lines: number): { stdout: string[]; stderr: string[] } {
+  const last = (stream: LogStreamName): string[] => (lines <= 0 ? [] : all.filter((l) => l.stream === stream).slice(-lines).map((l) => l.text));
+  return { stdout: last('stdout'), stderr: last('stderr') };
 }
 
 /** A line as the engine sends it with `timestamps: true` (`2026-11-30T14:00:00.123456789Z text`); unstamped lines get now. */

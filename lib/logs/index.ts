@@ -5,7 +5,7 @@
  * counts what it drops, and merging several tasks' lines into one stream.
  */
 export type { LogLine, LogReadOptions, LogReader, LogEvent, LogStreamName } from './types.js';
-export { DockerLogSplitter } from './docker-stream.js';
+export { DockerLogSplitter, dockerLogLines, tailByStream } from './docker-stream.js';
 export { followLogFiles, readLogFiles } from './file-follow.js';
 export { LogKeeper, rotateFile, LOG_ROTATION_DEFAULTS, type LogRotation } from './rotate.js';
 export { BoundedLines } from './bounded.js';

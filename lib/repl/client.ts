@@ -1,6 +1,7 @@
 /** A client of the manager's admin channel (`/v1/admin`): requests answered by id, events pushed. */
 import WebSocket from 'ws';
 import { GoatError, type GoatErrorCode } from '../errors.js';
+import { untrustedError } from '../tls.js';
 
 /** What the admin channel answers. */
 type Answer = { re: string | null; ok: true; result: unknown } | { re: string | null; ok: false; error: { code: string; message: string } };
@@ -13,13 +14,14 @@ export class AdminClient {
   #onEvent: ((event: unknown) => void) | null = null;
   readonly opened: Promise<void>;
 
-  constructor(manager: string, token: string | undefined) {
+  /** `ca`: CA certificate(s), PEM, trusted for a wss:// manager (`--tls-ca`). */
+  constructor(manager: string, token: string | undefined, ca?: Buffer | string) {
     const url = new URL('/v1/admin', manager.replace(/^http/, 'ws'));
-    this.#ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    this.#ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, ...(ca === undefined ? {} : { ca: [ca] }) });
     this.opened = new Promise((resolve, reject) => {
       this.#ws.once('open', () => resolve());
       this.#ws.once('unexpected-response', (_req, res) => reject(new GoatError(res.statusCode === 401 ? 'GOAT_ERR_UNAUTHORIZED' : 'GOAT_ERR_NOT_READY', `the manager refused the admin channel: HTTP ${res.statusCode}${res.statusCode === 401 ? ' (wrong or missing token)' : ''}`)));
-      this.#ws.once('error', (err) => reject(new GoatError('GOAT_ERR_NOT_READY', `cannot reach the manager at ${manager}: ${err.message}`, { temporary: true })));
+      this.#ws.once('error', (err) => reject(untrustedError(url.origin.replace(/^ws/, 'http'), err) ?? new GoatError('GOAT_ERR_NOT_READY', `cannot reach the manager at ${manager}: ${err.message}`, { temporary: true })));
     });
     this.opened.catch(() => undefined);
     this.#ws.on('message', (data) => {

@@ -17,9 +17,9 @@ export const MESSAGE_TYPES = ['$info', '$state', '$kill'];
 const HELP = `Goat REPL — talks to the manager's actors (each returns a promise: write \`await ask(...)\`):
   tree()                       the supervision tree
   tasks()  nodes()  services() what the manager knows
-  send(path, msg)              send a message to an actor, e.g. send('/manager/reconciler', { type: '$info' })
-  ask(path, msg, timeoutMs?)   send and wait for the reply, e.g. ask('/manager/scheduler', { type: '$info' })
-                               (paths under /manager/nodes/<id>/worker reach that worker over its link)
+  send(path, msg)              send a message to an actor, e.g. send('/cluster/manager/reconciler', { type: '$info' })
+  ask(path, msg, timeoutMs?)   send and wait for the reply, e.g. ask('/cluster/manager/scheduler', { type: '$info' })
+                               (paths under /cluster/manager/nodes/<id>/worker reach that worker over its link)
   info(path)                   status, restarts, uptime, mailbox length of any actor or supervisor
   state(path)                  a copy of an actor's state (like sys:get_state)
   kill(path, reason?)          crash an actor so its supervisor acts (like exit(Pid, kill))
@@ -33,8 +33,8 @@ export function pathsOf(node: TreeNode): string[] {
 }
 
 /** Starts the REPL against a manager; resolves when it exits. */
-export async function startRepl(options: { manager: string; token: string | undefined; historyFile?: string; input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream }): Promise<void> {
-  const client = new AdminClient(options.manager, options.token);
+export async function startRepl(options: { manager: string; token: string | undefined; ca?: Buffer | string | undefined; historyFile?: string; input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream }): Promise<void> {
+  const client = new AdminClient(options.manager, options.token, options.ca);
   await client.opened;
   let paths: string[] = [];
   const refreshPaths = async (): Promise<void> => {

@@ -10,8 +10,7 @@ import { GoatError } from '../errors.js';
 import { checkCpuMemory, checkDisk, checkPorts } from './checks.js';
 import { diskSpace } from './disk.js';
 import { engineMessage, isConflict, isNotFound, startError, statusOf, toGoatError } from './docker-errors.js';
-import { dockerLogTail, mergeTail } from './docker-logs.js';
-import { DockerLogSplitter, LOG_ROTATION_DEFAULTS, type LogLine, type LogReadOptions, type LogReader, type LogRotation } from '../logs/index.js';
+import { DockerLogSplitter, LOG_ROTATION_DEFAULTS, dockerLogLines, tailByStream, type LogLine, type LogReadOptions, type LogReader, type LogRotation } from '../logs/index.js';
 import { containerOptions, imageOf, publishedPorts, testRunLabels } from './docker-spec.js';
 import { OomEvents } from './docker-oom.js';
 import { containerExit, containerStatus, dockerTime, mayBeOomKill } from './docker-status.js';
@@ -437,10 +436,11 @@ export class DockerRuntime implements Runtime {
     return found ?? exitInfo({ code: fallbackCode, signal: null, stopRequested, finishedAt: Date.now() });
   }
 
-  private async tail(nameOrId: string, lines: number): Promise<LogTail | undefined> {
+  /** The last lines of a container's output, as split by the one Docker log splitter; undefined when it is gone. */
+  private async lines(nameOrId: string, lines: number): Promise<LogLine[] | undefined> {
     try {
-      const buffer = await this.docker.getContainer(nameOrId).logs({ stdout: true, stderr: true, tail: lines, follow: false });
-      return dockerLogTail(buffer, lines);
+      const buffer = await this.docker.getContainer(nameOrId).logs({ stdout: true, stderr: true, timestamps: true, tail: lines, follow: false });
+      return dockerLogLines(buffer);
     } catch (err) {
       // 409: the container is being removed; its logs are gone with it.
       if (isNotFound(err) || isConflict(err)) return undefined;
@@ -448,10 +448,15 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  private async tail(nameOrId: string, lines: number): Promise<LogTail | undefined> {
+    const all = await this.lines(nameOrId, lines);
+    return all ? tailByStream(all, lines) : undefined;
+  }
+
+  /** Both streams' last lines in the order they were written, for {@link ExitInfo.logTail}. */
   private async mergedTail(nameOrId: string): Promise<string[]> {
     const lines = this.options.logLines ?? 50;
-    const tail = await this.tail(nameOrId, lines);
-    return tail ? mergeTail(tail, lines) : [];
+    return ((await this.lines(nameOrId, lines)) ?? []).slice(-lines).map((l) => l.text);
   }
 
   private async kill(container: Dockerode.Container, signal: string): Promise<void> {

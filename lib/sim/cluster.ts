@@ -217,7 +217,7 @@ export class SimCluster {
           if (e.type === 'task') this.obs.log(`${w.name} view ${e.task.id}@${e.task.generation} ${e.task.state}`);
           if (e.type !== 'supervision') return;
           this.obs.log(`${w.name} ${e.event.type} ${e.event.path}${'reason' in e.event ? ` ${String(e.event.reason)}` : ''}`);
-          if (e.event.type === 'budget_exceeded' || (e.event.type === 'child_crashed' && e.event.path === '/worker/runtime')) this.obs.path('escalation');
+          if (e.event.type === 'budget_exceeded' || (e.event.type === 'child_crashed' && e.event.path === '/cluster/worker/runtime')) this.obs.path('escalation');
           if (e.event.type === 'restart_scheduled') this.obs.path('backoff');
         });
       }, (err: unknown) => this.obs.fail('worker-starts', `${w.name} failed to start: ${err instanceof Error ? (err.stack ?? err.message).split("\n").slice(0, 6).join(" | ") : String(err)}`));

@@ -26,6 +26,8 @@
  *
  * Keys, under `<prefix>/d/`: `s/<service>`, `t/<task id>`, `n/<node id>`,
  * `e/<seq, 16 digits>`, `i/<idempotency key>`, `m/<meta key>`; values JSON.
+ * Every Txn also puts `<prefix>/writer` = the epoch that wrote it, so etcd's
+ * history shows which leader committed what (`etcdctl watch --rev N`).
  */
 import type { Etcd3 } from 'etcd3';
 import { GoatError } from '../errors.js';
@@ -97,13 +99,15 @@ export class EtcdStore implements Store {
   readonly #client: Etcd3;
   readonly #data: string;
   readonly #leaderKey: string;
+  readonly #writerKey: Buffer;
   readonly #maxEvents: number;
   readonly #onFenced: ((err: GoatError) => void) | undefined;
   readonly #callTimeoutMs: number;
 
-  readonly #services = new Map<string, ServiceRecord>();
-  readonly #tasks = new Map<string, TaskRecord>();
-  readonly #nodes = new Map<string, NodeRecord>();
+  // Records with their JSON text: filters read the object, callers get a copy parsed from the text (~5× cheaper than structuredClone).
+  readonly #services = new Map<string, Entry<ServiceRecord>>();
+  readonly #tasks = new Map<string, Entry<TaskRecord>>();
+  readonly #nodes = new Map<string, Entry<NodeRecord>>();
   readonly #nodeWritten = new Map<string, string>();
   #events: ClusterEvent[] = [];
   #lastSeq = 0;
@@ -128,6 +132,7 @@ export class EtcdStore implements Store {
     this.#client = options.client;
     this.#data = `${prefix}/d/`;
     this.#leaderKey = options.leaderKey ?? `${prefix}/leader`;
+    this.#writerKey = Buffer.from(`${prefix}/writer`);
     this.epoch = options.epoch;
     this.#maxEvents = options.maxEvents ?? 10_000;
     this.#onFenced = options.onFenced;
@@ -137,15 +142,20 @@ export class EtcdStore implements Store {
 
   // --- loading -------------------------------------------------------------------
 
-  /** Loads every key under the data prefix at one revision (paged); returns that revision. */
-  async load(): Promise<number> {
+  /**
+   * Loads every key under the data prefix at one revision (paged); returns
+   * that revision. `serializable`: from the answering member's local copy,
+   * which needs no quorum but may be stale (the reads of a follower without
+   * a leader).
+   */
+  async load(options: { serializable?: boolean } = {}): Promise<number> {
     let revision: string | undefined;
     let from: Buffer = Buffer.from(this.#data);
     const end = prefixEnd(this.#data);
     for (;;) {
       const res = await this.#client.kv.range(
-        { key: from, range_end: end, limit: 2_000, ...(revision === undefined ? {} : { revision }) },
-        { deadline: Date.now() + 10_000 },
+        { key: from, range_end: end, limit: 2_000, ...(revision === undefined ? {} : { revision }), ...(options.serializable ? { serializable: true } : {}) },
+        { deadline: Date.now() + (options.serializable ? 3_000 : 10_000) },
       );
       revision ??= res.header.revision;
       for (const kv of res.kvs) this.#loadOne(kv.key.toString(), kv.value.toString());
@@ -163,9 +173,9 @@ export class EtcdStore implements Store {
     const id = rest.slice(2);
     const v = JSON.parse(value) as unknown;
     switch (kind) {
-      case 's/': this.#services.set(id, v as ServiceRecord); break;
-      case 't/': this.#tasks.set(id, v as TaskRecord); break;
-      case 'n/': this.#nodes.set(id, v as NodeRecord); this.#nodeWritten.set(id, nodeDesired(v as NodeRecord)); break;
+      case 's/': this.#services.set(id, { v: v as ServiceRecord, text: value }); break;
+      case 't/': this.#tasks.set(id, { v: v as TaskRecord, text: value }); break;
+      case 'n/': this.#nodes.set(id, { v: v as NodeRecord, text: value }); this.#nodeWritten.set(id, nodeDesired(v as NodeRecord)); break;
       case 'e/': this.#events.push(v as ClusterEvent); break;
       case 'i/': this.#idem.set(id, v as { rec: IdempotencyRecord; expiresAt: number }); break;
       case 'm/':
@@ -291,9 +301,13 @@ export class EtcdStore implements Store {
   async #send(batch: Op[]): Promise<void> {
     const req = {
       compare: [{ key: Buffer.from(this.#leaderKey), target: 'Create' as const, result: 'Equal' as const, create_revision: this.epoch }],
-      success: batch.map((op) => (op.value === null
-        ? { request_delete_range: { key: Buffer.from(op.key) } }
-        : { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } })),
+      success: [
+        ...batch.map((op) => (op.value === null
+          ? { request_delete_range: { key: Buffer.from(op.key) } }
+          : { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } })),
+        // Which epoch wrote this Txn: an audit trail (`etcdctl watch --rev N <prefix>/writer`); splitOps leaves room for it.
+        { request_put: { key: this.#writerKey, value: Buffer.from(String(this.epoch)) } },
+      ],
     };
     for (let attempt = 0; ; attempt++) {
       if (this.#fenced || this.#closed) return;
@@ -317,34 +331,35 @@ export class EtcdStore implements Store {
 
   getService(name: string): ServiceRecord | undefined {
     const s = this.#services.get(name);
-    return s ? structuredClone(s) : undefined;
+    return s ? copy(s) : undefined;
   }
 
   listServices(): ServiceRecord[] {
-    return [...this.#services.values()].sort((a, b) => cmp(a.name, b.name)).map((s) => structuredClone(s));
+    return [...this.#services.values()].sort((a, b) => cmp(a.v.name, b.v.name)).map(copy);
   }
 
   putService(spec: ServiceSpec, now: number): ServiceRecord {
     return this.transaction(() => {
-      const old = this.#services.get(spec.name);
+      const old = this.#services.get(spec.name)?.v;
       const text = canonicalJson(spec);
       if (old && canonicalJson(old.spec) === text) return structuredClone(old);
       const record: ServiceRecord = old
         ? { ...stateOf(old), name: spec.name, spec: JSON.parse(text) as ServiceSpec, version: old.version + 1, createdAt: old.createdAt, updatedAt: now }
         : { name: spec.name, spec: JSON.parse(text) as ServiceSpec, version: 1, createdAt: now, updatedAt: now };
-      this.#op(`s/${spec.name}`, JSON.stringify(record));
-      this.#set(this.#services, spec.name, record);
-      return structuredClone(record);
+      const json = JSON.stringify(record);
+      this.#op(`s/${spec.name}`, json);
+      this.#set(this.#services, spec.name, entry<ServiceRecord>(json));
+      return JSON.parse(json) as ServiceRecord;
     });
   }
 
   putServiceState(name: string, state: Partial<ServiceState>): boolean {
     return this.transaction(() => {
-      const old = this.#services.get(name);
+      const old = this.#services.get(name)?.v;
       if (!old) return false;
-      const record: ServiceRecord = { ...JSON.parse(JSON.stringify(state)) as Partial<ServiceState>, name, spec: old.spec, version: old.version, createdAt: old.createdAt, updatedAt: old.updatedAt };
-      this.#op(`s/${name}`, JSON.stringify(record));
-      this.#set(this.#services, name, record);
+      const json = JSON.stringify({ ...JSON.parse(JSON.stringify(state)) as Partial<ServiceState>, name, spec: old.spec, version: old.version, createdAt: old.createdAt, updatedAt: old.updatedAt });
+      this.#op(`s/${name}`, json);
+      this.#set(this.#services, name, entry<ServiceRecord>(json));
       return true;
     });
   }
@@ -362,45 +377,47 @@ export class EtcdStore implements Store {
 
   getTask(id: string): TaskRecord | undefined {
     const t = this.#tasks.get(id);
-    return t ? structuredClone(t) : undefined;
+    return t ? copy(t) : undefined;
   }
 
-  listTasks(filter: TaskFilter = {}): TaskRecord[] {
-    const out: TaskRecord[] = [];
-    for (const t of this.#tasks.values()) {
+  listTasks(filter: TaskFilter = {}, activeOnly = false): TaskRecord[] {
+    const out: Entry<TaskRecord>[] = [];
+    for (const e of this.#tasks.values()) {
+      const t = e.v;
       if (filter.service !== undefined && t.service !== filter.service) continue;
       if (filter.state !== undefined && t.state !== filter.state) continue;
       if (filter.node !== undefined && t.node !== filter.node) continue;
-      out.push(t);
+      if (activeOnly && isTerminal(t.state)) continue;
+      out.push(e);
     }
-    out.sort((a, b) => cmp(a.service, b.service) || a.slot - b.slot || a.generation - b.generation || cmp(a.id, b.id));
-    return out.map((t) => structuredClone(t));
+    out.sort(({ v: a }, { v: b }) => cmp(a.service, b.service) || a.slot - b.slot || a.generation - b.generation || cmp(a.id, b.id));
+    return out.map(copy);
   }
 
   listActiveTasks(filter: Omit<TaskFilter, 'state'> = {}): TaskRecord[] {
-    return this.listTasks(filter).filter((t) => !isTerminal(t.state));
+    return this.listTasks(filter, true);
   }
 
   listCurrentTasks(service: string, createdSince: number): TaskRecord[] {
-    const mine = [...this.#tasks.values()].filter((t) => t.service === service);
+    const mine = [...this.#tasks.values()].filter((e) => e.v.service === service);
     const newest = new Map<number, number>();
-    for (const t of mine) newest.set(t.slot, Math.max(newest.get(t.slot) ?? 0, t.generation));
+    for (const { v: t } of mine) newest.set(t.slot, Math.max(newest.get(t.slot) ?? 0, t.generation));
     return mine
-      .filter((t) => !isTerminal(t.state) || t.generation === newest.get(t.slot) || t.createdAt >= createdSince)
-      .sort((a, b) => a.slot - b.slot || a.generation - b.generation || cmp(a.id, b.id))
-      .map((t) => structuredClone(t));
+      .filter(({ v: t }) => !isTerminal(t.state) || t.generation === newest.get(t.slot) || t.createdAt >= createdSince)
+      .sort(({ v: a }, { v: b }) => a.slot - b.slot || a.generation - b.generation || cmp(a.id, b.id))
+      .map(copy);
   }
 
   countTasksByState(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const t of this.#tasks.values()) counts[t.state] = (counts[t.state] ?? 0) + 1;
+    for (const { v: t } of this.#tasks.values()) counts[t.state] = (counts[t.state] ?? 0) + 1;
     return counts;
   }
 
   pruneTaskHistory(service: string, keep: number): number {
     if (!Number.isInteger(keep) || keep < 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', `keep must be a non-negative integer, got ${keep}`, { details: { field: 'keep' } });
     const bySlot = new Map<number, TaskRecord[]>();
-    for (const t of this.#tasks.values()) {
+    for (const { v: t } of this.#tasks.values()) {
       if (t.service !== service || !isTerminal(t.state)) continue;
       bySlot.set(t.slot, [...(bySlot.get(t.slot) ?? []), t]);
     }
@@ -414,7 +431,7 @@ export class EtcdStore implements Store {
       for (const t of tasks) {
         const text = JSON.stringify(t);
         this.#op(`t/${t.id}`, text);
-        this.#set(this.#tasks, t.id, JSON.parse(text) as TaskRecord);
+        this.#set(this.#tasks, t.id, entry<TaskRecord>(text));
       }
     });
   }
@@ -433,20 +450,21 @@ export class EtcdStore implements Store {
 
   getNode(id: string): NodeRecord | undefined {
     const n = this.#nodes.get(id);
-    return n ? structuredClone(n) : undefined;
+    return n ? copy(n) : undefined;
   }
 
   listNodes(): NodeRecord[] {
-    return [...this.#nodes.values()].sort((a, b) => cmp(a.id, b.id)).map((n) => structuredClone(n));
+    return [...this.#nodes.values()].sort((a, b) => cmp(a.v.id, b.v.id)).map(copy);
   }
 
   putNode(node: NodeRecord): void {
     this.transaction(() => {
-      const copy = structuredClone(node);
-      this.#set(this.#nodes, node.id, copy);
-      const desired = nodeDesired(copy);
+      const text = JSON.stringify(node);
+      const e = entry<NodeRecord>(text);
+      this.#set(this.#nodes, node.id, e);
+      const desired = nodeDesired(e.v);
       if (this.#nodeWritten.get(node.id) === desired) return; // only observed fields changed: memory only
-      this.#op(`n/${node.id}`, JSON.stringify(copy));
+      this.#op(`n/${node.id}`, text);
       this.#set(this.#nodeWritten, node.id, desired);
     });
   }
@@ -456,9 +474,11 @@ export class EtcdStore implements Store {
   appendEvents(events: Omit<ClusterEvent, 'seq'>[]): ClusterEvent[] {
     if (events.length === 0) return [];
     return this.transaction(() => {
-      const before = { events: this.#events, lastSeq: this.#lastSeq };
+      const before = { length: this.#events.length, lastSeq: this.#lastSeq };
+      let dropped: ClusterEvent[] = [];
       this.#undo.push(() => {
-        this.#events = before.events;
+        this.#events.length = before.length - dropped.length; // this append's events off (the later ones were undone first)
+        this.#events.unshift(...dropped);
         this.#lastSeq = before.lastSeq;
       });
       const out: ClusterEvent[] = [];
@@ -467,13 +487,14 @@ export class EtcdStore implements Store {
         const ev: ClusterEvent = { seq: ++seq, at: e.at, type: e.type, subject: e.subject, data: JSON.parse(JSON.stringify(e.data ?? {})) as Record<string, unknown> };
         out.push(ev);
       }
-      const all = [...this.#events, ...out];
-      const drop = Math.max(0, all.length - this.#maxEvents);
-      for (const old of all.slice(0, drop)) if (old.seq <= before.lastSeq) this.#op(`e/${seqKey(old.seq)}`, null);
-      const kept = all.slice(drop);
-      for (const ev of out) if (ev.seq > (kept[0]?.seq ?? 0) - 1) this.#op(`e/${seqKey(ev.seq)}`, JSON.stringify(ev));
+      // In place (no copy of the whole log per append): the new ones pushed, the oldest beyond maxEvents spliced off.
+      for (const ev of out) this.#events.push(ev);
+      const drop = Math.max(0, this.#events.length - this.#maxEvents);
+      dropped = drop > 0 ? this.#events.splice(0, drop) : [];
+      for (const old of dropped) if (old.seq <= before.lastSeq) this.#op(`e/${seqKey(old.seq)}`, null);
+      const first = this.#events[0]?.seq ?? 0;
+      for (const ev of out) if (ev.seq >= first) this.#op(`e/${seqKey(ev.seq)}`, JSON.stringify(ev));
       this.#op('m/#lastSeq', JSON.stringify(seq));
-      this.#events = kept;
       this.#lastSeq = seq;
       return out.map((e) => structuredClone(e));
     });
@@ -539,6 +560,22 @@ export class EtcdStore implements Store {
   backup(_file: string): Promise<void> {
     return Promise.reject(new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'backup of an etcd store: take an etcd snapshot instead (`etcdctl snapshot save FILE`)'));
   }
+}
+
+/** A record and its JSON text (what etcd holds). */
+interface Entry<V> {
+  v: V;
+  text: string;
+}
+
+/** The entry of a record's JSON text. */
+function entry<V>(text: string): Entry<V> {
+  return { v: JSON.parse(text) as V, text };
+}
+
+/** A copy of an entry's record for a caller (who may change it). */
+function copy<V>(e: Entry<V>): V {
+  return JSON.parse(e.text) as V;
 }
 
 /** Keeps the last operation of each key, in the order of those last operations. */

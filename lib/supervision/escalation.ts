@@ -23,7 +23,7 @@ export class EscalationLog {
   }
 
   /**
-   * E.g. `/manager/reconciler crashed (TypeError: x is null) → /manager gave up:
+   * E.g. `/cluster/manager/reconciler crashed (TypeError: x is null) → /cluster/manager gave up:
    * supervisor budget spent: 11 restarts within 60000 ms (max 10)`. Empty when
    * nothing escalated.
    */

@@ -32,4 +32,6 @@ export interface TreeNode {
    * and slots (each slot's current task, and when a waiting one is re-placed).
    */
   service?: ServiceInfo;
+  /** A short label shown after the status (e.g. a manager's `leader, epoch 42`). */
+  note?: string;
 }

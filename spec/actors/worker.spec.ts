@@ -21,7 +21,7 @@ test('an echo task runs and answers with the same body', async (t) => {
   const answer = await eventually('echo answers', () => post(port, body).catch(() => undefined));
   t.is(answer.text, body);
   t.is(w.status, 'ready');
-  t.is(w.tree().children?.[1]?.children?.[0]?.path, '/worker/tasks/echo.0.a1');
+  t.is(w.tree().children?.[1]?.children?.[0]?.path, '/cluster/worker/tasks/echo.0.a1');
   const capacity = await w.capacity();
   t.true(capacity.cpus >= 1 && capacity.memoryMb > 0);
   t.true((capacity.diskFreeMb ?? 0) > 0);

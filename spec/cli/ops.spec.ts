@@ -102,6 +102,9 @@ test('every command has its own help naming and describing every option; bad num
   t.regex(neg.stderr, /^goat-cluster scale: scale wants a whole number of replicas, got '-1' \(GOAT_ERR_USAGE\)\nsee: goat-cluster scale --help\n$/);
   const unknown = await cli(['ps', '--frob']);
   t.regex(unknown.stderr, /^goat-cluster ps: unknown option --frob \(GOAT_ERR_USAGE\)/);
+  const dash = await cli(['run', 'web', '--image', 'goat/faulty', '--command', '--print 0']);
+  t.is(dash.code, 2);
+  t.regex(dash.stderr, /^goat-cluster run: the value of --command starts with a dash: write it as --command="-\.\.\." \(GOAT_ERR_USAGE\)/);
 });
 
 test.serial('--token-file and GOAT_TOKEN_FILE keep the token off the command line', async (t) => {
@@ -134,6 +137,24 @@ test.serial('a reader that goes away ends a command quietly at its next write (n
     t.is(code, 0, `${args.join(' ')}: ${stderr}`);
     t.notRegex(stderr, /EPIPE|at /, args.join(' '));
   }
+});
+
+test.serial('tree --watch | head: a real pipe; once head has gone, the next change ends the watch quietly (exit 0 under pipefail, no EPIPE trace)', async (t) => {
+  t.timeout(60_000);
+  const child = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" tree --watch --manager ${cluster.url} --token ${TOKEN} | head -n 2`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await eventually('head printed the first lines', () => stdout.split('\n').length > 2, 20_000);
+  t.regex(stdout, /^--- \d{4}-\d\d-\d\dT/);
+  // The watch writes again when the tree changes: a new task actor.
+  t.is((await g('scale', 'chatty', '2')).code, 0);
+  const code = await exited;
+  t.is(code, 0, `the pipeline's status is the watch's own: ${stderr}`);
+  t.is(stderr, '', 'nothing on stderr');
+  t.is((await g('scale', 'chatty', '1')).code, 0);
 });
 
 test.serial('inspect shows a service (spec with defaults, tasks, events), a task (its spec) and a node (its tasks)', async (t) => {

@@ -63,3 +63,12 @@ test('TypeScript with types loads without a build step', async (t) => {
   `);
   t.like((await loadConfig(undefined, {}, dir)).services({ runtime: 'process' })[0], { name: 'ts', replicas: 2 });
 });
+
+test('worker.logs sets the log rotation of both runtimes (defaults 10 MiB × 3); a cap below 1 KiB is refused', async (t) => {
+  t.deepEqual((await loadConfig(undefined, {}, tmpdir())).worker.logs, { maxBytes: 10 * 1024 * 1024, maxFiles: 3 });
+  const dir = await tempConfig(t, `export default { worker: { logs: { maxBytes: 4096 } } };`);
+  t.deepEqual((await loadConfig(undefined, {}, dir)).worker.logs, { maxBytes: 4096, maxFiles: 3 });
+  const bad = await tempConfig(t, `export default { worker: { logs: { maxBytes: 10, maxFiles: 2 } } };`);
+  const err = await t.throwsAsync(loadConfig(undefined, {}, bad), { instanceOf: GoatError });
+  t.is(err?.details['field'], 'worker.logs.maxBytes');
+});

@@ -174,9 +174,13 @@ export class ProcessCluster {
     return join(this.dir, 'manager');
   }
 
-  /** Starts `manager` (on the same data dir and port every time) and waits until `/readyz` answers 200. */
-  async startManager(timeoutMs = 20_000): Promise<ServerProcess> {
-    this.manager = this.#track(startCli('manager', ['manager', '--data-dir', this.managerDir, '--listen', `127.0.0.1:${this.port}`, '--token', this.token]));
+  /**
+   * Starts `manager` (on the same data dir and port every time) and waits until `/readyz` answers 200.
+   * `command: 'start'` starts a manager with its local worker (node `local`) instead; `args` are added.
+   */
+  async startManager(timeoutMs = 20_000, options: { command?: 'manager' | 'start'; args?: string[] } = {}): Promise<ServerProcess> {
+    const command = options.command ?? 'manager';
+    this.manager = this.#track(startCli(command, [command, '--data-dir', this.managerDir, '--listen', `127.0.0.1:${this.port}`, '--token', this.token, ...(options.args ?? [])]));
     const m = this.manager;
     await eventually('the manager to be ready', async () => {
       if (!m.alive) throw new Error(`manager exited before it was ready:\n${m.output}`);
@@ -185,11 +189,12 @@ export class ProcessCluster {
     return m;
   }
 
-  /** Starts `worker --join … --name NAME` (not waiting for it to link). */
-  startWorker(name: string, options: { runtime?: 'process' | 'docker'; token?: string; env?: NodeJS.ProcessEnv } = {}): WorkerHandle {
+  /** Starts `worker --join … --name NAME [args]` (not waiting for it to link). */
+  startWorker(name: string, options: { runtime?: 'process' | 'docker'; token?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}): WorkerHandle {
     const dataDir = join(this.dir, name);
     const proc = this.#track(startCli(name, [
       'worker', '--join', `ws://127.0.0.1:${this.port}`, '--token', options.token ?? this.token, '--data-dir', dataDir, '--name', name, '--runtime', options.runtime ?? 'process',
+      ...(options.args ?? []),
     ], options.env));
     const w = { name, dataDir, proc };
     if (options.token === undefined || options.token === this.token) this.workers.push(w);

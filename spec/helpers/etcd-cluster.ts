@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testEnv } from './env.js';
 
 /** Why etcd cannot be used here, or undefined when `etcd --version` runs. */
 export function etcdUnavailable(): string | undefined {
@@ -111,7 +112,7 @@ export class EtcdCluster {
       '--heartbeat-interval', '100', '--election-timeout', '1000',
       '--logger', 'zap', '--log-level', 'warn',
     ];
-    const proc = spawn('etcd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('etcd', args, { stdio: ['ignore', 'pipe', 'pipe'], env: testEnv() });
     const keep = (b: Buffer): void => {
       m.log.push(b.toString());
       if (m.log.length > 200) m.log.shift();

@@ -10,6 +10,17 @@ import { join } from 'node:path';
 import { killGroup, processRecords, startCli, type ServerProcess } from './cli-process.js';
 import { EtcdCluster, freePort } from './etcd-cluster.js';
 import { eventually, pidExists } from '../runtime/helpers/wait.js';
+import { ECHO_SERVER } from '../runtime/helpers/repo.js';
+
+/** A task as `/v1/tasks` shows it. */
+export interface HaTask { id: string; slot: number; generation: number; node: string | null; state: string; desired: string; restarts: number }
+/** A node as `/v1/nodes` shows it. */
+export interface HaNode { id: string; name: string; status: string }
+
+/** A service of `replicas` echo-server processes (`run` makes its process names unique to the test run). */
+export function echoService(run: string, name: string, replicas: number): unknown {
+  return { name, replicas, task: { command: ['node', ECHO_SERVER, `${run}-${name}`], env: { PORT: '0' } } };
+}
 
 /** One manager process. */
 export interface HaManagerHandle {
@@ -89,6 +100,42 @@ export class HaCluster {
     });
     const text = await res.text();
     return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };
+  }
+
+  /** Waits until `service` has exactly `n` running tasks (and nothing else meant to run), read through `m`. */
+  async running(m: HaManagerHandle, service: string, n: number, timeoutMs = 30_000): Promise<HaTask[]> {
+    let last = '';
+    try {
+      return await eventually(`${n} running tasks of ${service}`, async () => {
+        const r = await this.api<HaTask[]>(m, 'GET', `/v1/tasks?service=${service}`).catch(() => undefined);
+        if (r?.status !== 200) return undefined;
+        last = JSON.stringify(r.json.map((t) => [t.slot, t.generation, t.state, t.desired]));
+        const live = r.json.filter((t) => t.state === 'running' && t.desired === 'running');
+        return live.length === n && r.json.every((t) => t.desired !== 'running' || t.state === 'running') ? live : undefined;
+      }, timeoutMs, 200);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last: ${last}`, { cause: err });
+    }
+  }
+
+  /** pid of each task process, by task id, from the workers' process records. */
+  async pids(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const w of this.workers) for (const r of await processRecords(w.dataDir)) out.set((r as unknown as { taskId: string }).taskId, r.pid);
+    return out;
+  }
+
+  /** Waits until `n` nodes are ready, as `m` sees them. */
+  async nodesReady(m: HaManagerHandle, n: number, timeoutMs = 30_000): Promise<HaNode[]> {
+    return eventually(`${n} nodes ready`, async () => {
+      const r = await this.api<HaNode[]>(m, 'GET', '/v1/nodes').catch(() => undefined);
+      return r?.status === 200 && r.json.filter((x) => x.status === 'ready').length === n ? r.json : undefined;
+    }, timeoutMs, 200);
+  }
+
+  /** SIGSTOP / SIGCONT of manager `m`'s process group. */
+  pause(m: HaManagerHandle, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    process.kill(-m.proc.pid, signal);
   }
 
   /** Kills everything started here (task processes of the workers too), stops etcd, removes the dir. */

@@ -10,12 +10,12 @@ const leaf = (path: string, extra: Partial<TreeNode> = {}): TreeNode => ({
 });
 const sup = (path: string, children: TreeNode[], extra: Partial<TreeNode> = {}): TreeNode => ({ ...leaf(path, extra), kind: 'supervisor', strategy: 'one_for_one', children });
 
-const TREE = sup('/manager', [
-  leaf('/manager/store'),
-  leaf('/manager/reconciler', { status: 'restarting', restarts: 2, nextRestartAt: NOW + 1234, lastError: { name: 'Error', message: 'boom: the store went away' } }),
-  sup('/manager/nodes', [leaf('/manager/nodes/node-a'), leaf('/manager/nodes/node-b', { status: 'failed' })]),
-  leaf('/manager/api', { status: 'stopped' }),
-  leaf('/manager/scheduler', { status: 'starting' }),
+const TREE = sup('/cluster/manager', [
+  leaf('/cluster/manager/store'),
+  leaf('/cluster/manager/reconciler', { status: 'restarting', restarts: 2, nextRestartAt: NOW + 1234, lastError: { name: 'Error', message: 'boom: the store went away' } }),
+  sup('/cluster/manager/nodes', [leaf('/cluster/manager/nodes/node-a'), leaf('/cluster/manager/nodes/node-b', { status: 'failed' })]),
+  leaf('/cluster/manager/api', { status: 'stopped' }),
+  leaf('/cluster/manager/scheduler', { status: 'starting' }),
 ]);
 const NODES: NodeRecord[] = [{
   id: 'node-a', name: 'w0', status: 'ready', labels: {}, runtime: 'process', capacity: { cpus: 2, memoryMb: 1024 }, usage: { tasks: 1, memoryMb: 0, cpuSeconds: 0 },
@@ -47,14 +47,14 @@ test('the nodes section shows name, status and heartbeat age', (t) => {
 });
 
 test('a collapsed supervisor hides its children and shows ▸', (t) => {
-  const lines = draw({ collapsed: new Set(['/manager/nodes']) });
+  const lines = draw({ collapsed: new Set(['/cluster/manager/nodes']) });
   t.true(lines.includes('  ▸ ● nodes  running  one_for_one'));
   t.false(lines.some((l) => l.includes('node-a  running')));
-  t.is(visibleRows(TREE, view({ collapsed: new Set(['/manager']) })).length, 1);
+  t.is(visibleRows(TREE, view({ collapsed: new Set(['/cluster/manager']) })).length, 1);
 });
 
 test('a filter keeps matching rows and their ancestors, even under collapsed ones', (t) => {
-  const rows = visibleRows(TREE, view({ filter: 'NODE-B', collapsed: new Set(['/manager/nodes']) }));
+  const rows = visibleRows(TREE, view({ filter: 'NODE-B', collapsed: new Set(['/cluster/manager/nodes']) }));
   t.deepEqual(rows.map((r) => r.node.id), ['manager', 'nodes', 'node-b']);
   t.deepEqual(visibleRows(TREE, view({ filter: 'store went' })).map((r) => r.node.id), ['manager', 'reconciler']);
   t.regex(draw({ filter: 'zzz' })[0]!, /nothing matches 'zzz'/);
@@ -90,11 +90,11 @@ test('keys: move, collapse, expand, toggle, filter, quit', (t) => {
   press('jjj');
   t.is(visibleRows(TREE, s)[s.cursor]!.node.id, 'nodes');
   press('h');
-  t.true(s.collapsed.has('/manager/nodes'));
+  t.true(s.collapsed.has('/cluster/manager/nodes'));
   press('l');
-  t.false(s.collapsed.has('/manager/nodes'));
+  t.false(s.collapsed.has('/cluster/manager/nodes'));
   press('\r');
-  t.true(s.collapsed.has('/manager/nodes'));
+  t.true(s.collapsed.has('/cluster/manager/nodes'));
   press('\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B');
   t.is(visibleRows(TREE, s)[s.cursor]!.node.id, 'scheduler', 'stops at the last row');
   press('h');

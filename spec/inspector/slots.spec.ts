@@ -59,8 +59,8 @@ test('a slot shows its current task, how many failures, past its budget, outdate
 
 const leaf = (path: string, extra: Partial<TreeNode> = {}): TreeNode => ({ id: path.split('/').pop()!, path, kind: 'worker', status: 'running', restarts: 0, nextRestartAt: null, lastError: null, ...extra });
 const TREE: TreeNode = {
-  ...leaf('/manager'), kind: 'supervisor', strategy: 'one_for_one', children: [
-    { ...leaf('/manager/services'), kind: 'supervisor', strategy: 'one_for_one', children: [leaf('/manager/services/web', { service: serviceInfo(SERVICE, TASKS) })] },
+  ...leaf('/cluster/manager'), kind: 'supervisor', strategy: 'one_for_one', children: [
+    { ...leaf('/cluster/manager/services'), kind: 'supervisor', strategy: 'one_for_one', children: [leaf('/cluster/manager/services/web', { service: serviceInfo(SERVICE, TASKS) })] },
   ],
 };
 const view = (v: Partial<ViewState> = {}): ViewState => ({ cursor: -1, collapsed: new Set(), filter: '', ...v });
@@ -86,8 +86,8 @@ test('a waiting slot counts down with the clock, and the picture stops ticking o
 });
 
 test('slots collapse with their service, a filter finds a slot, and ← on a slot goes to its service', (t) => {
-  t.false(draw(NOW, { collapsed: new Set(['/manager/services/web']) }).some((l) => l.includes('gen 4')));
-  t.true(draw(NOW, { collapsed: new Set(['/manager/services/web']) }).some((l) => l.includes('▸ ● web')));
+  t.false(draw(NOW, { collapsed: new Set(['/cluster/manager/services/web']) }).some((l) => l.includes('gen 4')));
+  t.true(draw(NOW, { collapsed: new Set(['/cluster/manager/services/web']) }).some((l) => l.includes('▸ ● web')));
   const found = visibleRows(TREE, view({ filter: 'WEB.1.G4' }));
   t.deepEqual(found.map((r) => (r.slot ? `slot ${r.slot.slot}` : r.node.id)), ['manager', 'services', 'web', 'slot 1']);
   const rows = visibleRows(TREE, view());

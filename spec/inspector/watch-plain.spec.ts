@@ -35,8 +35,8 @@ test('not a terminal: the plain tree without escape codes, printed again only wh
   });
   const { child, io } = watch(t, ['--manager', manager.url, '--token', TOKEN]);
   await eventually('the tree', () => io.out.includes('nodes (0)'), 10_000);
-  t.regex(io.out, /^--- \d{4}-.*\n▾ ● manager {2}running/);
-  t.regex(io.out, / {4}● reconciler {2}running\n/);
+  t.regex(io.out, /^--- \d{4}-.*\n▾ ● cluster {2}running.*\n {2}▾ ● manager {2}running/);
+  t.regex(io.out, /\n {6}● reconciler {2}running\n/);
   t.false(io.out.includes('\x1b'), 'no escape codes');
   await new Promise((r) => setTimeout(r, 1500));
   t.is(io.out.split('--- ').length - 1, 1, 'nothing changed, printed once');
@@ -57,7 +57,7 @@ test('--json: one snapshot per line; an unreachable manager is reported on stder
   });
   await eventually('a snapshot once the manager is up', () => io.out.includes('\n'), 10_000);
   const snap = JSON.parse(io.out.split('\n')[0]!) as { tree: { id: string }; nodes: unknown[] };
-  t.is(snap.tree.id, 'manager');
+  t.is(snap.tree.id, 'cluster');
   t.deepEqual(snap.nodes, []);
   child.kill('SIGTERM');
   t.is(await io.exited, 0);

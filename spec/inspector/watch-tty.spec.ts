@@ -67,10 +67,10 @@ maybe('tree --watch in a terminal: shows the live tree and nodes, moves, collaps
   t.regex(first, /▾ ● manager {2}running/);
   t.regex(first, new RegExp(`● ${nodeId} {2}running`));
   t.regex(first, /updated .*q quit/);
-  t.is(await selected(), 'manager', 'the top row starts selected');
+  t.is(await selected(), 'cluster', 'the top row (the root) starts selected');
 
   await keys('j');
-  await eventually('j moved the selection', async () => (await selected()) === 'store', 3_000, 100);
+  await eventually('j moved the selection', async () => (await selected()) === 'manager', 3_000, 100);
   for (let i = 0; i < 10 && (await selected()) !== 'nodes'; i++) {
     await keys('j');
     await new Promise((r) => setTimeout(r, 150));

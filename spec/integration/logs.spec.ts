@@ -5,10 +5,14 @@
  * "err i" on stderr). What a user sees: --tail, --since, --follow (lines come
  * as they are printed), stderr marked, a service's lines prefixed with their
  * task ids, a follow that ends with its task, and a task on a node that is
- * down (an error naming the node, at once).
+ * down (an error naming the node, at once). The worker's config caps each
+ * task's log at 4 KiB × 2 files: the rotated files are read back through
+ * `logs`, and no more than 2 files per output are kept.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { CLI, ProcessCluster, killGroup, liveArgv, processRecords } from '../helpers/cli-process.js';
 import { freePort } from '../runtime/helpers/net.js';
@@ -17,14 +21,17 @@ import { eventually } from '../runtime/helpers/wait.js';
 
 const TOKEN = `logs-token-${nanoid(12)}`;
 const RUN = `goat-logs-${process.pid}-${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
-interface Task { id: string; service: string; state: string; desired: string; node: string | null }
+interface Task { id: string; service: string; state: string; desired: string; node: string | null; generation: number }
+const CAP = { maxBytes: 4096, maxFiles: 2 };
 
 let c: ProcessCluster;
 
 test.before(async () => {
   c = await ProcessCluster.create(await freePort(), TOKEN);
   await c.startManager();
-  c.startWorker('w1');
+  const config = join(c.dir, 'logs.config.mjs');
+  await writeFile(config, `export default ${JSON.stringify({ worker: { logs: CAP } })};\n`);
+  c.startWorker('w1', { args: ['--config', config] });
   await eventually('w1 linked', async () => (await c.api<{ name: string; status: string }[]>('GET', '/v1/nodes')).json.some((n) => n.name === 'w1' && n.status === 'ready'), 20_000);
 });
 
@@ -99,6 +106,25 @@ test.serial("a service's logs interleave its tasks' lines, each prefixed with it
   const json = await c.cli('logs', 'pair', '--tail', '2', '--json');
   const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; task: string; stream: string; at: number; text: string });
   t.true(events.every((e) => e.type === 'line' && typeof e.at === 'number' && ['stdout', 'stderr'].includes(e.stream)));
+});
+
+test.serial('process logs are rotated at the configured cap, and logs reads back across the rotated files', async (t) => {
+  t.timeout(120_000);
+  const total = 3000;
+  const [task] = await printer('rotate', `--print ${total} --print-every 1`);
+  const lines = await eventually('the last line printed', async () => {
+    const r = await c.cli('logs', task!.id);
+    const ns = [...r.stdout.matchAll(/^out \| line (\d+)$/gm)].map((m) => Number(m[1]));
+    return ns[ns.length - 1] === total - 1 ? ns : undefined;
+  }, 60_000, 500);
+  t.true(lines[0]! > 0, `the oldest lines were rotated away (first kept: line ${lines[0]})`);
+  t.true(lines.every((n, j) => j === 0 || n > lines[j - 1]!), 'what is kept reads back in order');
+  const folder = join(c.workers[0]!.dataDir, 'tasks', `${task!.id}-g${task!.generation}`);
+  const files = (await readdir(folder)).filter((f) => /^std(out|err)\.log(\.\d+)?$/.test(f)).sort();
+  t.deepEqual(files.filter((f) => f.startsWith('stdout')), ['stdout.log', 'stdout.log.1'], `at most ${CAP.maxFiles} files per output: ${files.join(' ')}`);
+  t.false(files.some((f) => /\.log\.[2-9]$/.test(f)), files.join(' '));
+  const current = (await readFile(join(folder, 'stdout.log'), 'utf8')).split('\n').filter((l) => l.startsWith('line ')).length;
+  t.true(lines.length > current, `logs read the rotated file too (${lines.length} lines, ${current} in stdout.log)`);
 });
 
 test.serial('unknown targets are 404; a task on a node that is down is an error naming the node and when it was last seen, at once', async (t) => {

@@ -1,6 +1,7 @@
 /**
  * One tree across processes (issue 9): a manager and two workers, each its
- * own `goat-cluster` process on loopback. The README's tree diagram is what
+ * own `goat-cluster` process on loopback. The README's tree diagram
+ * (`cluster → manager → … nodes/<id> → worker → …`) is what
  * `/v1/tree` returns; a remote worker's crash-looping task shows in
  * `tree --watch` in a real terminal (tmux); an ask to a hung remote worker
  * is a timeout error, not a hang.
@@ -17,6 +18,7 @@ import { TMUX, requires } from '../helpers/requires.js';
 import { freePort } from '../runtime/helpers/net.js';
 import { ECHO_SERVER, ROOT } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { managerTree } from '../helpers/tree.js';
 
 const run = promisify(execFile);
 const TOKEN = 'tree-processes-token';
@@ -30,7 +32,7 @@ async function readmeTree(): Promise<string[]> {
   return block.split('\n').map((line) => {
     const m = /^((?:[│ ] {2})*)(?:[├└]─ )?(\S+)/.exec(line);
     if (!m) throw new Error(`cannot read the README tree line '${line}'`);
-    const depth = line.startsWith('manager') ? 0 : m[1]!.length / 3 + 1;
+    const depth = line.startsWith('cluster') ? 0 : m[1]!.length / 3 + 1;
     return `${depth} ${m[2]}`;
   });
 }
@@ -67,7 +69,7 @@ test.serial('the README\'s tree diagram is what /v1/tree returns for one manager
   t.is(r.code, 0, r.stderr);
   const tree = await eventually('each worker running its task, in the manager\'s tree', async () => {
     const tr = (await c.api<TreeNode>('GET', '/v1/tree')).json;
-    const tasks = (tr.children ?? []).find((x) => x.id === 'nodes')?.children?.map((n) => find(n, (x) => x.id === 'tasks')?.children?.filter((x) => x.status === 'running').length ?? 0) ?? [];
+    const tasks = managerTree(tr).children?.find((x) => x.id === 'nodes')?.children?.map((n) => find(n, (x) => x.id === 'tasks')?.children?.filter((x) => x.status === 'running').length ?? 0) ?? [];
     return tasks.length === 2 && tasks.every((n) => n === 1) ? tr : undefined;
   }, 30_000);
   t.deepEqual(treeLines(tree), await readmeTree());
@@ -102,7 +104,7 @@ test.serial('an ask to a hung remote worker is a timeout error, not a hang; the 
   const nodeId = (await c.api<{ id: string; name: string }[]>('GET', '/v1/nodes')).json.find((n) => n.name === 'w2')!.id;
   const client = new AdminClient(c.url, TOKEN);
   t.teardown(() => client.close());
-  const path = `/manager/nodes/${nodeId}/worker/runtime`;
+  const path = `/cluster/manager/nodes/${nodeId}/worker/runtime`;
   t.is(((await client.request('ask', { path, message: { type: '$info' } })) as { status: string }).status, 'running');
   process.kill(w.proc.pid, 'SIGSTOP');
   try {
@@ -112,7 +114,7 @@ test.serial('an ask to a hung remote worker is a timeout error, not a hang; the 
     t.true(Date.now() - started < 5_000, 'answered within the timeout and a second for the round trip');
     const stale = await eventually('the hung node\'s last known subtree', async () => {
       const tr = (await c.api<TreeNode>('GET', '/v1/tree')).json;
-      return find(tr, (x) => x.path === `/manager/nodes/${nodeId}/worker` && x.stale !== undefined);
+      return find(tr, (x) => x.path === `/cluster/manager/nodes/${nodeId}/worker` && x.stale !== undefined);
     }, 20_000);
     t.is(stale.stale?.reason, 'last known');
   } finally {

@@ -69,8 +69,11 @@ test('a Node HTTP service embeds a cluster: deploys, lists tasks, streams events
   await cluster.scale('api', 1);
   await eventually('scaled to 1', () => cluster.tasks({ service: 'api', state: 'running' }).length === 1, 20_000);
   t.is(cluster.nodes().length, 1);
-  t.is(cluster.tree().manager.path, '/manager');
-  t.is(cluster.tree().worker.path, '/worker');
+  // One tree for the process: the manager and the local worker under one cluster root.
+  const tree = cluster.tree();
+  t.is(tree.path, '/cluster');
+  t.deepEqual(tree.children?.map((c) => c.path), ['/cluster/manager', '/cluster/worker']);
+  t.true(tree.children?.[1]?.children?.some((c) => c.path === '/cluster/worker/tasks') === true);
   t.regex(cluster.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 
   // The REPL, in process: a line in, the actor's answer out.
@@ -81,8 +84,8 @@ test('a Node HTTP service embeds a cluster: deploys, lists tasks, streams events
   output.on('data', (c) => (printed += c));
   const repl = cluster.repl({ input, output, historyFile: join(dir, 'history') });
   await eventually('the prompt', () => printed.includes('goat> '));
-  input.write(`await ask('/manager/scheduler', { type: '$info' })\n`);
-  await eventually('the answer', () => printed.includes(`path: '/manager/scheduler'`));
+  input.write(`await ask('/cluster/manager/scheduler', { type: '$info' })\n`);
+  await eventually('the answer', () => printed.includes(`path: '/cluster/manager/scheduler'`));
   input.write('.exit\n');
   await repl;
 });

@@ -1,5 +1,6 @@
+/** lib/logs/docker-stream.ts: the one splitter of Docker's log format (followed streams, reads, exit tails). */
 import test from 'ava';
-import { DockerLogSplitter } from '../../lib/logs/index.js';
+import { DockerLogSplitter, dockerLogLines, tailByStream } from '../../lib/logs/index.js';
 
 function frame(stream: 1 | 2, text: string): Buffer {
   const payload = Buffer.from(text);
@@ -30,4 +31,16 @@ test('an unframed (TTY) stream is stdout, and an unfinished last line comes at t
   const s = new DockerLogSplitter();
   t.deepEqual(s.push(Buffer.from('2026-11-30T14:00:00Z a\n2026-11-30T14:00:00Z b')).map((l) => l.text), ['a']);
   t.deepEqual(s.end().map((l) => [l.stream, l.text]), [['stdout', 'b']]);
+});
+
+test('a whole buffer gives every line; the tail keeps the last N of each stream', (t) => {
+  const buffer = Buffer.concat([
+    frame(1, '2026-11-30T14:00:00Z out 1\n'), frame(2, '2026-11-30T14:00:01Z err 1\n'),
+    frame(1, '2026-11-30T14:00:02Z out 2\n2026-11-30T14:00:03Z out 3\n'), frame(1, '2026-11-30T14:00:04Z unfinished'),
+  ]);
+  const lines = dockerLogLines(buffer);
+  t.deepEqual(lines.map((l) => [l.stream, l.text]), [['stdout', 'out 1'], ['stderr', 'err 1'], ['stdout', 'out 2'], ['stdout', 'out 3'], ['stdout', 'unfinished']]);
+  t.deepEqual(tailByStream(lines, 2), { stdout: ['out 3', 'unfinished'], stderr: ['err 1'] });
+  t.deepEqual(tailByStream(lines, 0), { stdout: [], stderr: [] });
+  t.deepEqual(tailByStream(dockerLogLines(Buffer.alloc(0)), 5), { stdout: [], stderr: [] });
 });

@@ -14,6 +14,7 @@ import { Manager } from '../../actors/manager/manager.js';
 import { AdminClient } from '../../lib/repl/index.js';
 import { ADMIN_LIMITS } from '../../transport/admin-server.js';
 import type { ActorInfo } from '../../lib/supervision/index.js';
+import { managerTree } from '../helpers/tree.js';
 
 const TOKEN = 'admin-hardening-token';
 const quiet = { info: () => undefined, warn: () => undefined };
@@ -31,18 +32,18 @@ async function setup(t: { teardown(f: () => Promise<void>): void }): Promise<{ m
   return { manager, client };
 }
 
-const restartsOf = (m: Manager): number => (m.tree().children ?? []).reduce((n, c) => n + c.restarts, 0);
+const restartsOf = (m: Manager): number => (managerTree(m).children ?? []).reduce((n, c) => n + c.restarts, 0);
 
 test.serial('a null, missing or foreign message is an error answer and nothing restarts', async (t) => {
   const { manager, client } = await setup(t);
-  for (const path of ['/manager/reconciler', '/manager/scheduler', '/manager/store', '/manager/api']) {
+  for (const path of ['/cluster/manager/reconciler', '/cluster/manager/scheduler', '/cluster/manager/store', '/cluster/manager/api']) {
     for (const message of [null, undefined, 42, 'tick', [], {}, { type: 7 }, { type: 'tick' }, { type: 'place', round: 'x' }]) {
       const err = await t.throwsAsync(client.request('send', { path, ...(message === undefined ? {} : { message }) }));
       t.regex(err?.message ?? '', /message|takes no messages|understand/, `${path} ${JSON.stringify(message)}`);
       t.true(['GOAT_ERR_BAD_MESSAGE', 'GOAT_ERR_BAD_FRAME'].includes((err as { code?: string }).code ?? ''), `${path} ${JSON.stringify(message)}: ${(err as { code?: string }).code}`);
     }
   }
-  const err = await t.throwsAsync(client.request('ask', { path: '/manager/reconciler', message: null }));
+  const err = await t.throwsAsync(client.request('ask', { path: '/cluster/manager/reconciler', message: null }));
   t.is((err as { code?: string }).code, 'GOAT_ERR_BAD_MESSAGE');
   t.is(manager.tree().status, 'running');
   t.is(restartsOf(manager), 0, 'no actor crashed');
@@ -56,17 +57,20 @@ test.serial('every path of the tree answers $info, supervisors and the root too'
     for (const c of (n.children ?? []) as { path: string }[]) walk(c);
   };
   walk(manager.tree());
-  t.true(paths.includes('/manager') && paths.includes('/manager/nodes') && paths.includes('/manager/services'));
+  t.is(paths[0], '/cluster', 'the root is cluster');
+  t.true(paths.includes('/cluster/manager') && paths.includes('/cluster/manager/nodes') && paths.includes('/cluster/manager/services'));
   for (const path of paths) {
     const info = (await client.request('ask', { path, message: { type: '$info' } })) as ActorInfo;
     t.is(info.path, path);
     t.is(info.status, 'running');
     t.true(typeof info.uptimeMs === 'number' && info.uptimeMs >= 0, `${path} has an uptime`);
   }
-  const root = (await client.request('ask', { path: '/manager', message: { type: '$info' } })) as ActorInfo;
+  const root = (await client.request('ask', { path: '/cluster', message: { type: '$info' } })) as ActorInfo;
   t.is(root.kind, 'supervisor');
-  t.deepEqual(root.children, ['store', 'scheduler', 'reconciler', 'nodes', 'services', 'api']);
-  const actor = (await client.request('ask', { path: '/manager/reconciler', message: { type: '$info' } })) as ActorInfo;
+  t.deepEqual(root.children, ['manager']);
+  const part = (await client.request('ask', { path: '/cluster/manager', message: { type: '$info' } })) as ActorInfo;
+  t.deepEqual(part.children, ['store', 'scheduler', 'reconciler', 'nodes', 'services', 'api']);
+  const actor = (await client.request('ask', { path: '/cluster/manager/reconciler', message: { type: '$info' } })) as ActorInfo;
   t.is(actor.kind, 'worker');
   t.is(typeof actor.mailbox, 'number');
   t.is(actor.restarts, 0);
@@ -74,30 +78,41 @@ test.serial('every path of the tree answers $info, supervisors and the root too'
 
 test.serial('state(path) is a copy of the state; kill(path) crashes the actor and its supervisor restarts it', async (t) => {
   const { manager, client } = await setup(t);
-  t.is(await client.request('ask', { path: '/manager/reconciler', message: { type: '$state' } }), null);
-  const nodes = (await client.request('ask', { path: '/manager/nodes', message: { type: '$state' } })) as { flags: { strategy: string } };
+  t.is(await client.request('ask', { path: '/cluster/manager/reconciler', message: { type: '$state' } }), null);
+  const nodes = (await client.request('ask', { path: '/cluster/manager/nodes', message: { type: '$state' } })) as { flags: { strategy: string } };
   t.is(nodes.flags.strategy, 'one_for_one');
-  t.deepEqual(await client.request('send', { path: '/manager/scheduler', message: { type: '$kill', reason: 'testing' } }), { killed: '/manager/scheduler', reason: 'testing' });
+  t.deepEqual(await client.request('send', { path: '/cluster/manager/scheduler', message: { type: '$kill', reason: 'testing' } }), { killed: '/cluster/manager/scheduler', reason: 'testing' });
   const deadline = Date.now() + 5_000;
   let info: ActorInfo;
   do {
-    info = (await client.request('ask', { path: '/manager/scheduler', message: { type: '$info' } })) as ActorInfo;
+    info = (await client.request('ask', { path: '/cluster/manager/scheduler', message: { type: '$info' } })) as ActorInfo;
   } while ((info.restarts !== 1 || info.status !== 'running') && Date.now() < deadline && (await new Promise((r) => setTimeout(r, 50)), true));
   t.is(info.restarts, 1);
   t.is(info.status, 'running');
   t.is(info.lastError?.message, 'killed: testing');
-  const root = await t.throwsAsync(client.request('send', { path: '/manager', message: { type: '$kill' } }));
+  const root = await t.throwsAsync(client.request('send', { path: '/cluster', message: { type: '$kill' } }));
   t.regex(root?.message ?? '', /root supervisor/);
   t.is(manager.tree().status, 'running');
+});
+
+test.serial('a path of the old shape (before the cluster root) is an error that names the new one', async (t) => {
+  const { client } = await setup(t);
+  for (const [old, now] of [['/manager/reconciler', '/cluster/manager/reconciler'], ['/manager', '/cluster/manager']]) {
+    const err = await t.throwsAsync(client.request('ask', { path: old, message: { type: '$info' } }));
+    t.is((err as { code?: string }).code, 'GOAT_ERR_NO_SUCH_CHILD');
+    t.true(err?.message.includes(`no actor at ${old}`) && err.message.includes(`try ${now}`), err?.message);
+  }
+  const info = (await client.request('ask', { path: '/cluster/manager/reconciler', message: { type: '$info' } })) as ActorInfo;
+  t.is(info.path, '/cluster/manager/reconciler');
 });
 
 test.serial('asks in flight and message sizes are capped per session', async (t) => {
   const { client } = await setup(t);
   const big = { type: 'x', pad: 'a'.repeat(ADMIN_LIMITS.messageBytes) };
-  const err = await t.throwsAsync(client.request('send', { path: '/manager/store', message: big }));
+  const err = await t.throwsAsync(client.request('send', { path: '/cluster/manager/store', message: big }));
   t.is((err as { code?: string }).code, 'GOAT_ERR_TOO_LARGE');
   // $state asks of a busy actor are answered in mailbox order; many at once are capped.
-  const asks = Array.from({ length: ADMIN_LIMITS.inFlight + 20 }, () => client.request('ask', { path: '/manager/store', message: { type: '$state' }, timeoutMs: 30_000 }).then(() => 'ok', (e: { code?: string }) => e.code));
+  const asks = Array.from({ length: ADMIN_LIMITS.inFlight + 20 }, () => client.request('ask', { path: '/cluster/manager/store', message: { type: '$state' }, timeoutMs: 30_000 }).then(() => 'ok', (e: { code?: string }) => e.code));
   const results = await Promise.all(asks);
   t.true(results.every((r) => r === 'ok' || r === 'GOAT_ERR_BUSY'), results.join(','));
   t.true(results.filter((r) => r === 'ok').length >= 1);
@@ -113,13 +128,13 @@ test.serial('a bounded flood of bad admin frames: the manager stays up, nothing 
   let answers = 0;
   ws.on('message', () => answers++);
   const frames = [
-    '{"type":"send","path":"/manager/reconciler","message":null,"id":"1"}',
-    '{"type":"send","path":"/manager/reconciler","id":"2"}',
-    '{"type":"send","path":"/manager/scheduler","message":{"type":"place","round":1},"id":"3"}',
-    '{"type":"ask","path":"/manager/nodes","message":{"type":"tick"},"id":"4"}',
+    '{"type":"send","path":"/cluster/manager/reconciler","message":null,"id":"1"}',
+    '{"type":"send","path":"/cluster/manager/reconciler","id":"2"}',
+    '{"type":"send","path":"/cluster/manager/scheduler","message":{"type":"place","round":1},"id":"3"}',
+    '{"type":"ask","path":"/cluster/manager/nodes","message":{"type":"tick"},"id":"4"}',
     'not json', '{"id":"5"}', '[]', 'null',
-    '{"type":"send","path":"/manager/nope","message":{"type":"x"},"id":"6"}',
-    '{"type":"ask","path":"/manager/store","message":{"type":"$kill"},"id":"7","timeoutMs":0}',
+    '{"type":"send","path":"/cluster/manager/nope","message":{"type":"x"},"id":"6"}',
+    '{"type":"ask","path":"/cluster/manager/store","message":{"type":"$kill"},"id":"7","timeoutMs":0}',
   ];
   const rounds = 500;
   global.gc?.();

@@ -8,6 +8,8 @@ import { joinCluster } from '../../actors/worker/index.js';
 import { GoatError } from '../../lib/errors.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { managerTree } from '../helpers/tree.js';
+import type { TreeNode } from '../../lib/supervision/index.js';
 
 const TOKEN = 'api-test-token-1';
 const quiet = { info: () => undefined, warn: () => undefined };
@@ -67,17 +69,21 @@ test('events come as JSON since a sequence number, and as a live SSE stream', as
   t.regex(text, /^id: \d+$/m);
 });
 
-test('/v1/tree shows the manager supervision tree with a child per linked node', async (t) => {
+test('/v1/tree shows the cluster root, the manager supervision tree and a child per linked node', async (t) => {
   const { manager, get } = await setup(t);
-  const tree = (await (await get('/v1/tree')).json()) as { path: string; children: { id: string; children?: { path: string }[] }[] };
-  t.is(tree.path, '/manager');
-  t.deepEqual(tree.children.map((c) => c.id), ['store', 'scheduler', 'reconciler', 'nodes', 'services', 'api']);
+  type Node = { id: string; path: string; children?: Node[] };
+  const managerOf = (root: Node): Node => root.children!.find((c) => c.id === 'manager')!;
+  const root = (await (await get('/v1/tree')).json()) as Node;
+  t.is(root.path, '/cluster');
+  const tree = managerOf(root);
+  t.is(tree.path, '/cluster/manager');
+  t.deepEqual(tree.children!.map((c) => c.id), ['store', 'scheduler', 'reconciler', 'nodes', 'services', 'api']);
   const nodeId = manager.listNodes()[0]!.id;
-  t.deepEqual(tree.children[3]!.children?.map((c) => c.path), [`/manager/nodes/${nodeId}`]);
+  t.deepEqual(tree.children![3]!.children?.map((c) => c.path), [`/cluster/manager/nodes/${nodeId}`]);
   await manager.putService({ name: 'tree', replicas: 1, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
   await eventually('a controller for the service', async () => {
-    const again = (await (await get('/v1/tree')).json()) as typeof tree;
-    return again.children[4]!.children?.some((c) => c.path === '/manager/services/tree');
+    const again = managerOf((await (await get('/v1/tree')).json()) as Node);
+    return again.children![4]!.children?.some((c) => c.path === '/cluster/manager/services/tree') === true;
   });
 });
 
@@ -104,9 +110,9 @@ test('a reconcile that throws crashes only its service controller, which restart
   };
   await manager.putService({ name: 'flaky', replicas: 1, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
   await eventually('converged despite the crash', () => manager.listTasks({ service: 'flaky', state: 'running' }).length === 1, 20_000);
-  const tree = (await (await get('/v1/tree')).json()) as { children: { id: string; children?: { id: string; restarts: number; lastError: { message: string } | null }[] }[] };
-  const controller = tree.children.find((c) => c.id === 'services')?.children?.find((c) => c.id === 'flaky');
+  const tree = managerTree((await (await get('/v1/tree')).json()) as TreeNode);
+  const controller = tree.children?.find((c) => c.id === 'services')?.children?.find((c) => c.id === 'flaky');
   t.is(controller?.restarts, 1);
   t.is(controller?.lastError?.message, 'store hiccup');
-  t.is(tree.children.find((c) => c.id === 'reconciler') !== undefined, true);
+  t.is(tree.children?.find((c) => c.id === 'reconciler') !== undefined, true);
 });

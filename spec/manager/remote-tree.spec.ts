@@ -35,7 +35,7 @@ test('a linked worker\'s tree, its actors reached over the link, and its last kn
     await manager.stop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
-  const node = `/manager/nodes/${worker.worker.nodeId}`;
+  const node = `/cluster/manager/nodes/${worker.worker.nodeId}`;
   await manager.putService({ name: 'crashy', replicas: 1, task: {
     command: ['node', '-e', 'process.exit(3)'],
     restart: { policy: 'always', maxRestarts: 50, windowMs: 600_000, backoff: { initialMs: 3_000, factor: 2, maxMs: 60_000, jitter: 0 } },

@@ -14,6 +14,7 @@ import { Manager, type ManagerOptions } from '../../actors/manager/manager.js';
 import { SimulatedClock, type TreeNode } from '../../lib/supervision/index.js';
 import { eventually } from '../runtime/helpers/wait.js';
 import { FakeLink, hello } from './helpers/fake-link.js';
+import { managerTree } from '../helpers/tree.js';
 
 async function manager(t: { teardown(f: () => Promise<void>): void }, options: Partial<ManagerOptions> = {}): Promise<Manager> {
   const dir = await mkdtemp(join(tmpdir(), 'goat-tree-'));
@@ -25,7 +26,7 @@ async function manager(t: { teardown(f: () => Promise<void>): void }, options: P
   return m;
 }
 
-const children = (m: Manager, id: string): TreeNode[] => m.tree().children?.find((c) => c.id === id)?.children ?? [];
+const children = (m: Manager, id: string): TreeNode[] => managerTree(m).children?.find((c) => c.id === id)?.children ?? [];
 const sleepCmd = { command: ['sleep', '60'] };
 
 test('3,000 create/delete cycles leave no stopped controllers in the tree', async (t) => {
@@ -102,7 +103,7 @@ test('a change of replicas goes API → services/<name> → scheduler → nodes/
   await m.putService({ name: 'web', replicas: 1, task: sleepCmd });
   await clock.advance(0);
   const handled = (path: string[]): number => {
-    let node: TreeNode | undefined = m.tree();
+    let node: TreeNode | undefined = managerTree(m);
     for (const id of path) node = node?.children?.find((c) => c.id === id);
     return node === undefined ? -1 : 0;
   };

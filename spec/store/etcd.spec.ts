@@ -173,6 +173,14 @@ etcd('the event log stays bounded; sequence numbers are never reused after a rel
   t.deepEqual(b.eventsSince(0).map((e) => e.seq), [11, 12, 13, 14, 15]);
   t.deepEqual(b.appendEvents([{ at: 1, type: 'x', subject: 's', data: {} }]).map((e) => e.seq), [16]);
   t.deepEqual(b.eventsSince(13, 1).map((e) => e.seq), [14]);
+  // A thrown transaction whose appends trimmed the log puts the trimmed events back.
+  t.throws(() => b.transaction(() => {
+    b.appendEvents([{ at: 2, type: 'x', subject: 's', data: {} }, { at: 3, type: 'x', subject: 's', data: {} }]);
+    b.appendEvents([{ at: 4, type: 'x', subject: 's', data: {} }]);
+    throw new Error('boom');
+  }), { message: 'boom' });
+  t.deepEqual(b.eventsSince(0).map((e) => e.seq), [12, 13, 14, 15, 16]);
+  t.is(b.lastEventSeq(), 16);
   await b.committed();
   const keys = await s.client.getAll().prefix(`${s.prefix}/d/e/`).keys();
   t.true(keys.length <= 5);

@@ -39,7 +39,7 @@ function memoryApi(): ManagerApi & { services: Map<string, ServiceRecord>; ready
     listTasks: () => [], getTask: () => undefined, listNodes: () => [],
     drainNode: async () => { throw new Error('no'); },
     eventsSince: () => [], subscribeEvents: () => () => undefined,
-    tree: () => ({ id: 'manager', path: '/manager', kind: 'supervisor' as const, status: 'running' as const, restarts: 0, nextRestartAt: null, lastError: null }),
+    tree: () => ({ id: 'manager', path: '/cluster/manager', kind: 'supervisor' as const, status: 'running' as const, restarts: 0, nextRestartAt: null, lastError: null }),
     metrics: async () => ({ contentType: 'text/plain', body: 'goat_up 1\n' }),
     idempotent: (k: string) => idem.get(k),
     remember: (k: string, r: { bodyHash: string; status: number; response: unknown }) => void idem.set(k, r),

@@ -6,26 +6,26 @@ import { build, diff, flatten, RemoteTree, TreePublisher } from '../../transport
 
 const leaf = (path: string, extra: Partial<TreeNode> = {}): TreeNode => ({ id: path.split('/').at(-1)!, path, kind: 'worker', status: 'running', restarts: 0, nextRestartAt: null, lastError: null, ...extra });
 const tree = (tasks: TreeNode[]): TreeNode => ({
-  ...leaf('/worker'), kind: 'supervisor', strategy: 'rest_for_one',
-  children: [leaf('/worker/runtime'), { ...leaf('/worker/tasks'), kind: 'supervisor', strategy: 'one_for_one', children: tasks }, leaf('/worker/link')],
+  ...leaf('/cluster/worker'), kind: 'supervisor', strategy: 'rest_for_one',
+  children: [leaf('/cluster/worker/runtime'), { ...leaf('/cluster/worker/tasks'), kind: 'supervisor', strategy: 'one_for_one', children: tasks }, leaf('/cluster/worker/link')],
 });
 
 test('flatten then build gives the same tree, sibling order kept', (t) => {
-  const original = tree([leaf('/worker/tasks/b'), leaf('/worker/tasks/a', { status: 'restarting', restarts: 2, nextRestartAt: 5, lastError: { name: 'Error', message: 'exited with code 3' } })]);
+  const original = tree([leaf('/cluster/worker/tasks/b'), leaf('/cluster/worker/tasks/a', { status: 'restarting', restarts: 2, nextRestartAt: 5, lastError: { name: 'Error', message: 'exited with code 3' } })]);
   t.deepEqual(build(flatten(original)), original);
 });
 
 test('a delta carries the changed and removed nodes only', (t) => {
-  const before = flatten(tree([leaf('/worker/tasks/a'), leaf('/worker/tasks/b')]));
-  const after = flatten(tree([leaf('/worker/tasks/a', { status: 'restarting', restarts: 1 })]));
+  const before = flatten(tree([leaf('/cluster/worker/tasks/a'), leaf('/cluster/worker/tasks/b')]));
+  const after = flatten(tree([leaf('/cluster/worker/tasks/a', { status: 'restarting', restarts: 1 })]));
   const d = diff(before, after);
-  t.deepEqual(d.upserts.map((n) => n.path), ['/worker/tasks/a']);
-  t.deepEqual(d.removes, ['/worker/tasks/b']);
+  t.deepEqual(d.upserts.map((n) => n.path), ['/cluster/worker/tasks/a']);
+  t.deepEqual(d.removes, ['/cluster/worker/tasks/b']);
 });
 
 test('the publisher sends a snapshot, then rate-limited deltas; the manager side rebuilds the same tree from the decoded frames', async (t) => {
   const clock = new SimulatedClock(1_000);
-  let current = tree([leaf('/worker/tasks/a')]);
+  let current = tree([leaf('/cluster/worker/tasks/a')]);
   const remote = new RemoteTree();
   const sent: string[] = [];
   const publisher = new TreePublisher({
@@ -42,7 +42,7 @@ test('the publisher sends a snapshot, then rate-limited deltas; the manager side
   publisher.snapshot();
   t.deepEqual(remote.tree(), current);
   for (let i = 1; i <= 10; i++) {
-    current = tree([leaf('/worker/tasks/a', { restarts: i, status: 'restarting' })]);
+    current = tree([leaf('/cluster/worker/tasks/a', { restarts: i, status: 'restarting' })]);
     publisher.changed();
     await clock.advance(50);
   }
