@@ -103,7 +103,7 @@ const SLOT_SYMBOL: Partial<Record<TaskState, [string, Style]>> = {
 /** A service's status and rollout, after its row. */
 function serviceSegments(info: ServiceInfo): Segment[] {
   const running = info.slots.filter((s) => s.state === 'running' && s.desired === 'running').length;
-  const segs: Segment[] = [[`  ${info.status}`, info.status === 'running' ? 'green' : info.status === 'degraded' ? 'red' : 'dim']];
+  const segs: Segment[] = [['  service ', 'plain'], [info.status, info.status === 'running' ? 'green' : info.status === 'degraded' ? 'red' : 'dim']];
   if (info.reason) segs.push([`: ${info.reason}`, 'red']);
   segs.push([`  ${running}/${info.replicas} running`, 'plain']);
   if (info.rollout && info.rollout.state !== 'completed') {
@@ -112,7 +112,7 @@ function serviceSegments(info: ServiceInfo): Segment[] {
   return segs;
 }
 
-/** A service's status and rollout as plain text: `degraded: slot 1 is past … 2/3 running  update updating (…)`. */
+/** A service's status and rollout as plain text: `service degraded: slot 1 is past … 2/3 running  update updating (…)`. */
 export function serviceText(info: ServiceInfo): string {
   return paint(serviceSegments(info), false).trim();
 }
