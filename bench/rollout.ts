@@ -16,12 +16,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagerCore } from '../actors/manager/core.js';
-import { ManagerMetrics } from '../actors/manager/metrics.js';
+import { Manager } from '../actors/manager/manager.js';
 import { normalizeServiceSpec, type TaskRecord } from '../lib/model/index.js';
 import { openSqliteStore } from '../lib/store/index.js';
-import { systemClock } from '../lib/supervision/index.js';
-import { startSimCluster, waitFor } from './fixtures/sim-cluster.js';
+import { quiet, startSimCluster, waitFor } from './fixtures/sim-cluster.js';
 import { compare, now, type Comparison } from './measure.js';
 
 const TOKEN = 'bench-token-rollout-0123456789';
@@ -79,7 +77,7 @@ function record(service: string, slot: number, generation: number, state: TaskRe
   };
 }
 
-/** A store and core with a 100-replica service `web` running, and `history` terminal tasks of other services. */
+/** A Manager (no HTTP, no workers) on a store with a 100-replica service `web` running, and `history` terminal tasks of other services. */
 async function reconcileSetup(history: number): Promise<{ round: () => Promise<{ ops: number; ms: number }>; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'goat-bench-history-'));
   const store = openSqliteStore(join(dir, 'goat.db'));
@@ -95,8 +93,15 @@ async function reconcileSetup(history: number): Promise<{ round: () => Promise<{
     if (batch.length === 5_000) store.putTasks(batch.splice(0));
   }
   store.putTasks(batch);
-  const core = new ManagerCore({ store, runTick: () => undefined });
-  const metrics = new ManagerMetrics(store, systemClock);
+  const manager = await Manager.start({ dataDir: dir, http: false, token: TOKEN, store: () => store, logger: quiet });
+  // The replacement task the controller writes (pending), as its event says.
+  const replaced = (): Promise<string> => new Promise((resolve) => {
+    const off = manager.subscribeEvents((e) => {
+      if (e.type !== 'task.state' || (e.data as { state?: string; service?: string }).state !== 'pending' || (e.data as { service?: string }).service !== 'web') return;
+      off();
+      resolve(e.subject);
+    });
+  });
   const round = async (): Promise<{ ops: number; ms: number }> => {
     const ops = 20;
     const t0 = now();
@@ -104,18 +109,20 @@ async function reconcileSetup(history: number): Promise<{ round: () => Promise<{
       const slot = i % 100;
       const current = store.listActiveTasks({ service: 'web' }).find((t) => t.slot === slot && t.desired === 'running');
       if (current) store.putTasks([{ ...current, state: 'failed', updatedAt: Date.now() }]);
-      core.reconcileOne('web');
-      core.placementRound();
-      store.listTasks({ service: 'web' });
-      await metrics.render();
+      // services/web reconciles (a pending replacement), then the scheduler tries to place it (no node: its error says so).
+      const next = replaced();
+      manager.tell('/cluster/manager/services/web', { type: 'reconcile' });
+      const id = await next;
+      while (!store.getTask(id)?.error) await new Promise<void>((r) => setImmediate(r));
+      manager.listTasks({ service: 'web' });
+      await manager.metrics();
     }
     return { ops, ms: now() - t0 };
   };
   return {
     round,
     close: async () => {
-      core.close();
-      store.close();
+      await manager.stop(); // closes the store (its actor owns it)
       await rm(dir, { recursive: true, force: true });
     },
   };

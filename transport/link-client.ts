@@ -43,6 +43,8 @@ export interface LinkClientOptions {
   onLogs?: (frame: Frame<'logs_open' | 'logs_credit' | 'logs_cancel'>, send: LogSend) => void;
   /** What the node's tasks use now, sent in every heartbeat. @default zeros */
   usage?: () => NodeUsage;
+  /** Why the node takes no tasks now (undefined when it takes them), sent in every heartbeat. @default always takes them */
+  unavailable?: () => string | undefined;
   /** Heartbeat interval, in ms. @default the manager's, from `welcome` */
   heartbeatMs?: number;
   /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
@@ -358,7 +360,8 @@ export class LinkClient extends Emitter<LinkClientEvents> {
   #heartbeat(session: Session): void {
     const seq = session.seq++;
     try {
-      sendFrame(session.ws, 'heartbeat', { seq, usage: (this.#o.usage ?? (() => NO_USAGE))() });
+      const unavailable = this.#o.unavailable?.();
+      sendFrame(session.ws, 'heartbeat', { seq, usage: (this.#o.usage ?? (() => NO_USAGE))(), ...(unavailable === undefined ? {} : { unavailable: unavailable.slice(0, 1024) }) });
     } catch {
       sendFrame(session.ws, 'heartbeat', { seq, usage: NO_USAGE });
     }

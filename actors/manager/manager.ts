@@ -44,6 +44,7 @@ import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } 
 import { LinkServer, ManagerLink } from '../../transport/index.js';
 import { createApiServer } from '../../transport/tls-server.js';
 import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../../lib/tls.js';
+import { ensureClusterId, Membership } from './membership.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, type Inspectable, type NactRef } from '../supervision/index.js';
 import { ClusterRoot, within } from '../cluster/index.js';
@@ -66,6 +67,8 @@ export interface ManagerOptions {
   dataDir: string;
   /** `host:port` to listen on. @default '127.0.0.1:7070' */
   listen?: string;
+  /** False: no HTTP server at all, links come only through {@link Manager.attachLink} (the deterministic simulation). @default true */
+  http?: boolean;
   /** The cluster token; else GOAT_TOKEN, else `<dataDir>/token` (generated on first start). */
   token?: string;
   /** Heartbeat interval told to workers, ms. @default DETECTOR_DEFAULTS.heartbeatMs */
@@ -128,6 +131,7 @@ export class Manager implements ManagerApi {
   #links!: LinkServer;
   #ready = false;
   #admin: AdminServer | undefined;
+  #membership!: Membership;
   /** The workers' subtrees under `nodes/<id>` (actors/manager/tree.ts). */
   readonly #cluster = new ClusterTree();
   /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
@@ -182,7 +186,8 @@ export class Manager implements ManagerApi {
 
   /** Opens the store (refusing a corrupt one), starts the tree and listens. */
   static async start(options: ManagerOptions): Promise<Manager> {
-    await mkdir(options.dataDir, { recursive: true });
+    // Nothing lives in dataDir when the store and the token are given (the simulation touches no disk).
+    if (!(options.store && options.token)) await mkdir(options.dataDir, { recursive: true });
     const token = await resolveToken({ token: options.token, dataDir: options.dataDir });
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
     const tls = options.tls && typeof options.tls.cert === 'string' ? loadServerTls(options.tls as TlsFiles) : (options.tls as TlsServerCredentials | undefined);
@@ -191,6 +196,9 @@ export class Manager implements ManagerApi {
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
     // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
     store.open();
+    // The cluster's identity, made once and kept in the store: workers of another cluster are refused (membership.ts).
+    ensureClusterId(store);
+    if (store.pending) await store.committed();
     const manager = new Manager(store, token, { ...options, detector, ...(tls ? { tls } : {}) });
     try {
       await manager.#boot();
@@ -205,6 +213,11 @@ export class Manager implements ManagerApi {
   get url(): string {
     const a = this.#server.address() as AddressInfo;
     return `${this.options.tls ? 'https' : 'http'}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** The cluster id kept in its store (workers remember it and must match it). */
+  get clusterId(): string {
+    return this.#membership.clusterId;
   }
 
   /** The port it listens on. */
@@ -310,7 +323,14 @@ export class Manager implements ManagerApi {
     return this.store.getTask(id);
   }
   listNodes(): NodeRecord[] {
-    return this.store.listNodes();
+    const refused = this.#membership.refused();
+    if (refused.length === 0) return this.store.listNodes();
+    const ids = new Set(refused.map((n) => n.id));
+    return [...this.store.listNodes().filter((n) => !ids.has(n.id)), ...refused];
+  }
+  /** Lets a refused node of another cluster in at its next hello, with its tasks as they run (membership.ts). */
+  adoptNode(id: string): Promise<NodeRecord> {
+    return Promise.resolve(this.#membership.adopt(id));
   }
   /** Drains a node: no new tasks; its tasks are stopped (by its actor) and re-placed elsewhere (by their controllers). */
   async drainNode(id: string): Promise<NodeRecord> {
@@ -382,7 +402,7 @@ export class Manager implements ManagerApi {
     return this.store.lastEventSeq();
   }
   probeWrite(): void {
-    this.store.setMeta('diskProbeAt', String(Date.now()));
+    this.store.setMeta('diskProbeAt', String(this.#clock.now()));
   }
 
   /**
@@ -470,12 +490,16 @@ export class Manager implements ManagerApi {
       if (within(e.path, '/cluster/manager')) this.#onSupervision(e);
     });
     const epoch = this.options.epoch ?? 0;
-    this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
-    this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
-    this.#links.attach(this.#server);
-    this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
-    this.#admin.attach(this.#server);
-    const [host, port] = splitListen(this.options.listen ?? '127.0.0.1:7070');
+    this.#membership = new Membership(ensureClusterId(this.store), { store: this.store, journal: this.#journal, clock: this.#clock, log, reconcile: (name) => void this.tell(`/cluster/manager/services/${name}`, { type: 'reconcile' }) });
+    const http = this.options.http !== false;
+    if (http) {
+      this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch, admit: (hello) => this.#membership.admit(hello) });
+      this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
+      this.#links.attach(this.#server);
+      this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
+      this.#admin.attach(this.#server);
+    }
+    const [host, port] = http ? splitListen(this.options.listen ?? '127.0.0.1:7070') : ['', ''];
     const mc = this.#context;
     try {
       this.#root = await this.#clusterRoot.add({
@@ -494,6 +518,7 @@ export class Manager implements ManagerApi {
           actorChild<null, never>({
             id: 'api',
             init: async () => {
+              if (!http) return null; // links only through attachLink
               await new Promise<void>((resolve, reject) => {
                 this.#server.once('error', reject);
                 this.#server.listen(Number(port), host, () => {
@@ -505,6 +530,7 @@ export class Manager implements ManagerApi {
             },
             receive: (s) => s,
             terminate: async () => {
+              if (!http) return;
               this.#links.close();
               this.#admin?.close();
               this.#server.closeAllConnections();
@@ -525,7 +551,7 @@ export class Manager implements ManagerApi {
       if (this.#ownsRoot) await this.#clusterRoot.stop();
       throw new GoatError('GOAT_ERR_USAGE', `cannot listen on ${host}:${port}: ${err?.message ?? 'unknown error'}`, { details: { listen: `${host}:${port}` } });
     }
-    this.#links.onLink((link) => this.attachLink(link));
+    if (http) this.#links.onLink((link) => this.attachLink(link));
     // Its own sweep at start may run before `nodes` and `services` exist: once more now that the whole tree runs.
     this.tell('/cluster/manager/reconciler', { type: 'sweep' });
     const prune = (): void => {
@@ -537,7 +563,7 @@ export class Manager implements ManagerApi {
     (this.#pruneTimer as { unref?: () => void }).unref?.();
     this.#ready = true;
     const tokenWhere = this.token.file ? `token in ${this.token.file}` : `token from ${this.token.source === 'env' ? 'GOAT_TOKEN' : 'the options'}`;
-    log.info(`manager API on ${this.url} (${tokenWhere})`);
+    log.info(http ? `manager API on ${this.url} (${tokenWhere})` : 'manager started without HTTP (links through attachLink)');
   }
 
   /** One admin-channel request (the REPL, the inspector). Bad paths and messages get errors, never a crash. */

@@ -39,6 +39,16 @@ export interface NodeState {
   reports: ReportedTask[];
 }
 
+/**
+ * Links whose hello a node actor has applied. A restarted actor must not
+ * apply it again: it is as old as the link, and tasks assigned and reported
+ * since would be judged gone from the node (found by the simulation, seed
+ * 158: a store error crashed the actor, its restart re-applied the hello,
+ * and a task running since was marked lost, re-placed, and its copy left
+ * running). It closes such a link instead: the worker says hello again.
+ */
+const helloApplied = new WeakSet<NodeLink>();
+
 const NODE_MESSAGES: NodeMessage['type'][] = ['gone', 'linked', 'heartbeat', 'report', 'apply-reports', 'closed', 'check', 'assign', 'stop', 'stopped', 'stop-failed', 'sync', 'lose'];
 
 /** The child spec of `nodes/<id>`. `recovering`: known from the store at a manager start (grace), not linked yet. */
@@ -63,7 +73,8 @@ export function nodeActor(mc: ManagerContext, id: string): ChildSpec<NactRef> {
         suspect(mc, id);
       }
       const link = mc.linkOf(id);
-      if (link?.open) ctx.tell({ type: 'linked', link });
+      if (link?.open && helloApplied.has(link)) link.close(LINK_CLOSE.RESYNC.code, LINK_CLOSE.RESYNC.meaning);
+      else if (link?.open) ctx.tell({ type: 'linked', link });
       armCheck(mc, ctx, state);
       return state;
     },
@@ -88,6 +99,7 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
       if (msg.linkNo !== s.linkNo || !s.link) return s;
       mc.onHeartbeat(s.link);
       mc.tell('/cluster/manager/store', { type: 'beat', node: s.id, usage: msg.usage, at: now });
+      setUnavailable(mc, s.id, msg.unavailable);
       return live(mc, s, { type: 'heartbeat', at: now }, ctx);
     }
     case 'report': {
@@ -181,16 +193,35 @@ function applyQueuedReports(mc: ManagerContext, s: NodeState, ctx: ActorContext)
   for (const st of out.stops) sendStop(mc, s, st.id, st.generation, ctx, true);
 }
 
+/** Records why the node takes no tasks (or that it takes them again, then placement runs), when that changed. */
+function setUnavailable(mc: ManagerContext, id: string, unavailable: string | undefined): void {
+  const { store } = mc.journal;
+  const node = store.getNode(id);
+  if (!node || node.unavailable === unavailable) return;
+  const { unavailable: _old, ...rest } = node;
+  const next: NodeRecord = { ...rest, ...(unavailable === undefined ? {} : { unavailable }), updatedAt: mc.clock.now() };
+  mc.journal.tx(() => {
+    store.putNode(next);
+    mc.journal.event('node.status', id, { status: next.status, ...(unavailable === undefined ? { available: true } : { unavailable }) });
+  });
+  if (unavailable === undefined) mc.tell('/cluster/manager/scheduler', { type: 'place' });
+}
+
 /** A worker linked (or re-linked): record the node, apply its hello, send what it misses. */
 function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorContext): NodeState {
   if (!link.open) return s;
   if (s.link === link) return s;
+  if (helloApplied.has(link)) {
+    link.close(LINK_CLOSE.RESYNC.code, LINK_CLOSE.RESYNC.meaning); // a restart's queued `linked`: its hello is stale
+    return s;
+  }
+  helloApplied.add(link);
   applyQueuedReports(mc, s, ctx); // reports sent before this hello are older than it
   s.unlisten?.();
   const now = mc.clock.now();
   const linkNo = s.linkNo + 1;
   const offs = [
-    link.on('heartbeat', (hb) => ctx.tell({ type: 'heartbeat', linkNo, usage: hb.usage })),
+    link.on('heartbeat', (hb) => ctx.tell({ type: 'heartbeat', linkNo, usage: hb.usage, unavailable: hb.unavailable })),
     link.on('report', (r) => ctx.tell({ type: 'report', linkNo, tasks: r.tasks })),
     link.on('close', () => ctx.tell({ type: 'closed', linkNo })),
   ];
@@ -202,6 +233,7 @@ function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorCont
     status: old?.status === 'draining' ? 'draining' : 'ready',
     usage: old?.usage ?? { tasks: 0, memoryMb: 0, cpuSeconds: 0 },
     lastSeenAt: now, createdAt: old?.createdAt ?? now, updatedAt: now,
+    ...(hello.unavailable === undefined ? {} : { unavailable: hello.unavailable }),
   };
   const out = applyHello(s.id, hello.name, hello.tasks, store.listActiveTasks({ node: s.id }), (tid) => store.getTask(tid), now, (name) => watchesRunning(store.getService(name)));
   mc.journal.tx(() => {

@@ -35,8 +35,14 @@ export interface FenceOptions {
   stop(taskId: string): Promise<void>;
   /** Told of each task fenced, or of a stop that failed. */
   onFenced?(taskId: string, error?: unknown): void;
-  /** How often to look (ms). @default 100 */
+  /** How often to look while cut off (ms). @default 100 */
   everyMs?: number;
+  /**
+   * Subscribes to the link's losses (the LinkClient's `disconnected`),
+   * returning the unsubscribe. Given, fencing does not poll while linked
+   * (nothing can be due then): a loss wakes it. Without it, it polls always.
+   */
+  onDisconnected?(listener: () => void): () => void;
   /** Where time comes from (the worker's clock). @default systemClock */
   clock?: Clock;
 }
@@ -49,10 +55,14 @@ export function startFencing(o: FenceOptions): () => void {
   let timer: TimerId | null = null;
   let stopped = false;
   const look = (): void => {
+    timer = null;
     if (stopped) return;
-    timer = clock.setTimeout(look, everyMs);
-    (timer as { unref?: () => void } | null)?.unref?.();
-    for (const id of tasksToFence(o.tasks(), o.disconnectedSince(), clock.now())) {
+    const since = o.disconnectedSince();
+    if (since !== null || !o.onDisconnected) {
+      timer = clock.setTimeout(look, everyMs);
+      (timer as { unref?: () => void } | null)?.unref?.();
+    }
+    for (const id of tasksToFence(o.tasks(), since, clock.now())) {
       if (stopping.has(id)) continue;
       stopping.add(id);
       o.stop(id).then(
@@ -63,8 +73,12 @@ export function startFencing(o: FenceOptions): () => void {
   };
   timer = clock.setTimeout(look, everyMs);
   (timer as { unref?: () => void } | null)?.unref?.();
+  const off = o.onDisconnected?.(() => {
+    if (timer === null) look();
+  });
   return () => {
     stopped = true;
+    off?.();
     if (timer !== null) clock.clearTimeout(timer);
   };
 }

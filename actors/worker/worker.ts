@@ -13,10 +13,10 @@
 import { consola } from 'consola';
 import type { Logger } from '../../lib/log.js';
 import { GoatError, isGoatError } from '../../lib/errors.js';
-import { canTransition, classifyError, classifyExit, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
+import { canTransition, classifyError, classifyExit, isTerminal, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
-import { type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle, type ChildSpec } from '../../lib/supervision/index.js';
+import { systemClock, type Clock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle, type ChildSpec } from '../../lib/supervision/index.js';
 import { actorChild, nactSupervisorChild, type NactRef } from '../supervision/index.js';
 import { ClusterRoot, within } from '../cluster/index.js';
 import { assignWanted, stoppedKey } from './assign-once.js';
@@ -26,6 +26,24 @@ import type { LogRotation } from '../../lib/logs/index.js';
 
 /** The worker's path in its process's tree. */
 export const WORKER_PATH = '/cluster/worker';
+
+/**
+ * The budget of the worker's `tasks` supervisor: 1,000 task restarts within 10 s on the node. Task restarts are
+ * paced by each task's own backoff (1 s doubling by default) and capped by its own budget (5 in 5 min by default,
+ * then `failed` and re-placed by the manager), so even hundreds of tasks crash-looping together restart about once
+ * a second each, far below 100 a second. Past that it is a hot loop — tasks with `backoff.initialMs: 0` and no
+ * budget of their own, or a runtime failing every start at once — and `tasks` gives up, as an OTP supervisor past
+ * its intensity: the worker restarts it (and `link` after it, rest_for_one) within its own budget, re-adopting what
+ * still runs; past that budget the process ends with the chain.
+ */
+export const TASKS_BUDGET = Object.freeze({ maxRestarts: 1_000, windowMs: 10_000 });
+
+/**
+ * The budget of the worker itself: 50 restarts of its parts within a minute. Its parts restart on causes outside
+ * it (an engine away: `runtime` with backoff up to 8 s, about 10 a minute; `tasks` past its own budget), so 50 in a
+ * minute means restarting them does not help: the worker gives up, and with it the process (`cluster`'s budget is 0).
+ */
+export const WORKER_BUDGET = Object.freeze({ maxRestarts: 50, windowMs: 60_000 });
 
 /** How a worker is started. */
 export interface WorkerOptions {
@@ -43,6 +61,10 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Size-based rotation of every task's log. @default 10 MiB × 3 files */
   logRotation?: Partial<LogRotation>;
+  /** Where its supervisors, timestamps, link and self-fencing take time from. @default systemClock */
+  clock?: Clock;
+  /** The budget of its `tasks` supervisor. @default TASKS_BUDGET */
+  tasksBudget?: { maxRestarts: number; windowMs: number };
   /** Backoff of the runtime actor while the engine is away. */
   runtimeBackoff?: { initialMs?: number; maxMs?: number };
   /** A runtime to use instead of choosing one (the deterministic simulation). */
@@ -100,6 +122,8 @@ export interface AssignInput {
 export class Worker {
   readonly #listeners = new Set<(e: WorkerEvent) => void>();
   readonly #tasks = new Map<string, TaskView>();
+  /** Tasks whose `stopTask` is in progress. */
+  readonly #stopping = new Set<string>();
   /** Command keys being applied right now (a re-sent command arriving meanwhile is not applied twice). */
   /** Keys of assigns being applied, each with the application's end (a copy of it waits for it, see `assign`). */
   readonly #applying = new Map<string, Promise<unknown>>();
@@ -119,6 +143,8 @@ export class Worker {
     /** Which runtime it chose, and why; `refusesTasks` says why it takes no tasks while its engine does not answer. */
     readonly runtimeChoice: { kind: RuntimeKind; reason: string; refusesTasks?: string },
     readonly cluster: string,
+    /** Where its timestamps come from. */
+    private readonly clock: Clock,
   ) {}
 
   /** Starts a worker: its node id, its runtime, and every task assigned to it (adopting those already running). */
@@ -128,7 +154,7 @@ export class Worker {
     const choice: { runtime: Runtime; kind: RuntimeKind; reason: string; refusesTasks?: string } = options.runtimeInstance
       ? { ...options.runtimeInstance, reason: 'given' }
       : await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId, allowProcess: options.allowProcess === true, ...(options.logRotation ? { logRotation: options.logRotation } : {}) });
-    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason, ...(choice.refusesTasks ? { refusesTasks: choice.refusesTasks } : {}) }, cluster);
+    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason, ...(choice.refusesTasks ? { refusesTasks: choice.refusesTasks } : {}) }, cluster, options.clock ?? systemClock);
     const log = options.logger ?? consola.withTag('goat:worker');
     log.info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
     await sweepUnexplained(choice.runtime, state.assignments(), log);
@@ -223,6 +249,11 @@ export class Worker {
     }
   }
 
+  /** Why this node takes no tasks now (`auto` without Docker and without --allow-process, while Docker does not answer); undefined when it takes them. */
+  get unavailable(): string | undefined {
+    return this.runtimeChoice.refusesTasks && this.#status !== 'ready' ? `takes no tasks: ${this.runtimeChoice.refusesTasks}` : undefined;
+  }
+
   /** Records, tracks and starts an assign found wanted. */
   async #apply(input: AssignInput, keys: string[]): Promise<{ applied: boolean }> {
     const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
@@ -244,6 +275,15 @@ export class Worker {
   async stopTask(taskId: string, cmdId?: string): Promise<void> {
     const view = this.#tasks.get(taskId);
     if (!view) throw new GoatError('GOAT_ERR_NO_SUCH_TASK', `no task ${taskId} on node ${this.nodeId}`, { details: { taskId } });
+    this.#stopping.add(taskId);
+    try {
+      await this.#stop(taskId, view, cmdId);
+    } finally {
+      this.#stopping.delete(taskId);
+    }
+  }
+
+  async #stop(taskId: string, view: TaskView, cmdId?: string): Promise<void> {
     const timeout = this.state.assignments().find((a) => a.taskId === taskId)?.spec.stopTimeoutMs ?? 10_000;
     await this.state.unassign(taskId, [...(cmdId ? [`cmd:${cmdId}`] : []), stoppedKey(taskId, view.generation)]);
     // Through the supervisor's queue even when the child is not there yet: an assign's start still queued behind
@@ -259,6 +299,28 @@ export class Worker {
     await this.runtime.remove(taskId, view.generation).catch(() => undefined);
   }
 
+  /**
+   * Finishes the stops the engine refused while it was away: a task this
+   * worker stopped is out of its record at once (a restarted worker's boot
+   * sweep removes it), but while the same worker runs, its copy would go on
+   * running unwatched and be reported `unknown` for good — found by the
+   * simulation (seed 97: a task self-fenced while Docker was lost kept its
+   * slot empty). Run once the engine answers again.
+   */
+  async #finishStops(): Promise<void> {
+    const recorded = new Set(this.state.assignments().map((a) => a.taskId));
+    for (const t of [...this.#tasks.values()]) {
+      if (recorded.has(t.id) || isTerminal(t.state) || this.#stopping.has(t.id)) continue;
+      try {
+        await this.runtime.stop(t.id, t.generation, 10_000);
+        await this.runtime.remove(t.id, t.generation);
+      } catch {
+        continue; // the engine went away again: next time it is back
+      }
+      if (!this.state.assignments().some((a) => a.taskId === t.id)) this.#move(t.id, 'stopped');
+    }
+  }
+
   /** Stops the worker's actors; its tasks keep running, to be adopted by the next worker on this data dir. */
   async shutdown(): Promise<void> {
     await this.#clusterRoot.remove('worker');
@@ -271,17 +333,17 @@ export class Worker {
 
   async #boot(options: WorkerOptions): Promise<void> {
     this.#ownsRoot = options.root === undefined;
-    this.#clusterRoot = options.root ?? await ClusterRoot.start();
+    this.#clusterRoot = options.root ?? await ClusterRoot.start({ clock: this.clock });
     this.#offBus = this.#clusterRoot.bus.subscribe((event) => {
       if (within(event.path, WORKER_PATH)) this.#onSupervision(event);
     });
     try {
       this.#root = await this.#clusterRoot.add({
-        id: 'worker', strategy: 'rest_for_one', maxRestarts: 50, windowMs: 60_000,
+        id: 'worker', strategy: 'rest_for_one', ...WORKER_BUDGET,
         children: [
           this.#runtimeGate(options),
           nactSupervisorChild({
-            id: 'tasks', maxRestarts: 1_000_000, windowMs: 1_000,
+            id: 'tasks', ...(options.tasksBudget ?? TASKS_BUDGET),
             children: () => this.state.assignments().map((a) => this.#taskSpec(a)),
             // Known from its creation: a stop or an assign arriving while it (re)starts its children must reach it,
             // not the incarnation before it (found by the simulation, seed 1: a stopped task restarted by its own actor).
@@ -306,6 +368,7 @@ export class Worker {
         const health = await this.runtime.health();
         if (!health.ok) throw new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `${this.runtime.kind} runtime unavailable: ${health.detail}`, { temporary: true });
         this.#setStatus('ready');
+        void this.#finishStops();
         off?.();
         off = this.runtime.onHealth((h) => {
           if (!h.ok) ctx.tell({ type: 'lost', detail: h.detail });
@@ -328,7 +391,7 @@ export class Worker {
   }
 
   #track(a: Assignment): void {
-    const now = Date.now();
+    const now = this.clock.now();
     this.#tasks.set(a.taskId, {
       id: a.taskId, service: a.service, slot: a.slot, generation: a.generation, node: this.nodeId, state: 'assigned',
       restarts: 0, lastExit: null, adopted: false, ports: [], error: null, failure: null, createdAt: now, updatedAt: now,
@@ -396,7 +459,7 @@ export class Worker {
     if (!view) return;
     Object.assign(view, extra);
     if (view.state !== to && canTransition(view.state, to)) view.state = to;
-    view.updatedAt = Date.now();
+    view.updatedAt = this.clock.now();
     this.#emit({ type: 'task', task: { ...view } });
   }
 

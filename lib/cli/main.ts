@@ -32,6 +32,7 @@ commands:
            [--update-failure-action pause|rollback|continue] [--update-monitor-ms N] [--wait]
   rollback NAME [--wait]
   ps [--service S] [-a] | services | nodes | managers | stop NAME | scale NAME N | drain NODE | activate NODE
+  adopt NODE   take a node refused as of another cluster (and its running tasks) into this one
   logs SERVICE|TASK [--follow] [--tail N] [--since 10m] [--timestamps]
   inspect service|task|node ID | completion bash|zsh|fish
   events [--follow] [--since SEQ] | tree [--watch] | repl | backup FILE | restore FILE

@@ -10,7 +10,7 @@ export { restartTypeOf, childOptionsFor } from './policy.js';
 export { classifyExit, classifyError, type FailureKind, type TaskFailure, type ExitFacts } from './failure.js';
 export { normalizeServiceSpec, withServiceDefaults, serviceSpecSchema, SERVICE_NAME, ROLLOUT_ORDERS, FAILURE_ACTIONS, type ServiceSpec, type ServiceSpecInput, type RescheduleSpec, type RolloutSpec } from './service.js';
 export type { ServiceRecord, ServiceState, ServiceStatus, RolloutStatus, RolloutState, TaskRecord, NodeRecord, NodeStatus, NodeCapacity, NodeUsage, LastExit, ClusterEvent } from './records.js';
-export { FailureDetector, DETECTOR_DEFAULTS, detectorConfig, type DetectorConfig, type DetectorVerdict, type FailureDetectorOptions } from './failure-detector.js';
+export { DETECTOR_DEFAULTS, detectorConfig, type DetectorConfig } from './failure-detector.js';
 export { reconcileService, isLive, whyFailed, type ReconcileResult, type ReconcileEvent } from './reconcile.js';
 export { stepRollout, isRolling, type RolloutObservation, type RolloutEffect, type RolloutStep } from './rollout.js';
 export { decideSlot, FRESH_SLOT, type SlotSupervision, type SlotEvent, type SlotDecision } from './slot.js';

@@ -3,29 +3,41 @@
  * {@link SimScheduler}, talking over the {@link SimNetwork}, running tasks
  * on {@link SimMachine}s.
  *
- * Real code: on the manager, `ManagerCore` (reconcile, scheduler, failure
- * detector, recovery grace, stops and re-placement) over the real SQLite
- * store (in memory), and the real `LinkServer`/`ManagerLink` (hello,
- * heartbeats, commands re-sent until acked); on each worker,
- * `joinCluster` — the real `Worker` (its nact supervision tree: runtime
- * gate, tasks, restart policies, backoff, budgets), `LinkClient`
- * (reconnect backoff, silence detection) and self-fencing. Faked: the
- * engine (lib/sim/runtime.ts), the sockets (lib/sim/network.ts), the
- * worker's state file (kept in memory), and the manager's nact tree around
- * the core (its `#linked` wiring is mirrored here, ticks run inline).
+ * Real code: on the manager, the actor `Manager` (actors/manager: its nact
+ * tree and supervision, the `store`, `scheduler`, `reconciler`,
+ * `nodes/<id>` and `services/<name>` actors, their pure decisions in
+ * lib/manager, the recovery grace, stops and re-placement) over the real
+ * SQLite store (in memory, kept across manager restarts as a disk would
+ * be), started with `http: false` and handed each link through
+ * `Manager.attachLink`; the real `LinkServer`/`ManagerLink` (hello,
+ * heartbeats, commands re-sent until acked). On each worker, `joinCluster`
+ * — the real `Worker` (its nact supervision tree: runtime gate, tasks,
+ * restart policies, backoff, budgets), `LinkClient` (reconnect backoff,
+ * silence detection) and self-fencing. Faked: the engine
+ * (lib/sim/runtime.ts), the sockets (lib/sim/network.ts), and the disk (the
+ * worker's state and epoch files, kept in memory). nact runs on the
+ * simulation's scheduler: it calls the global `setImmediate`/`setTimeout`,
+ * which the guard (lib/sim/guard.ts) turns into the scheduler's events.
  */
-import { ManagerCore, type NodeChannel } from '../../actors/manager/core.js';
+import { Manager } from '../../actors/manager/manager.js';
 import { joinCluster, memoryEpochs, type EpochStore, type JoinedWorker } from '../../actors/worker/join.js';
-import type { ClusterEvent } from '../model/index.js';
+import { detectorConfig, type ClusterEvent } from '../model/index.js';
 import { openSqliteStore, type Store } from '../store/index.js';
 import { WorkerState } from '../store/worker-state.js';
-import { LINK_CLOSE, LinkServer } from '../../transport/index.js';
+import { LinkServer } from '../../transport/index.js';
 import type { SimConfig, SimOp, SimServiceSpec } from './config.js';
 import { SimNetwork } from './network.js';
-import { Observer } from './observer.js';
+import { Observer, type ServiceWrite } from './observer.js';
 import type { Prng } from './prng.js';
 import { SimMachine } from './runtime.js';
 import type { SimCtx, SimScheduler } from './scheduler.js';
+
+// better-sqlite3 looks its native addon up on the disk when it opens its first database: once, here, before any run
+// (the guard refuses the file system inside one).
+openSqliteStore(':memory:').close();
+
+/** The cluster token of every simulated run. */
+const SIM_TOKEN = 'sim-token';
 
 const silent = { info: (): void => undefined, warn: (): void => undefined };
 
@@ -50,13 +62,21 @@ interface WorkerSlot {
 /** The cluster of one run. */
 export class SimCluster {
   readonly net: SimNetwork;
+  /** The manager's store, as the manager sees it (faults injected, events observed, never closed by it). */
   readonly store: Store;
+  /** The in-memory database behind it: the manager's disk, kept across its restarts. */
+  readonly #db: Store;
   readonly workers = new Map<string, WorkerSlot>();
-  core: ManagerCore | null = null;
+  /** The running manager (null while it is down or starting). */
+  manager: Manager | null = null;
   managerCtx: SimCtx | null = null;
+  /** The random part of task ids, from the seed. */
+  readonly #ids: Prng;
   /** A store fault armed for the next write transaction. */
   #storeFault: 'error' | 'crashBefore' | 'crashAfter' | null = null;
   readonly faults = new Map<string, number>();
+  /** Copies (`node taskId@generation`) their workers decided to fence. */
+  readonly #fenced = new Set<string>();
   readonly #restarts: (() => void)[] = [];
 
   constructor(
@@ -68,26 +88,42 @@ export class SimCluster {
     this.net = new SimNetwork(sched, rng.fork('net'), cfg.net);
     this.net.onDeliver = (from, to, text) => this.obs.delivered(from, to, text);
     sched.addNode('manager', cfg.clocks[0] ?? { rate: 1, offset: 0 });
-    this.store = this.#faulty(openSqliteStore(':memory:'));
+    this.#db = openSqliteStore(':memory:');
+    this.store = this.#faulty(this.#db);
+    this.#ids = rng.fork('ids');
     for (let i = 1; i <= cfg.workers; i++) {
       const name = `w${i}`;
       sched.addNode(name, cfg.clocks[i] ?? { rate: 1, offset: 0 });
       const machine = new SimMachine(name, sched, rng.fork(`machine:${name}`), cfg.runtime, {
         started: (node, inst, adopted) => obs.started(node, inst, adopted),
-        stopped: (node, inst, how) => obs.stopped(node, inst, how, this.#mayFence(node, inst.task.taskId)),
+        stopped: (node, inst, how) => obs.stopped(node, inst, how, this.#fenced.has(`${node} ${inst.task.taskId}@${inst.task.generation}`) || this.#mayFence(node, inst.task.taskId)),
         note: (line) => obs.log(line),
       });
       this.workers.set(name, { name, saved: {}, epochs: memoryEpochs(), machine, joined: null, ctx: null });
     }
   }
 
-  /** Starts the manager and every worker. */
-  async boot(): Promise<void> {
-    await this.startManager(false);
-    for (const w of this.workers.values()) await this.startWorker(w, false);
+  /** Starts the manager and every worker (their first events run at the start of the run). */
+  boot(): void {
+    this.startManager(false);
+    for (const w of this.workers.values()) this.startWorker(w, false);
   }
 
-  /** The store, as the manager sees it: writes fail or crash the manager when a fault is armed. */
+  /**
+   * Runs `fn` in process `ctx` as an event of its own, now: it and the
+   * promise continuations it causes run in that process (its clock, its
+   * randomness, its timers) before anything else happens.
+   */
+  #inProcess(ctx: SimCtx, fn: () => void): void {
+    this.sched.post(ctx, 0, fn);
+  }
+
+  /**
+   * The store, as the manager sees it: a write transaction fails or crashes
+   * the manager when a fault is armed; the events it appends are shown to
+   * the observer once their transaction committed; closing it (the `store`
+   * actor's terminate) leaves the database open, as a file stays on disk.
+   */
   #faulty(store: Store): Store {
     const arm = {
       take: (): 'error' | 'crashBefore' | 'crashAfter' | null => {
@@ -99,24 +135,54 @@ export class SimCluster {
       },
       crash: (): void => this.#crashManagerNow(),
     };
+    const appended: ClusterEvent[] = [];
+    let depth = 0;
+    const heard = (events: ClusterEvent[]): void => {
+      const clock = this.sched.clockOf('manager');
+      for (const e of events) this.obs.event(e, clock);
+    };
+    const transaction = <T>(fn: () => T): T => {
+      const fault = arm.take();
+      if (fault === 'error') throw new SimStoreFault('write failed (SQLITE_IOERR)');
+      if (fault === 'crashBefore') {
+        arm.crash();
+        throw new SimStoreFault('manager crashed before commit');
+      }
+      const mark = appended.length;
+      depth++;
+      let r: T;
+      try {
+        r = store.transaction(fn);
+      } catch (err) {
+        appended.length = mark; // rolled back
+        throw err;
+      } finally {
+        depth--;
+      }
+      if (depth === 0) heard(appended.splice(0));
+      if (fault === 'crashAfter') arm.crash();
+      return r;
+    };
+    const appendEvents = (events: Parameters<Store['appendEvents']>[0]): ClusterEvent[] => {
+      const out = store.appendEvents(events);
+      if (depth > 0) appended.push(...out);
+      else heard(out);
+      return out;
+    };
     return new Proxy(store, {
       get(target, prop, receiver) {
+        if (prop === 'transaction') return transaction;
+        if (prop === 'appendEvents') return appendEvents;
+        if (prop === 'close') return (): void => undefined;
         const value = Reflect.get(target, prop, receiver) as unknown;
-        if (prop !== 'transaction' || typeof value !== 'function') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        return <T>(fn: () => T): T => {
-          const fault = arm.take();
-          if (fault === null) return target.transaction(fn);
-          if (fault === 'error') throw new SimStoreFault('write failed (SQLITE_IOERR)');
-          if (fault === 'crashBefore') {
-            arm.crash();
-            throw new SimStoreFault('manager crashed before commit');
-          }
-          const r = target.transaction(fn);
-          arm.crash();
-          return r;
-        };
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
+  }
+
+  /** Closes the database (the end of the run). */
+  close(): void {
+    this.#db.close();
   }
 
   /** An uncaught error on a node: its process dies (Node's default) and is started again, as its supervisor would. */
@@ -126,7 +192,7 @@ export class SimCluster {
     const w = this.workers.get(node);
     if (!w) return;
     this.killWorker(w, false);
-    this.#later(this.rng.int(500, 5_000), () => void this.startWorker(w, true));
+    this.#later(this.rng.int(500, 5_000), () => this.startWorker(w, true));
   }
 
   #crashManagerNow(): void {
@@ -136,15 +202,27 @@ export class SimCluster {
 
   /** Starts the manager again; one that dies while starting (a store fault) is started again a little later, as its supervisor (systemd) would. */
   #bootManager(): void {
-    this.startManager(true).catch((err: unknown) => {
-      this.killManager();
-      if (!(err instanceof SimStoreFault)) this.obs.fail('manager-starts', `the manager failed to start: ${err instanceof Error ? err.message : String(err)}`);
-      this.#later(this.rng.int(500, 5_000), () => this.#bootManager());
-    });
+    this.startManager(true);
   }
 
   #later(ms: number, fn: () => void): void {
     this.sched.post(this.sched.machineOf('sim'), ms, fn);
+  }
+
+  /**
+   * A worker's record drops a task without a command (its `stopTask` from
+   * self-fencing) while it may fence it: that copy may be stopped from now
+   * on, also by the same worker restarted (its boot sweep finishes a stop
+   * the engine refused while it was lost).
+   */
+  #watchFencing(w: WorkerSlot, state: WorkerState): WorkerState {
+    const unassign = state.unassign.bind(state);
+    state.unassign = (taskId, keys = []) => {
+      const a = state.assignments().find((x) => x.taskId === taskId);
+      if (a && !keys.some((k) => k.startsWith('cmd:')) && this.#mayFence(w.name, taskId)) this.#fenced.add(`${w.name} ${taskId}@${a.generation}`);
+      return unassign(taskId, keys);
+    };
+    return state;
   }
 
   /** May the worker on `node` fence task `taskId` now (cut off, and its spec says `stopAfterMs`)? */
@@ -155,59 +233,76 @@ export class SimCluster {
     return this.store.getTask(taskId)?.spec.disconnect.stopAfterMs !== undefined;
   }
 
-  /** Starts a manager process on the store (a restart when `restart`). */
-  async startManager(restart: boolean): Promise<void> {
+  /**
+   * Starts a manager process on the store (a restart when `restart`): the
+   * real `Manager`, without HTTP. It takes links once its tree is up (as
+   * its HTTP server listens only then); one that fails to start is killed
+   * and started again a little later.
+   */
+  startManager(restart: boolean): void {
     const ctx = this.sched.revive('manager');
     this.managerCtx = ctx;
+    this.manager = null;
     this.obs.log(`manager ${restart ? 'restarts' : 'starts'}`);
-    await this.sched.runIn(ctx, () => {
+    this.#inProcess(ctx, () => {
       const known = this.store.listNodes().filter((n) => n.status !== 'down').map((n) => n.id);
       this.obs.managerStarted(this.sched.clockOf('manager'), known);
-      const core = new ManagerCore({ store: this.store, downAfterMs: this.cfg.downAfterMs, heartbeatMs: this.cfg.heartbeatMs });
-      this.core = core;
-      core.subscribe((e: ClusterEvent) => this.obs.event(e, this.sched.clockOf('manager')));
-      const links = new LinkServer({ token: 'sim', heartbeatMs: this.cfg.heartbeatMs });
-      this.net.listen('manager', ctx, (socket, address) => links.acceptSocket(socket as never, address));
-      // As Manager#linked: a linked worker's frames go to the core.
-      links.onLink((link) => {
-        const id = link.nodeId;
-        const channel: NodeChannel = {
-          assign: (t) => link.command('assign', { cmdId: `assign:${t.id}:${t.generation}`, task: { taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, spec: t.spec } }),
-          stop: (t) => link.command('stop', { cmdId: `stop:${t.id}:${t.generation}`, taskId: t.id, generation: t.generation }),
-          close: (reason) => link.close(LINK_CLOSE.SILENT.code, reason),
-        };
-        link.on('heartbeat', (hb) => {
-          this.obs.heard(id, this.sched.clockOf('manager'), false);
-          core.heartbeat(id, hb.usage);
+      const started = Manager.start({
+        dataDir: '/sim/manager', http: false, token: SIM_TOKEN, logger: silent,
+        store: () => this.store,
+        heartbeatMs: this.cfg.heartbeatMs, downAfterMs: this.cfg.downAfterMs,
+        newId: () => this.#newId(),
+      });
+      started.then((manager) => {
+        if (!this.sched.alive(ctx)) return;
+        this.manager = manager;
+        const links = new LinkServer({ token: SIM_TOKEN, detector: detectorConfig({ heartbeatMs: this.cfg.heartbeatMs, downAfterMs: this.cfg.downAfterMs }) });
+        this.net.listen('manager', ctx, (socket, address) => links.acceptSocket(socket as never, address));
+        links.onLink((link) => {
+          const id = link.nodeId;
+          // What the observer checks "down only after the timeout of silence" against: the hello and every heartbeat.
+          this.obs.heard(id, this.sched.clockOf('manager'), true);
+          link.on('heartbeat', () => this.obs.heard(id, this.sched.clockOf('manager'), false));
+          manager.attachLink(link);
         });
-        link.on('report', (r) => core.report(id, r.tasks));
-        link.on('close', () => core.nodeUnlinked(id, channel));
-        this.obs.heard(id, this.sched.clockOf('manager'), true);
-        core.nodeLinked({ ...link.hello, capacity: link.hello.capacity }, channel);
+      }, (err: unknown) => {
+        if (!this.sched.alive(ctx)) return;
+        this.killManager();
+        if (!(err instanceof SimStoreFault)) this.obs.fail('manager-starts', `the manager failed to start: ${err instanceof Error ? err.message : String(err)}`);
+        this.#later(this.rng.int(500, 5_000), () => this.#bootManager());
       });
     });
   }
 
-  /** Kills the manager process (kill -9): its timers and sockets die; the store keeps what was committed. */
+  /** A task id's random part: 10 letters and digits from the seed. */
+  #newId(): string {
+    const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    let id = '';
+    for (let i = 0; i < 10; i++) id += abc[this.#ids.int(0, abc.length - 1)];
+    return id;
+  }
+
+  /** Kills the manager process (kill -9): its timers, actors and sockets die; the store keeps what was committed. */
   killManager(): void {
     if (!this.sched.node('manager').up) return;
     this.obs.log('manager killed');
     this.sched.kill('manager');
     this.net.processDied('manager', false);
-    this.core = null;
+    this.net.unlisten('manager');
+    this.manager = null;
   }
 
   /** Starts the worker process of `w`. */
-  async startWorker(w: WorkerSlot, restart: boolean): Promise<void> {
+  startWorker(w: WorkerSlot, restart: boolean): void {
     const ctx = this.sched.revive(w.name);
     w.ctx = ctx;
     w.joined = null;
     this.obs.log(`worker ${w.name} ${restart ? 'restarts' : 'starts'}`);
-    await this.sched.runIn(ctx, () => {
+    this.#inProcess(ctx, () => {
       void joinCluster({
-        dataDir: `/sim/${w.name}`, name: w.name, join: 'ws://manager:7070', token: 'sim', logger: silent,
+        dataDir: `/sim/${w.name}`, name: w.name, join: 'ws://manager:7070', token: SIM_TOKEN, logger: silent,
         runtimeInstance: { runtime: w.machine.runtimeFor(ctx), kind: 'docker' },
-        state: WorkerState.inMemory(w.saved, `node-${w.name}`, w.name),
+        state: this.#watchFencing(w, WorkerState.inMemory(w.saved, `node-${w.name}`, w.name)),
         epochs: w.epochs,
         linkConnect: (url, o) => this.net.connect(w.name, ctx, url, o.handshakeTimeout ?? 10_000) as never,
       }).then((joined) => {
@@ -235,7 +330,7 @@ export class SimCluster {
   }
 
   /** Runs one scheduled operation. */
-  async apply(op: SimOp): Promise<void> {
+  apply(op: SimOp): void {
     this.obs.log(`op ${JSON.stringify(op)}`);
     if (op.kind !== 'put' && op.kind !== 'scale' && op.kind !== 'delete') this.faults.set(op.kind, (this.faults.get(op.kind) ?? 0) + 1);
     switch (op.kind) {
@@ -252,7 +347,7 @@ export class SimCluster {
       }
       case 'killManager':
         this.killManager();
-        this.#restartLater(op.downMs, async () => this.#bootManager(), () => !this.sched.node('manager').up);
+        this.#restartLater(op.downMs, () => this.#bootManager(), () => !this.sched.node('manager').up);
         return;
       case 'partition':
         if (op.way !== 'fromManager') this.net.cut(op.node, 'manager', false);
@@ -277,9 +372,9 @@ export class SimCluster {
     }
   }
 
-  #restartLater(ms: number, start: () => Promise<void>, stillDown: () => boolean): void {
+  #restartLater(ms: number, start: () => void, stillDown: () => boolean): void {
     const fn = (): void => {
-      if (stillDown()) void start();
+      if (stillDown()) start();
     };
     this.#restarts.push(fn);
     this.#later(ms, fn);
@@ -292,27 +387,38 @@ export class SimCluster {
   }
 
   /** An API call on the manager; an answer without error is an acknowledged write. */
-  async #api(op: Extract<SimOp, { kind: 'put' | 'scale' | 'delete' }>): Promise<void> {
-    const core = this.core;
+  #api(op: Extract<SimOp, { kind: 'put' | 'scale' | 'delete' }>): void {
+    const manager = this.manager;
     const ctx = this.managerCtx;
-    if (!core || !ctx || !this.sched.alive(ctx) || this.sched.paused('manager')) {
+    if (!manager || !ctx || !this.sched.alive(ctx) || this.sched.paused('manager')) {
       this.obs.log('api: manager unavailable');
       return;
     }
-    await this.sched.runIn(ctx, () => {
+    // Sent: in doubt until its answer comes; an answer without error acknowledges what the store then has.
+    const intent = op.kind === 'put' ? { replicas: op.spec.replicas, version: op.spec.version } : op.kind === 'scale' ? { replicas: op.replicas } : null;
+    const doubts = this.obs.inDoubt.get(op.service) ?? [];
+    doubts.push(intent);
+    this.obs.inDoubt.set(op.service, doubts);
+    const failed = (err: unknown): void => {
+      // An error answer: nothing was committed (a write fails before its commit).
+      doubts.splice(doubts.indexOf(intent), 1);
+      this.obs.log(`api error: ${err instanceof Error ? err.message.slice(0, 80) : String(err)}`);
+    };
+    const answered = (): void => {
+      if (!this.sched.alive(ctx)) return;
+      this.obs.inDoubt.delete(op.service);
+      const s = this.store.getService(op.service);
+      const now = s ? { replicas: s.spec.replicas, version: Number(s.spec.task.env?.VERSION) } : null;
+      if (!matches(now, intent)) this.obs.fail('acked-writes-survive', `service ${op.service}: acknowledged ${show(intent)}, but the store has ${show(now)}`);
+      this.obs.acked.set(op.service, now);
+    };
+    this.#inProcess(ctx, () => {
       try {
-        if (op.kind === 'put') {
-          core.putService(serviceBody(op.service, op.spec));
-          this.obs.acked.set(op.service, { replicas: op.spec.replicas, version: op.spec.version });
-        } else if (op.kind === 'scale') {
-          core.scaleService(op.service, op.replicas);
-          const before = this.obs.acked.get(op.service);
-          if (before) this.obs.acked.set(op.service, { ...before, replicas: op.replicas });
-        } else if (core.deleteService(op.service)) {
-          this.obs.acked.set(op.service, null);
-        }
+        if (op.kind === 'put') manager.putService(serviceBody(op.service, op.spec)).then(answered, failed);
+        else if (op.kind === 'scale') manager.scaleService(op.service, op.replicas).then(answered, failed);
+        else manager.deleteService(op.service).then(answered, failed);
       } catch (err) {
-        this.obs.log(`api error: ${err instanceof Error ? err.message.slice(0, 80) : String(err)}`);
+        failed(err);
       }
     });
   }
@@ -329,7 +435,7 @@ export class SimCluster {
     }
     for (const fn of this.#restarts) fn();
     if (!this.sched.node('manager').up) this.#bootManager();
-    for (const w of this.workers.values()) if (!this.sched.node(w.name).up) void this.startWorker(w, true);
+    for (const w of this.workers.values()) if (!this.sched.node(w.name).up) this.startWorker(w, true);
   }
 
   /** Running instances per node. */
@@ -342,17 +448,14 @@ export class SimCluster {
     this.obs.check(() => this.running());
   }
 
-  /** Acknowledged writes survive: the store has what was last acknowledged. */
+  /** Acknowledged writes survive: the store has what was last acknowledged, or what a later write without an answer sent. */
   checkAcked(): void {
     for (const [name, want] of this.obs.acked) {
       const s = this.store.getService(name);
-      if (want === null) {
-        if (s) this.obs.fail('acked-writes-survive', `service ${name} was deleted (acknowledged) but the store has it`);
-      } else if (!s) {
-        this.obs.fail('acked-writes-survive', `service ${name} was written (acknowledged) but the store lacks it`);
-      } else if (s.spec.replicas !== want.replicas || s.spec.task.env?.VERSION !== String(want.version)) {
-        this.obs.fail('acked-writes-survive', `service ${name}: store has replicas ${s.spec.replicas} v${s.spec.task.env?.VERSION}, acknowledged ${want.replicas} v${want.version}`);
-      }
+      const has = s ? { replicas: s.spec.replicas, version: Number(s.spec.task.env?.VERSION) } : null;
+      const doubts = this.obs.inDoubt.get(name) ?? [];
+      if (matches(has, want) || doubts.some((d) => matches(has, d))) continue;
+      this.obs.fail('acked-writes-survive', `service ${name}: store has ${show(has)}, acknowledged ${show(want)}${doubts.length ? ` (or, unanswered since: ${doubts.map(show).join(', ')})` : ''}`);
     }
   }
 
@@ -377,7 +480,10 @@ export class SimCluster {
       for (let slot = 0; slot < s.spec.replicas; slot++) {
         const k = `${s.name}/${slot}`;
         const copies = bySlot.get(k) ?? [];
-        if (copies.length !== 1) this.obs.fail('running-equals-desired', `slot ${k} has ${copies.length} running copies after settling (${copies.join(', ') || 'none'})`);
+        if (copies.length === 1) continue;
+        const tasks = this.store.listTasks({ service: s.name }).filter((t) => t.slot === slot && !['stopped', 'lost', 'completed', 'failed', 'exited'].includes(t.state));
+        const store = tasks.map((t) => `${t.id}@${t.generation} ${t.state}/${t.desired} on ${t.node ?? 'no node'}${t.error ? ` (${t.error.message})` : ''}`).join('; ') || 'no live task';
+        this.obs.fail('running-equals-desired', `slot ${k} has ${copies.length} running copies after settling (${copies.join(', ') || 'none'}; store: ${store})`);
       }
     }
     for (const n of this.store.listNodes()) {
@@ -388,6 +494,16 @@ export class SimCluster {
     const late = this.obs.creations.filter((c) => c.at >= quietFrom);
     if (late.length > 0) this.obs.fail('no-hot-loops', `${late.length} new generations while settled (e.g. slot ${late[0]?.slot})`);
   }
+}
+
+/** Whether the store's `has` is what `want` wrote (a scale's version: any). */
+function matches(has: ServiceWrite | null, want: (Partial<ServiceWrite> & { replicas: number }) | null): boolean {
+  if (has === null || want === null) return has === want;
+  return has.replicas === want.replicas && (want.version === undefined || has.version === want.version);
+}
+
+function show(w: (Partial<ServiceWrite> & { replicas: number }) | null): string {
+  return w === null ? 'no service' : `replicas ${w.replicas}${w.version === undefined ? '' : ` v${w.version}`}`;
 }
 
 /** The service body for the API from a workload spec. */

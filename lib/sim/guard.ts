@@ -1,11 +1,16 @@
 /**
  * "Nothing real inside a run": while a run is on, time, timers, immediates
  * and randomness come from the {@link SimScheduler}, and the network, child
- * processes and `crypto.randomUUID` throw if touched. {@link installGuard}
- * returns the function that puts everything back.
+ * processes, the file system (`fs`, sync, callback and promises) and
+ * `crypto.randomUUID` throw if touched — and each touch is reported, so that
+ * code catching the error cannot hide the leak. What the real code needs
+ * of a disk goes through its seams (the worker's state and epoch files, the
+ * manager's store and token). {@link installGuard} returns the function that
+ * puts everything back.
  */
 import childProcess from 'node:child_process';
 import crypto, { webcrypto } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
@@ -39,15 +44,34 @@ function resetNanoidPool(refills: { n: number }): void {
 
 type Patch = [object, string, unknown];
 
-/** Replaces the globals for a run on `sched`; returns the undo. */
-export function installGuard(sched: SimScheduler, onUnhandled: (err: unknown) => void): () => void {
+/** The error `refused` throws. */
+function tryRefuse(refused: () => never): unknown {
+  try {
+    return refused();
+  } catch (err) {
+    return err;
+  }
+}
+
+/** Whether Node's own module loader is the caller (loading code, not touching the run's state). */
+function byModuleLoader(): boolean {
+  return (new Error().stack ?? '').includes('node:internal/modules/');
+}
+
+/**
+ * Replaces the globals for a run on `sched`; returns the undo. `onTouched`
+ * hears of every refused touch of the real world (with where it came from).
+ */
+export function installGuard(sched: SimScheduler, onUnhandled: (err: unknown) => void, onTouched: (what: string, where: string) => void = () => undefined): () => void {
   const saved: Patch[] = [];
   const set = (obj: object, key: string, value: unknown): void => {
     saved.push([obj, key, (obj as Record<string, unknown>)[key]]);
     (obj as Record<string, unknown>)[key] = value;
   };
   const refuse = (what: string) => (): never => {
-    throw new RealWorldTouched(what);
+    const err = new RealWorldTouched(what);
+    onTouched(what, (err.stack ?? '').split('\n').slice(2, 5).map((l) => l.trim()).join(' < '));
+    throw err;
   };
   const g = globalThis as unknown as Record<string, unknown>;
   set(g, 'setTimeout', (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => sched.setTimer(() => fn(...args), ms ?? 0, false));
@@ -77,6 +101,26 @@ export function installGuard(sched: SimScheduler, onUnhandled: (err: unknown) =>
   for (const k of ['request', 'get', 'createServer']) set(http, k, refuse(`http.${k}`));
   for (const k of ['request', 'get']) set(https, k, refuse(`https.${k}`));
   for (const k of ['spawn', 'exec', 'execFile', 'fork', 'spawnSync', 'execSync', 'execFileSync']) set(childProcess, k, refuse(`child_process.${k}`));
+  // The file system: every function of `fs` (classes excepted) and of `fs/promises`. Node's module loader may
+  // still read code (a module required lazily, a native addon), and stdout and stderr may still be written (a
+  // file there is written with fs.writeSync): neither is state of the run.
+  const fsObj = fs as unknown as Record<string, unknown>;
+  for (const k of Object.keys(fsObj)) {
+    if (k === 'promises' || !/^[a-z]/.test(k) || typeof fsObj[k] !== 'function') continue;
+    const refused = refuse(`fs.${k}`);
+    const real = fsObj[k] as (...a: unknown[]) => unknown;
+    set(fs, k, (...args: unknown[]) => {
+      if (((k === 'writeSync' || k === 'write') && (args[0] === 1 || args[0] === 2)) || byModuleLoader()) return real(...args);
+      return refused();
+    });
+  }
+  const fsPromises = fs.promises as unknown as Record<string, unknown>;
+  for (const k of Object.keys(fsPromises)) {
+    if (typeof fsPromises[k] !== 'function' || !/^[a-z]/.test(k)) continue;
+    const refused = refuse(`fs/promises.${k}`);
+    const real = fsPromises[k] as (...a: unknown[]) => unknown;
+    set(fsPromises, k, (...args: unknown[]) => (byModuleLoader() ? real(...args) : Promise.reject(tryRefuse(refused)))); // rejects, as the real one would
+  }
   syncBuiltinESMExports();
   const onRejection = (err: unknown): void => onUnhandled(err);
   process.on('unhandledRejection', onRejection);

@@ -166,15 +166,18 @@ export class SimNetwork {
     const fail = (delay: number, message: string): void => {
       this.sched.post(ctx, delay, () => {
         if (client.readyState !== CONNECTING) return;
+        // A server end already accepted hears the client go (unless the way back is cut).
+        const server = conn.server;
+        if (server && server.readyState !== CLOSED && !this.isCut(node, host)) this.sched.post(server.ctx, this.#latency(), () => this.#end(conn, server, 1006, ''));
         this.#conns.delete(conn);
         client.emit('error', new Error(message));
         client.finish(1006, '');
       });
     };
-    if (this.isCut(node, host)) {
-      fail(handshakeTimeoutMs, 'Opening handshake has timed out');
-      return client;
-    }
+    // As ws's `handshakeTimeout`: a connection not open by then fails (a SYN lost to a partition, a server
+    // process killed between accepting and answering, a paused one) — else its client would wait forever.
+    fail(handshakeTimeoutMs, 'Opening handshake has timed out');
+    if (this.isCut(node, host)) return client;
     const there = this.#latency();
     this.sched.post(this.sched.machineOf(host), there, () => {
       const server = this.#servers.get(host);
@@ -190,7 +193,7 @@ export class SimNetwork {
         s.conn = conn;
         conn.server = s;
         server.accept(s, node);
-        if (this.isCut(host, node)) return fail(handshakeTimeoutMs, 'Opening handshake has timed out');
+        if (this.isCut(host, node)) return; // the handshake times out
         this.sched.post(ctx, this.#latency(), () => {
           if (client.readyState !== CONNECTING) return;
           if (s.readyState !== OPEN) return fail(0, 'socket hang up');

@@ -17,6 +17,12 @@ export interface Violation {
   detail: string;
 }
 
+/** What the checks compare of a service: its replica count and its workload version. */
+export interface ServiceWrite {
+  replicas: number;
+  version: number;
+}
+
 /** Recovery paths a run can take (coverage). */
 export const RECOVERY_PATHS = ['replacement', 'selfFence', 'adoption', 'escalation', 'backoff'] as const;
 /** One of {@link RECOVERY_PATHS}. */
@@ -29,8 +35,13 @@ export class Observer {
   readonly paths = new Map<RecoveryPath, number>();
   /** Per slot (`service/slot`): the highest generation the store has shown. */
   readonly #maxGen = new Map<string, number>();
-  /** Per node: when the manager last heard a hello or heartbeat (manager clock), this incarnation. */
-  readonly #heard = new Map<string, number>();
+  /**
+   * Per node: when the manager last heard a hello or heartbeat (manager
+   * clock), this incarnation, and the time before that: a frame heard in the
+   * same millisecond as a verdict may still wait in the node actor's mailbox
+   * behind the check that gave it.
+   */
+  readonly #heard = new Map<string, { last: number; before: number | undefined }>();
   /** Stop commands delivered, `node taskId@gen`. */
   readonly #stopsDelivered = new Set<string>();
   /** Instances a worker fenced, `node taskId@gen`. */
@@ -38,8 +49,14 @@ export class Observer {
   /** The manager incarnation's start (manager clock) and the nodes it knew then (in their grace until they link). */
   #managerStart = 0;
   readonly #inGrace = new Set<string>();
-  /** Last acknowledged write per service: its spec, or null when deleted. */
-  readonly acked = new Map<string, { replicas: number; version: number } | null>();
+  /** Per service: what the store had when the last write was acknowledged (null: deleted). */
+  readonly acked = new Map<string, ServiceWrite | null>();
+  /**
+   * Per service: writes sent after the last acknowledged one that got no
+   * answer (their manager died): each may or may not have been committed.
+   * A scale's version is whatever the service had (undefined).
+   */
+  readonly inDoubt = new Map<string, (Partial<ServiceWrite> & { replicas: number } | null)[]>();
   /** New generations created per slot, with when (for hot loops). */
   readonly creations: { slot: string; at: number }[] = [];
   /** Set when an instance started or stopped: the copies check has something new to look at. */
@@ -93,7 +110,9 @@ export class Observer {
 
   /** The manager's core heard from node `id` (its hello, a heartbeat) at `managerClock`; `hello` ends its recovery grace. */
   heard(id: string, managerClock: number, hello: boolean): void {
-    this.#heard.set(id, managerClock);
+    const h = this.#heard.get(id);
+    if (!h) this.#heard.set(id, { last: managerClock, before: undefined });
+    else if (managerClock > h.last) this.#heard.set(id, { last: managerClock, before: h.last });
     if (hello) this.#inGrace.delete(id);
   }
 
@@ -117,7 +136,8 @@ export class Observer {
   }
 
   #checkDown(node: string, at: number): void {
-    const since = this.#heard.get(node) ?? this.#managerStart;
+    const h = this.#heard.get(node);
+    const since = (h && h.last < at ? h.last : h?.before) ?? this.#managerStart;
     if (at - since < this.downAfterMs) {
       this.fail('down-after-timeout', `node ${node} declared down after ${at - since} ms of silence (down timeout ${this.downAfterMs} ms)`);
     }

@@ -51,7 +51,8 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
   resetPlanted();
   for (const b of options.bugs ?? []) planted[b] = true;
   const unhandled: unknown[] = [];
-  const undo = installGuard(sched, (err) => unhandled.push(err));
+  // A touch of the real world is a failure even when the code that touched it caught the error.
+  const undo = installGuard(sched, (err) => unhandled.push(err), (what, where) => obs.fail('nothing-real', `${what} touched at ${sched.now} ms in ${sched.current.node}: ${where}`));
   let cluster: SimCluster | null = null;
   try {
     cluster = new SimCluster(sched, cfg, obs, rng.fork('cluster'));
@@ -76,13 +77,13 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
       }
     };
     const halted = (): boolean => stopAtFirst && obs.violations.length > 0;
-    await c.boot();
+    c.boot();
     // Chaos: the schedule, in time order.
     for (const step of cfg.schedule) {
       if (halted()) break;
       await sched.runUntil(step.at, onEvent);
       if (halted()) break;
-      await c.apply(step.op);
+      c.apply(step.op);
       onEvent();
     }
     if (!halted()) await sched.runUntil(cfg.chaosMs, onEvent);
@@ -101,7 +102,7 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
     undo();
     resetPlanted();
     try {
-      cluster?.store.close();
+      cluster?.close();
     } catch {
       // closed already
     }

@@ -45,3 +45,37 @@ test('startFencing stops each due task once, even while its stop is slow (simula
   stop();
   t.is(clock.pending, 0, 'stopping fencing leaves no timer');
 });
+
+test('startFencing with onDisconnected: no timer while linked, a loss wakes it, and it fences on time', async (t) => {
+  const clock = new SimulatedClock(1_000_000);
+  let since: number | null = null;
+  const listeners = new Set<() => void>();
+  const stops: string[] = [];
+  const stop = startFencing({
+    tasks: () => [task('a', 50)].filter((x) => !stops.includes(x.taskId)),
+    disconnectedSince: () => since,
+    stop: async (id) => {
+      stops.push(id);
+    },
+    onDisconnected: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    everyMs: 10,
+    clock,
+  });
+  t.teardown(stop);
+  await clock.advance(20);
+  t.is(clock.pending, 0, 'linked: it does not poll');
+  since = clock.now();
+  for (const l of listeners) l();
+  await clock.advance(49);
+  t.deepEqual(stops, [], 'cut off 49 ms: not yet');
+  await clock.advance(10);
+  t.deepEqual(stops, ['a'], 'cut off 50 ms (looked at every 10 ms while cut off): stopped');
+  since = null;
+  await clock.advance(20);
+  t.is(clock.pending, 0, 'linked again: no timer');
+  stop();
+  t.is(listeners.size, 0, 'stopping fencing unsubscribes');
+});

@@ -5,6 +5,8 @@
  * can be touched during a run.
  */
 import test from 'ava';
+import fs, { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { CI_BUDGET, configFor } from '../../lib/sim/config.js';
 import { installGuard, RealWorldTouched, realSetImmediate } from '../../lib/sim/guard.js';
@@ -71,14 +73,21 @@ test.serial('regression seed 60 (CI budget): a task fenced between its worker\'s
   t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
 });
 
-test.serial('nothing real inside a run: the network throws, time and randomness are the simulation’s', (t) => {
+test.serial('nothing real inside a run: the network and the file system throw and are reported, time and randomness are the simulation’s', async (t) => {
   const sched = new SimScheduler(new Prng(1), realSetImmediate);
-  const undo = installGuard(sched, () => undefined);
+  const touched: string[] = [];
+  const undo = installGuard(sched, () => undefined, (what) => touched.push(what));
   let now: number;
   let r1: number;
   try {
     t.throws(() => net.connect(80, '127.0.0.1'), { instanceOf: RealWorldTouched });
     t.throws(() => crypto.randomUUID(), { instanceOf: RealWorldTouched });
+    t.throws(() => readFileSync('/etc/hostname'), { instanceOf: RealWorldTouched });
+    t.throws(() => fs.existsSync('/'), { instanceOf: RealWorldTouched });
+    await t.throwsAsync(async () => readFile('/etc/hostname'), { instanceOf: RealWorldTouched });
+    // Caught by the code that touched it, the leak is still reported.
+    await readFile('/etc/hostname').catch(() => undefined);
+    t.deepEqual(touched, ['net.connect', 'crypto.randomUUID', 'fs.readFileSync', 'fs.existsSync', 'fs/promises.readFile', 'fs/promises.readFile']);
     now = Date.now();
     r1 = Math.random();
   } finally {
@@ -95,4 +104,5 @@ test.serial('nothing real inside a run: the network throws, time and randomness 
   }
   t.is(r2, r1);
   t.true(Math.abs(Date.now() - new Date().getTime()) < 1_000, 'the real clock is back');
+  t.true(readFileSync('/etc/hostname').length > 0, 'the file system is back');
 });
