@@ -7,6 +7,7 @@ import { clusterMemoryBenchmark, clusterThroughputBenchmark } from './cluster.js
 import { failureBenchmarks } from './failures.js';
 import { placementBenchmarks } from './placement.js';
 import { historyBenchmark, rolloutBenchmarks } from './rollout.js';
+import { logsRows } from './logs.js';
 import { slowSubscribersBenchmark } from './slow-subscribers.js';
 import { supervisionBenchmarks } from './supervision.js';
 import { dockerEngineProblem, workerBenchmarks } from './worker.js';
@@ -115,6 +116,8 @@ rows.push({
   ratio: sse.rssPeak / sse.rssBefore, target: `bounded (≤ ${SSE_RSS_BOUND_MB} MB)`, ok: sse.rssPeak / 1_048_576 <= SSE_RSS_BOUND_MB,
 });
 notes.push(`slow subscribers: an idle manager's API p99 is ${sse.idleP99Ms.toFixed(1)} ms; the event flood (PATCH replicas 0 ↔ 100, no workers) dominates both runs`);
+
+rows.push(...(await logsRows(scale, engineProblem === undefined, notes))); // logs --follow vs docker logs -f / tail -f; RSS with followers (issue 14)
 
 const table = rows.map((r) => [r.name, r.baseline, r.candidate, `${r.ratio.toFixed(2)}×`, r.target, r.ok ? 'met' : 'MISSED']);
 const header = ['benchmark', 'baseline', 'goat', 'ratio', 'target', ''];

@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   GOAT_ERR_TLS_FILE: 'A TLS certificate, key or CA file (`--tls-cert`, `--tls-key`, `--tls-ca`) cannot be read, is not PEM, or the key does not match the certificate (`details.file`); nothing was started.',
   GOAT_ERR_TLS_UNTRUSTED: 'The manager\'s certificate is not trusted by this client (`details.url`, `details.reason`): pass `--tls-ca FILE` (or GOAT_TLS_CA) with the CA that signed it.',
   GOAT_ERR_TLS_REQUIRED: 'Plain HTTP (or ws://) was sent to a manager that speaks TLS only (HTTP 400): use https:// (wss:// for worker links).',
+  GOAT_ERR_FOREIGN_CLUSTER: 'The worker belongs to another cluster than the manager\'s store (a new data dir, or a store emptied or replaced): refused, its tasks left running, until `goat-cluster adopt NODE` (`details.clusterId`, `details.managerClusterId`).',
   GOAT_ERR_STORE_UNREACHABLE: 'No etcd endpoint answered when a manager started with `--etcd` (`details.endpoints` names them); check the URLs and that etcd runs.',
 } as const;
 

@@ -13,6 +13,8 @@ export const LINK_CLOSE = {
   HELLO_TIMEOUT: { code: 4001, meaning: 'no hello within the hello timeout' },
   /** Too many malformed, schema-invalid, unknown or unexpected frames. */
   BAD_FRAMES: { code: 4002, meaning: 'too many bad frames' },
+  /** The worker belongs to another cluster (its cluster id is not the store's); it keeps its tasks. */
+  FOREIGN_CLUSTER: { code: 4003, meaning: 'the node belongs to another cluster: refused until adopted' },
   /** No frame from the peer for the detector's `linkSilenceMs` (3 intervals by default). */
   SILENT: { code: 4008, meaning: 'no heartbeat for 3 intervals' },
   /** A newer link of the same node replaced this one (for the manager's use). */

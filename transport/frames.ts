@@ -100,10 +100,18 @@ export const BODY_SCHEMAS = {
     capacity: z.strictObject({ cpus: amount, memoryMb: amount, diskFreeMb: amount.optional() }),
     labels: z.record(z.string().max(256), z.string().max(1024)),
     tasks: z.array(taskReportSchema).max(100_000),
+    /** Why this node takes no tasks now (`auto` without Docker and without --allow-process); absent when it takes them. */
+    unavailable: z.string().max(1024).optional(),
+    /** The cluster this node belongs to (remembered from a welcome); absent before its first join. */
+    clusterId: id.optional(),
+    /** The specs of its tasks, by task id: sent after a refusal as of another cluster, so that an adopting manager can take them over. */
+    specs: z.record(id, wireTaskSpec).optional(),
   }),
   heartbeat: z.strictObject({
     seq: count,
     usage: z.strictObject({ tasks: count, memoryMb: amount, cpuSeconds: amount }),
+    /** As in `hello`: why this node takes no tasks now; absent when it takes them. */
+    unavailable: z.string().max(1024).optional(),
   }),
   report: z.strictObject({ tasks: z.array(taskReportSchema).max(100_000) }),
   /** The worker's whole supervision tree, flattened: on every link, after `welcome`. */
@@ -120,6 +128,8 @@ export const BODY_SCHEMAS = {
     suspectAfterMs: z.number().int().positive().optional(),
     downAfterMs: z.number().int().positive().optional(),
     linkSilenceMs: z.number().int().positive().optional(),
+    /** The manager's cluster id: the worker remembers it and says it in every hello. Optional for older managers. */
+    clusterId: id.optional(),
   }),
   heartbeat_ack: z.strictObject({ seq: count }),
   assign: z.strictObject({

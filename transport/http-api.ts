@@ -35,6 +35,8 @@ export interface ManagerApi {
   drainNode(id: string): Promise<NodeRecord>;
   /** Undoes a drain: the node takes tasks again. */
   activateNode?(id: string): Promise<NodeRecord>;
+  /** Lets a node refused as of another cluster in, with its tasks as they run (`goat-cluster adopt`). */
+  adoptNode?(id: string): Promise<NodeRecord>;
   eventsSince(seq: number, limit: number): ClusterEvent[];
   subscribeEvents(listener: (e: ClusterEvent) => void): () => void;
   tree(): TreeNode;
@@ -163,6 +165,10 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
     ['GET', /^\/v1\/services\/([^/]+)\/logs$/, (c) => logs(api, c, { service: c.params[0]! })],
     ['GET', /^\/v1\/nodes$/, ({ res }) => send(res, 200, api.listNodes())],
     ['POST', /^\/v1\/nodes\/([^/]+)\/drain$/, async ({ res, params }) => send(res, 200, await api.drainNode(params[0]!))],
+    ['POST', /^\/v1\/nodes\/([^/]+)\/adopt$/, async ({ res, params }) => {
+      if (!api.adoptNode) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'this manager cannot adopt nodes');
+      send(res, 200, await api.adoptNode(params[0]!));
+    }],
     ['POST', /^\/v1\/nodes\/([^/]+)\/activate$/, async ({ res, params }) => {
       if (!api.activateNode) throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', 'this manager cannot activate nodes');
       send(res, 200, await api.activateNode(params[0]!));

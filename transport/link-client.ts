@@ -43,12 +43,22 @@ export interface LinkClientOptions {
   onLogs?: (frame: Frame<'logs_open' | 'logs_credit' | 'logs_cancel'>, send: LogSend) => void;
   /** What the node's tasks use now, sent in every heartbeat. @default zeros */
   usage?: () => NodeUsage;
+  /** Why the node takes no tasks now (undefined when it takes them), sent in every heartbeat. @default always takes them */
+  unavailable?: () => string | undefined;
   /** Heartbeat interval, in ms. @default the manager's, from `welcome` */
   heartbeatMs?: number;
   /** Reconnect backoff. @default { initialMs: 500, maxMs: 30000 } */
   backoff?: Partial<ReconnectBackoff>;
   /** Time allowed for the HTTP upgrade, and again for the `welcome` after `hello`, in ms. @default 10000 */
   handshakeTimeoutMs?: number;
+  /**
+   * Time allowed for the HTTP upgrade alone when there are several manager
+   * URLs (HA), in ms. A paused manager (SIGSTOP, a frozen VM) accepts the TCP
+   * connection but never answers: the worker must move on to the next URL
+   * well within a new leader's recovery grace (2 × the down timeout, 8 s),
+   * counted from its election, a lease after the pause. @default 3000
+   */
+  upgradeTimeoutMs?: number;
   /** Largest frame accepted from the manager, in bytes. @default 1048576 */
   maxPayload?: number;
   /** Random source for jitter. @default Math.random */
@@ -214,7 +224,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
     try {
       const wsOptions: WebSocket.ClientOptions = {
         headers: { Authorization: `Bearer ${this.#o.token}` },
-        handshakeTimeout: this.#o.handshakeTimeoutMs ?? 10_000,
+        handshakeTimeout: this.#o.urls.length > 1 ? (this.#o.upgradeTimeoutMs ?? 3_000) : (this.#o.handshakeTimeoutMs ?? 10_000),
         maxPayload: this.#o.maxPayload ?? 1024 * 1024,
         perMessageDeflate: false,
         ...(this.#o.ca === undefined ? {} : { ca: [this.#o.ca] }),
@@ -350,7 +360,8 @@ export class LinkClient extends Emitter<LinkClientEvents> {
   #heartbeat(session: Session): void {
     const seq = session.seq++;
     try {
-      sendFrame(session.ws, 'heartbeat', { seq, usage: (this.#o.usage ?? (() => NO_USAGE))() });
+      const unavailable = this.#o.unavailable?.();
+      sendFrame(session.ws, 'heartbeat', { seq, usage: (this.#o.usage ?? (() => NO_USAGE))(), ...(unavailable === undefined ? {} : { unavailable: unavailable.slice(0, 1024) }) });
     } catch {
       sendFrame(session.ws, 'heartbeat', { seq, usage: NO_USAGE });
     }

@@ -13,7 +13,7 @@ import { detectorConfig, type DetectorConfig } from '../lib/model/index.js';
 import { AuthThrottle, bearerMatches, type AuthThrottleOptions } from './auth.js';
 import { LINK_CLOSE } from './close-codes.js';
 import { Emitter } from './emitter.js';
-import { decodeFrame } from './frames.js';
+import { decodeFrame, type HelloBody } from './frames.js';
 import { ManagerLink } from './manager-link.js';
 import { closeSocket, messageText, sendError } from './socket.js';
 
@@ -33,6 +33,12 @@ export interface LinkServerOptions {
   detector?: Partial<DetectorConfig>;
   /** Largest frame accepted, in bytes; larger ones close the link with 1009. @default 1048576 (1 MiB) */
   maxPayload?: number;
+  /**
+   * Decides on a valid hello before the welcome: the cluster id to welcome
+   * the worker with, or an error sent back (an `error` frame) before the link
+   * is closed (4003): a worker of another cluster. @default every worker, no cluster id
+   */
+  admit?: (hello: HelloBody) => { clusterId?: string } | GoatError;
   /** Time allowed between the upgrade and a valid `hello`, else close 4001. @default 5000 */
   helloTimeoutMs?: number;
   /** A command is re-sent this often until acknowledged, in ms. @default 2000 */
@@ -68,6 +74,7 @@ export class LinkServer extends Emitter<LinkServerEvents> {
   readonly #token: string;
   readonly #detector: DetectorConfig;
   readonly #helloTimeoutMs: number;
+  readonly #admit: (hello: HelloBody) => { clusterId?: string } | GoatError;
   readonly #retryMs: number;
   readonly #maxBadFrames: number;
   readonly #epoch: () => number;
@@ -85,6 +92,7 @@ export class LinkServer extends Emitter<LinkServerEvents> {
     this.#token = options.token;
     this.#detector = detectorConfig({ ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }), ...options.detector });
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 5_000;
+    this.#admit = options.admit ?? (() => ({}));
     this.#retryMs = options.retryMs ?? 2_000;
     this.#maxBadFrames = options.maxBadFrames ?? 3;
     this.#epoch = options.epoch ?? (() => 0);
@@ -219,6 +227,12 @@ export class LinkServer extends Emitter<LinkServerEvents> {
         return;
       }
       done();
+      const admitted = this.#admit(frame.body);
+      if (admitted instanceof GoatError) {
+        sendError(ws, admitted, frame.id);
+        closeSocket(ws, LINK_CLOSE.FOREIGN_CLUSTER.code, `refused: ${admitted.code}`); // the whole reason is in the error frame
+        return;
+      }
       const link = new ManagerLink(ws, frame.body, {
         silenceMs: this.#detector.linkSilenceMs, retryMs: this.#retryMs, maxBadFrames: this.#maxBadFrames, badFrames, clock: this.#clock, remoteAddress: address,
       });
@@ -228,6 +242,7 @@ export class LinkServer extends Emitter<LinkServerEvents> {
       link.send('welcome', {
         nodeId: link.nodeId, heartbeatMs: d.heartbeatMs, epoch: this.#epoch(),
         suspectAfterMs: d.suspectAfterMs, downAfterMs: d.downAfterMs, linkSilenceMs: d.linkSilenceMs,
+        ...(admitted.clusterId === undefined ? {} : { clusterId: admitted.clusterId }),
       }, frame.id);
       this.emit('link', link);
     };

@@ -29,7 +29,7 @@ export interface NodeLink {
   command<T extends CommandType>(type: T, body: CommandBody<T>): Promise<CommandResult>;
   /** Closes the link. */
   close(code?: number, reason?: string): void;
-  on(event: 'heartbeat', listener: (body: { seq: number; usage: NodeRecord['usage'] }) => void): () => void;
+  on(event: 'heartbeat', listener: (body: { seq: number; usage: NodeRecord['usage']; unavailable?: string | undefined }) => void): () => void;
   on(event: 'report', listener: (body: { tasks: ReportedTask[] }) => void): () => void;
   on(event: 'close', listener: (body: { code: number; reason: string }) => void): () => void;
 }
@@ -79,7 +79,7 @@ export type ServiceMessage = { type: 'reconcile' };
 /** Messages of `/cluster/manager/nodes/<id>`. */
 export type NodeMessage =
   | { type: 'linked'; link: NodeLink }
-  | { type: 'heartbeat'; linkNo: number; usage: NodeRecord['usage'] }
+  | { type: 'heartbeat'; linkNo: number; usage: NodeRecord['usage']; unavailable?: string | undefined }
   | { type: 'report'; linkNo: number; tasks: ReportedTask[] }
   | { type: 'apply-reports' }
   | { type: 'closed'; linkNo: number }

@@ -44,6 +44,7 @@ import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } 
 import { LinkServer, ManagerLink } from '../../transport/index.js';
 import { createApiServer } from '../../transport/tls-server.js';
 import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../../lib/tls.js';
+import { ensureClusterId, Membership } from './membership.js';
 import { AdminServer, type AdminRequest } from '../../transport/admin-server.js';
 import { actorChild, adminCall, nactSupervisorChild, type Inspectable, type NactRef } from '../supervision/index.js';
 import { ClusterRoot, within } from '../cluster/index.js';
@@ -130,6 +131,7 @@ export class Manager implements ManagerApi {
   #links!: LinkServer;
   #ready = false;
   #admin: AdminServer | undefined;
+  #membership!: Membership;
   /** The workers' subtrees under `nodes/<id>` (actors/manager/tree.ts). */
   readonly #cluster = new ClusterTree();
   /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
@@ -194,6 +196,9 @@ export class Manager implements ManagerApi {
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
     // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
     store.open();
+    // The cluster's identity, made once and kept in the store: workers of another cluster are refused (membership.ts).
+    ensureClusterId(store);
+    if (store.pending) await store.committed();
     const manager = new Manager(store, token, { ...options, detector, ...(tls ? { tls } : {}) });
     try {
       await manager.#boot();
@@ -208,6 +213,11 @@ export class Manager implements ManagerApi {
   get url(): string {
     const a = this.#server.address() as AddressInfo;
     return `${this.options.tls ? 'https' : 'http'}://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** The cluster id kept in its store (workers remember it and must match it). */
+  get clusterId(): string {
+    return this.#membership.clusterId;
   }
 
   /** The port it listens on. */
@@ -313,7 +323,14 @@ export class Manager implements ManagerApi {
     return this.store.getTask(id);
   }
   listNodes(): NodeRecord[] {
-    return this.store.listNodes();
+    const refused = this.#membership.refused();
+    if (refused.length === 0) return this.store.listNodes();
+    const ids = new Set(refused.map((n) => n.id));
+    return [...this.store.listNodes().filter((n) => !ids.has(n.id)), ...refused];
+  }
+  /** Lets a refused node of another cluster in at its next hello, with its tasks as they run (membership.ts). */
+  adoptNode(id: string): Promise<NodeRecord> {
+    return Promise.resolve(this.#membership.adopt(id));
   }
   /** Drains a node: no new tasks; its tasks are stopped (by its actor) and re-placed elsewhere (by their controllers). */
   async drainNode(id: string): Promise<NodeRecord> {
@@ -385,7 +402,7 @@ export class Manager implements ManagerApi {
     return this.store.lastEventSeq();
   }
   probeWrite(): void {
-    this.store.setMeta('diskProbeAt', String(Date.now()));
+    this.store.setMeta('diskProbeAt', String(this.#clock.now()));
   }
 
   /**
@@ -473,9 +490,10 @@ export class Manager implements ManagerApi {
       if (within(e.path, '/cluster/manager')) this.#onSupervision(e);
     });
     const epoch = this.options.epoch ?? 0;
+    this.#membership = new Membership(ensureClusterId(this.store), { store: this.store, journal: this.#journal, clock: this.#clock, log, reconcile: (name) => void this.tell(`/cluster/manager/services/${name}`, { type: 'reconcile' }) });
     const http = this.options.http !== false;
     if (http) {
-      this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch });
+      this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch, admit: (hello) => this.#membership.admit(hello) });
       this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
       this.#links.attach(this.#server);
       this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);

@@ -108,6 +108,7 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
       if (msg.linkNo !== s.linkNo || !s.link) return s;
       mc.onHeartbeat(s.link);
       mc.tell('/cluster/manager/store', { type: 'beat', node: s.id, usage: msg.usage, at: now });
+      setUnavailable(mc, s.id, msg.unavailable);
       return live(mc, s, { type: 'heartbeat', at: now }, ctx);
     }
     case 'report': {
@@ -211,6 +212,20 @@ function applyQueuedReports(mc: ManagerContext, s: NodeState, ctx: ActorContext)
   for (const st of out.stops) sendStop(mc, s, st.id, st.generation, ctx, true);
 }
 
+/** Records why the node takes no tasks (or that it takes them again, then placement runs), when that changed. */
+function setUnavailable(mc: ManagerContext, id: string, unavailable: string | undefined): void {
+  const { store } = mc.journal;
+  const node = store.getNode(id);
+  if (!node || node.unavailable === unavailable) return;
+  const { unavailable: _old, ...rest } = node;
+  const next: NodeRecord = { ...rest, ...(unavailable === undefined ? {} : { unavailable }), updatedAt: mc.clock.now() };
+  mc.journal.tx(() => {
+    store.putNode(next);
+    mc.journal.event('node.status', id, { status: next.status, ...(unavailable === undefined ? { available: true } : { unavailable }) });
+  });
+  if (unavailable === undefined) mc.tell('/cluster/manager/scheduler', { type: 'place' });
+}
+
 /** A worker linked (or re-linked): record the node, apply its hello, send what it misses. */
 function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorContext): NodeState {
   if (!link.open) return s;
@@ -225,7 +240,7 @@ function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorCont
   const now = mc.clock.now();
   const linkNo = s.linkNo + 1;
   const offs = [
-    link.on('heartbeat', (hb) => ctx.tell({ type: 'heartbeat', linkNo, usage: hb.usage })),
+    link.on('heartbeat', (hb) => ctx.tell({ type: 'heartbeat', linkNo, usage: hb.usage, unavailable: hb.unavailable })),
     link.on('report', (r) => ctx.tell({ type: 'report', linkNo, tasks: r.tasks })),
     link.on('close', () => ctx.tell({ type: 'closed', linkNo })),
   ];
@@ -237,6 +252,7 @@ function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorCont
     status: old?.status === 'draining' ? 'draining' : 'ready',
     usage: old?.usage ?? { tasks: 0, memoryMb: 0, cpuSeconds: 0 },
     lastSeenAt: now, createdAt: old?.createdAt ?? now, updatedAt: now,
+    ...(hello.unavailable === undefined ? {} : { unavailable: hello.unavailable }),
   };
   const out = applyHello(s.id, hello.name, hello.tasks, store.listActiveTasks({ node: s.id }), (tid) => store.getTask(tid), now, (name) => watchesRunning(store.getService(name)));
   mc.journal.tx(() => {

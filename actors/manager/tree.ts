@@ -177,11 +177,18 @@ function findChild(node: TreeNode, id: string): TreeNode | undefined {
 /**
  * Adds each service's status, rollout and slots to its `services/<name>`
  * node (the manager's own `…/manager/services`); `info` reads them from the
- * store. Returns `root`, changed in place.
+ * store (a read that throws leaves that node without them). Returns `root`,
+ * changed in place.
  */
 export function withServices(root: TreeNode, info: (name: string) => ServiceInfo): TreeNode {
   const services = findPath(root, (n) => n.id === 'services' && /(^|\/)manager\/services$/.test(n.path));
-  for (const child of services?.children ?? []) child.service = info(child.id);
+  for (const child of services?.children ?? []) {
+    try {
+      child.service = info(child.id);
+    } catch {
+      // The store cannot be read (being reopened): the tree is shown without the slots.
+    }
+  }
   return root;
 }
 

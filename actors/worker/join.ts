@@ -13,9 +13,9 @@ import { adminCall } from '../supervision/index.js';
 import { linkChild } from './link.js';
 import { WorkerLogStreams } from '../../transport/logs-worker.js';
 import { consola } from 'consola';
-import type { Clock } from '../../lib/supervision/index.js';
-import { clip } from '../../lib/model/index.js';
+import { clip, DETECTOR_DEFAULTS } from '../../lib/model/index.js';
 import { EpochFile } from '../../lib/ha/epoch-file.js';
+import { ClusterIdFile } from '../../lib/cluster-id.js';
 import { startFencing } from './fence.js';
 import { Worker, type TaskView, type WorkerOptions } from './worker.js';
 
@@ -26,7 +26,7 @@ import { Worker, type TaskView, type WorkerOptions } from './worker.js';
  * ends; with a 30 s cap a worker whose attempts failed while the manager was
  * away came back too late, was declared down, and its tasks were replaced.
  */
-export const LINK_BACKOFF_MAX_MS = 4_000;
+export const LINK_BACKOFF_MAX_MS = DETECTOR_DEFAULTS.downAfterMs;
 
 /** How a worker joins. */
 export interface JoinOptions extends WorkerOptions {
@@ -40,8 +40,6 @@ export interface JoinOptions extends WorkerOptions {
   labels?: Record<string, string>;
   /** Reconnect backoff. @default { initialMs: 500, maxMs: 4000 } (see {@link LINK_BACKOFF_MAX_MS}) */
   backoff?: { initialMs?: number; maxMs?: number };
-  /** Where the link and self-fencing take time from. @default systemClock */
-  clock?: Clock;
   /** Opens the link's WebSocket (the deterministic simulation's network). @default a real one */
   linkConnect?: LinkClientOptions['connect'];
   /**
@@ -49,6 +47,30 @@ export interface JoinOptions extends WorkerOptions {
    * read resolves after an unpredictable number of macrotasks, which broke its replay). @default `<dataDir>/epoch`
    */
   epochs?: EpochStore;
+  /**
+   * The id of the cluster this node belongs to, remembered from a welcome and said in every hello (a manager
+   * of another cluster refuses it). @default `<dataDir>/cluster-id`; in memory when `epochs` is given (the simulation)
+   */
+  clusterIds?: ClusterIdStore;
+}
+
+/** The cluster id a worker remembers (see {@link ClusterIdFile}). */
+export interface ClusterIdStore {
+  readonly id: string | undefined;
+  set(id: string): Promise<void>;
+}
+
+/** A {@link ClusterIdStore} in memory only (the simulation's). */
+export function memoryClusterIds(id?: string): ClusterIdStore {
+  return {
+    get id() {
+      return id;
+    },
+    set: (next) => {
+      id = next;
+      return Promise.resolve();
+    },
+  };
 }
 
 /** The highest leader epoch a worker has seen, and how it is raised (see {@link EpochFile}). */
@@ -90,6 +112,9 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
   // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
   const epochs: EpochStore = options.epochs ?? (await EpochFile.load(options.dataDir));
+  const clusterIds: ClusterIdStore = options.clusterIds ?? (options.epochs ? memoryClusterIds() : await ClusterIdFile.load(options.dataDir));
+  // Refused as of another cluster: the next hellos carry the tasks' specs, so that a manager told to adopt this node can take them over.
+  let refusedAsForeign = false;
   const link = new LinkClient({
     urls,
     minEpoch: () => epochs.epoch,
@@ -99,6 +124,7 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     backoff: { initialMs: options.backoff?.initialMs ?? 500, maxMs: options.backoff?.maxMs ?? LINK_BACKOFF_MAX_MS },
     usage: () => usage,
+    unavailable: () => worker.unavailable,
     ...(options.linkConnect ? { connect: options.linkConnect } : {}),
     hello: async () => {
       // With its engine away the node still says hello (its tasks and why it takes none), with the host's size.
@@ -107,6 +133,9 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
         nodeId: worker.nodeId, name: worker.state.name, runtime: worker.runtimeChoice.kind, labels: options.labels ?? {},
         capacity: { cpus: capacity.cpus, memoryMb: capacity.memoryMb, ...(capacity.diskFreeMb === undefined ? {} : { diskFreeMb: capacity.diskFreeMb }) },
         tasks: worker.tasks().map(toReport),
+        ...(clusterIds.id === undefined ? {} : { clusterId: clusterIds.id }),
+        ...(worker.unavailable === undefined ? {} : { unavailable: worker.unavailable.slice(0, 1024) }),
+        ...(refusedAsForeign ? { specs: Object.fromEntries(worker.state.assignments().map((a) => [a.taskId, a.spec])) } : {}),
       };
     },
     onAssign: (body: AssignBody) => worker.assign({ cmdId: body.cmdId, taskId: body.task.taskId, service: body.task.service, slot: body.task.slot, generation: body.task.generation, spec: body.task.spec }),
@@ -121,8 +150,22 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
       return { applied: true };
     },
   });
+  const log = options.logger ?? consola.withTag('goat:worker');
+  link.on('welcome', (w) => {
+    refusedAsForeign = false;
+    if (w.clusterId !== undefined && w.clusterId !== clusterIds.id) {
+      if (clusterIds.id !== undefined) log.info(`this node now belongs to cluster ${w.clusterId} (adopted; it was in ${clusterIds.id})`);
+      void clusterIds.set(w.clusterId).catch((err: unknown) => log.warn(`cannot remember the cluster id: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  });
+  link.on('remoteError', (e) => {
+    if (e.code !== 'GOAT_ERR_FOREIGN_CLUSTER') return;
+    // Said once per refusal spell; its tasks keep running meanwhile, and it keeps trying (an adoption lets it in).
+    if (!refusedAsForeign) log.warn(`refused by the manager: ${e.message}; this node keeps its tasks running and retries`);
+    refusedAsForeign = true;
+  });
   // The worker's tree goes to the manager: whole on every link, then its changes, at most 4 a second.
-  const publisher = new TreePublisher({ tree: () => worker.tree(), send: (type, body) => link.sendTree(type, body), clock: systemClock });
+  const publisher = new TreePublisher({ tree: () => worker.tree(), send: (type, body) => link.sendTree(type, body), clock: options.clock ?? systemClock });
   const offConnected = link.on('connected', () => publisher.snapshot());
   link.on('disconnected', () => logs.closeAll());
   const off = worker.subscribe((e) => {
@@ -136,7 +179,6 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   // The link lives in the worker's tree as its `link` actor, which starts it.
   await worker.supervise(linkChild(link));
   // Self-fencing: cut off from every manager for a task's `disconnect.stopAfterMs`, stop that task here.
-  const log = options.logger ?? consola.withTag('goat:worker');
   const stopFencing = startFencing({
     tasks: () => worker.state.assignments().map((a) => ({ taskId: a.taskId, state: worker.task(a.taskId)?.state ?? 'assigned', spec: a.spec })),
     disconnectedSince: () => link.disconnectedSince,

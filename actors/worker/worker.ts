@@ -16,7 +16,7 @@ import { GoatError, isGoatError } from '../../lib/errors.js';
 import { canTransition, classifyError, classifyExit, isTerminal, normalizeTaskSpec, type TaskFailure, type TaskState } from '../../lib/model/index.js';
 import { createRuntime, type Capacity, type ExitInfo, type Runtime, type RuntimeKind } from '../../lib/runtime/index.js';
 import { WorkerState, type Assignment } from '../../lib/store/worker-state.js';
-import { type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle, type ChildSpec } from '../../lib/supervision/index.js';
+import { systemClock, type Clock, type Supervisor, type SupervisorEvent, type TreeNode, type PathHandle, type ChildSpec } from '../../lib/supervision/index.js';
 import { actorChild, nactSupervisorChild, type NactRef } from '../supervision/index.js';
 import { ClusterRoot, within } from '../cluster/index.js';
 import { assignWanted, stoppedKey } from './assign-once.js';
@@ -26,6 +26,24 @@ import type { LogRotation } from '../../lib/logs/index.js';
 
 /** The worker's path in its process's tree. */
 export const WORKER_PATH = '/cluster/worker';
+
+/**
+ * The budget of the worker's `tasks` supervisor: 1,000 task restarts within 10 s on the node. Task restarts are
+ * paced by each task's own backoff (1 s doubling by default) and capped by its own budget (5 in 5 min by default,
+ * then `failed` and re-placed by the manager), so even hundreds of tasks crash-looping together restart about once
+ * a second each, far below 100 a second. Past that it is a hot loop — tasks with `backoff.initialMs: 0` and no
+ * budget of their own, or a runtime failing every start at once — and `tasks` gives up, as an OTP supervisor past
+ * its intensity: the worker restarts it (and `link` after it, rest_for_one) within its own budget, re-adopting what
+ * still runs; past that budget the process ends with the chain.
+ */
+export const TASKS_BUDGET = Object.freeze({ maxRestarts: 1_000, windowMs: 10_000 });
+
+/**
+ * The budget of the worker itself: 50 restarts of its parts within a minute. Its parts restart on causes outside
+ * it (an engine away: `runtime` with backoff up to 8 s, about 10 a minute; `tasks` past its own budget), so 50 in a
+ * minute means restarting them does not help: the worker gives up, and with it the process (`cluster`'s budget is 0).
+ */
+export const WORKER_BUDGET = Object.freeze({ maxRestarts: 50, windowMs: 60_000 });
 
 /** How a worker is started. */
 export interface WorkerOptions {
@@ -43,6 +61,10 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Size-based rotation of every task's log. @default 10 MiB × 3 files */
   logRotation?: Partial<LogRotation>;
+  /** Where its supervisors, timestamps, link and self-fencing take time from. @default systemClock */
+  clock?: Clock;
+  /** The budget of its `tasks` supervisor. @default TASKS_BUDGET */
+  tasksBudget?: { maxRestarts: number; windowMs: number };
   /** Backoff of the runtime actor while the engine is away. */
   runtimeBackoff?: { initialMs?: number; maxMs?: number };
   /** A runtime to use instead of choosing one (the deterministic simulation). */
@@ -121,6 +143,8 @@ export class Worker {
     /** Which runtime it chose, and why; `refusesTasks` says why it takes no tasks while its engine does not answer. */
     readonly runtimeChoice: { kind: RuntimeKind; reason: string; refusesTasks?: string },
     readonly cluster: string,
+    /** Where its timestamps come from. */
+    private readonly clock: Clock,
   ) {}
 
   /** Starts a worker: its node id, its runtime, and every task assigned to it (adopting those already running). */
@@ -130,7 +154,7 @@ export class Worker {
     const choice: { runtime: Runtime; kind: RuntimeKind; reason: string; refusesTasks?: string } = options.runtimeInstance
       ? { ...options.runtimeInstance, reason: 'given' }
       : await createRuntime({ runtime: options.runtime ?? 'auto', dataDir: options.dataDir, cluster, nodeId: state.nodeId, allowProcess: options.allowProcess === true, ...(options.logRotation ? { logRotation: options.logRotation } : {}) });
-    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason, ...(choice.refusesTasks ? { refusesTasks: choice.refusesTasks } : {}) }, cluster);
+    const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason, ...(choice.refusesTasks ? { refusesTasks: choice.refusesTasks } : {}) }, cluster, options.clock ?? systemClock);
     const log = options.logger ?? consola.withTag('goat:worker');
     log.info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
     await sweepUnexplained(choice.runtime, state.assignments(), log);
@@ -225,6 +249,11 @@ export class Worker {
     }
   }
 
+  /** Why this node takes no tasks now (`auto` without Docker and without --allow-process, while Docker does not answer); undefined when it takes them. */
+  get unavailable(): string | undefined {
+    return this.runtimeChoice.refusesTasks && this.#status !== 'ready' ? `takes no tasks: ${this.runtimeChoice.refusesTasks}` : undefined;
+  }
+
   /** Records, tracks and starts an assign found wanted. */
   async #apply(input: AssignInput, keys: string[]): Promise<{ applied: boolean }> {
     const a: Assignment = { taskId: input.taskId, service: input.service, slot: input.slot, generation: input.generation, spec: normalizeTaskSpec(input.spec) };
@@ -304,17 +333,17 @@ export class Worker {
 
   async #boot(options: WorkerOptions): Promise<void> {
     this.#ownsRoot = options.root === undefined;
-    this.#clusterRoot = options.root ?? await ClusterRoot.start();
+    this.#clusterRoot = options.root ?? await ClusterRoot.start({ clock: this.clock });
     this.#offBus = this.#clusterRoot.bus.subscribe((event) => {
       if (within(event.path, WORKER_PATH)) this.#onSupervision(event);
     });
     try {
       this.#root = await this.#clusterRoot.add({
-        id: 'worker', strategy: 'rest_for_one', maxRestarts: 50, windowMs: 60_000,
+        id: 'worker', strategy: 'rest_for_one', ...WORKER_BUDGET,
         children: [
           this.#runtimeGate(options),
           nactSupervisorChild({
-            id: 'tasks', maxRestarts: 1_000_000, windowMs: 1_000,
+            id: 'tasks', ...(options.tasksBudget ?? TASKS_BUDGET),
             children: () => this.state.assignments().map((a) => this.#taskSpec(a)),
             // Known from its creation: a stop or an assign arriving while it (re)starts its children must reach it,
             // not the incarnation before it (found by the simulation, seed 1: a stopped task restarted by its own actor).
@@ -362,7 +391,7 @@ export class Worker {
   }
 
   #track(a: Assignment): void {
-    const now = Date.now();
+    const now = this.clock.now();
     this.#tasks.set(a.taskId, {
       id: a.taskId, service: a.service, slot: a.slot, generation: a.generation, node: this.nodeId, state: 'assigned',
       restarts: 0, lastExit: null, adopted: false, ports: [], error: null, failure: null, createdAt: now, updatedAt: now,
@@ -430,7 +459,7 @@ export class Worker {
     if (!view) return;
     Object.assign(view, extra);
     if (view.state !== to && canTransition(view.state, to)) view.state = to;
-    view.updatedAt = Date.now();
+    view.updatedAt = this.clock.now();
     this.#emit({ type: 'task', task: { ...view } });
   }
 

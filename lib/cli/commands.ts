@@ -11,6 +11,7 @@ import { ago, table } from './table.js';
 import * as serve from './serve.js';
 import { paint, serviceText, slotSegments, watchTree } from '../inspector/index.js';
 import { logsCommand } from './logs.js';
+import { adoptCommand } from './adopt.js';
 import { inspectCommand } from './inspect.js';
 import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
@@ -74,6 +75,11 @@ async function checkPlaceable(ctx: CommandContext, body: Record<string, unknown>
   const check = checkPlacement(body['task'] as { image?: string }, nodes ?? []);
   if (check.refuse) throw new GoatError('GOAT_ERR_UNPLACEABLE', check.refuse, { details: { nodes: (nodes ?? []).map((n) => ({ name: n.name, runtime: n.runtime })) } });
   if (check.warn) ctx.err.write(`goat-cluster run: warning: ${check.warn}\n`);
+}
+
+/** Under the nodes table: why each refused node was refused (and how to adopt it). */
+function nodeNotes(nodes: readonly NodeRecord[]): string {
+  return nodes.filter((n) => n.refused || n.unavailable).map((n) => `\n${n.name}: ${n.refused?.reason ?? n.unavailable}\n`).join('');
 }
 
 /** Commands already told their answer may be stale (once each). */
@@ -240,7 +246,7 @@ export const commands: Record<string, Command> = {
       const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes');
       print(ctx, nodes, () => table(['NODE', 'NAME', 'STATUS', 'RUNTIME', 'CPUS', 'MEMORY', 'TASKS', 'SEEN'], nodes.map((n) => [
         n.id, n.name, n.status, n.runtime, String(n.capacity.cpus), `${Math.round(n.capacity.memoryMb)} MiB`, String(n.usage.tasks), ago(n.lastSeenAt),
-      ])));
+      ])) + nodeNotes(nodes));
     },
   },
   stop: {
@@ -284,6 +290,7 @@ export const commands: Record<string, Command> = {
       print(ctx, active, () => `node ${active.name} (${active.id}) ${active.status}\n`);
     },
   },
+  adopt: adoptCommand,
   inspect: inspectCommand,
   completion: completionCommand,
   __names: namesCommand,

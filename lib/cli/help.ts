@@ -33,9 +33,10 @@ const SERVE = {
 
 /** What each command says about itself. */
 export const HELP: Record<string, Help> = {
-  start: { usage: 'start [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process] [--tls-cert F --tls-key F]', what: 'Runs a manager and one local worker in this process until Ctrl-C.', flags: { ...SERVE, runtime: 'the local worker\'s runtime: auto (Docker when its engine answers), docker or process' } },
+  start: { usage: 'start [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process] [--allow-process] [--tls-cert F --tls-key F]', what: 'Runs a manager and one local worker in this process until Ctrl-C.', flags: { ...SERVE, runtime: 'the local worker\'s runtime: auto (Docker when its engine answers), docker or process' } },
   manager: { usage: 'manager [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...] [--tls-cert F --tls-key F]', what: 'Runs a manager alone; workers join it.', flags: { ...SERVE, etcd: 'etcd endpoints for the store and leader election' } },
   worker: { usage: 'worker --join ws[s]://H:P[,...] --token-file F [--config F] [--name N] [--runtime R] [--allow-process] [--data-dir D] [--tls-ca F]', what: 'Runs a worker that joins a manager and runs the tasks placed on its node.', flags: { join: 'the manager link URL(s), comma-separated: ws:// or http://, wss:// or https:// with TLS', name: 'a human name for the node', runtime: 'auto, docker or process', config: SERVE.config, 'allow-process': SERVE['allow-process'] } },
+  adopt: { usage: 'adopt NODE', what: 'Lets a node refused as of another cluster (the manager\'s store is new, emptied or replaced) into this one; its tasks are taken over as they run, not restarted.', flags: {} },
   run: {
     usage: 'run NAME (--image I | --command "CMD ...") [options]',
     what: 'Creates service NAME. An existing NAME is refused (409): change it with `update NAME`, or `stop` it first.',

@@ -24,7 +24,7 @@ commands:
   start    [--config F] [--data-dir D] [--listen H:P] [--runtime auto|docker|process] [--allow-process]
            manager + one local worker in one process
   manager  [--config F] [--data-dir D] [--listen H:P] [--etcd URL,...] [--tls-cert F --tls-key F]
-  worker   --join ws[s]://H:P[,...] --token T [--name N] [--runtime R] [--allow-process] [--data-dir D] [--tls-ca F]
+  worker   --join ws[s]://H:P[,...] --token-file F [--config F] [--name N] [--runtime R] [--allow-process] [--data-dir D] [--tls-ca F]
   run NAME (--image I | --command "CMD ...") [--replicas N] [-p HOST:CONTAINER]...
            [-e K=V]... [--restart no|on-failure|always|unless-stopped]
            [--health-http PATH] [--cpu N] [--memory MB] [--idempotency-key K]
@@ -32,6 +32,7 @@ commands:
            [--update-failure-action pause|rollback|continue] [--update-monitor-ms N] [--wait]
   rollback NAME [--wait]
   ps [--service S] [-a] | services | nodes | managers | stop NAME | scale NAME N | drain NODE | activate NODE
+  adopt NODE   take a node refused as of another cluster (and its running tasks) into this one
   logs SERVICE|TASK [--follow] [--tail N] [--since 10m] [--timestamps]
   inspect service|task|node ID | completion bash|zsh|fish
   events [--follow] [--since SEQ] | tree [--watch] | repl | backup FILE | restore FILE

@@ -3,7 +3,7 @@
  * the view state and the time to lines of text. No terminal needed; the
  * watch loop only writes what this returns.
  */
-import { waitingWhy, type NodeRecord, type ServiceInfo, type SlotInfo } from '../model/index.js';
+import { waitingWhy, type NodeRecord, type ServiceInfo, type SlotInfo, type TaskState } from '../model/index.js';
 import type { ChildStatus, TreeNode } from '../supervision/index.js';
 import { paint, truncate, type Segment, type Style } from './text.js';
 
@@ -94,21 +94,16 @@ export function hasCountdown(rows: Row[], now: number): boolean {
   return rows.some((r) => (r.slot ? r.slot.notBefore !== undefined && r.slot.notBefore > now : r.node.nextRestartAt !== null && r.node.nextRestartAt > now));
 }
 
-const SLOT_SYMBOL: Record<string, [string, Style]> = {
-  running: ['●', 'green'],
-  pending: ['…', 'cyan'],
-  assigned: ['…', 'cyan'],
-  starting: ['…', 'cyan'],
-  restarting: ['◐', 'yellow'],
-  stopping: ['◌', 'yellow'],
-  failed: ['✖', 'red'],
-  lost: ['✖', 'red'],
+/** A slot's current task state as the tree's symbols show a child's. */
+const SLOT_SYMBOL: Partial<Record<TaskState, [string, Style]>> = {
+  pending: SYMBOL.starting, assigned: SYMBOL.starting, starting: SYMBOL.starting, running: SYMBOL.running,
+  restarting: SYMBOL.restarting, failed: SYMBOL.failed, lost: SYMBOL.failed,
 };
 
 /** A service's status and rollout, after its row. */
 function serviceSegments(info: ServiceInfo): Segment[] {
   const running = info.slots.filter((s) => s.state === 'running' && s.desired === 'running').length;
-  const segs: Segment[] = [[`  ${info.status}`, info.status === 'running' ? 'green' : info.status === 'degraded' ? 'red' : 'dim']];
+  const segs: Segment[] = [['  service ', 'plain'], [info.status, info.status === 'running' ? 'green' : info.status === 'degraded' ? 'red' : 'dim']];
   if (info.reason) segs.push([`: ${info.reason}`, 'red']);
   segs.push([`  ${running}/${info.replicas} running`, 'plain']);
   if (info.rollout && info.rollout.state !== 'completed') {
@@ -117,7 +112,7 @@ function serviceSegments(info: ServiceInfo): Segment[] {
   return segs;
 }
 
-/** A service's status and rollout as plain text: `degraded: slot 1 is past … 2/3 running  update updating (…)`. */
+/** A service's status and rollout as plain text: `service degraded: slot 1 is past … 2/3 running  update updating (…)`. */
 export function serviceText(info: ServiceInfo): string {
   return paint(serviceSegments(info), false).trim();
 }

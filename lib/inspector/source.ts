@@ -20,9 +20,12 @@ export interface SourceListener {
   error(message: string): void;
 }
 
+/** How often the inspector reads the tree and the nodes when no event came (ms). */
+export const POLL_MS = 1_000;
+
 /** Options of {@link startSource}. */
 export interface SourceOptions extends ClientOptions {
-  /** @default 1000 */
+  /** @default POLL_MS */
   pollMs?: number;
   /** Wait before reopening a dropped event stream. @default 1000 */
   reconnectMs?: number;
@@ -92,7 +95,7 @@ export function startSource(o: SourceOptions, on: SourceListener): () => void {
 
   void refresh();
   void follow();
-  const timer = setInterval(() => void refresh(), o.pollMs ?? 1000);
+  const timer = setInterval(() => void refresh(), o.pollMs ?? POLL_MS);
   return () => {
     stopped = true;
     clearInterval(timer);

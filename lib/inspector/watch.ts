@@ -10,7 +10,7 @@ import type { ClientOptions } from '../cli/client.js';
 import { applyKey, initialState, parseKeys, type InspectorState } from './keys.js';
 import { hasCountdown, render, visibleRows } from './render.js';
 import { ESC, frame, Screen } from './screen.js';
-import { startSource, type Snapshot } from './source.js';
+import { POLL_MS, startSource, type Snapshot } from './source.js';
 import { paint, truncate } from './text.js';
 
 /** Options of {@link watchTree}. */
@@ -21,7 +21,7 @@ export interface WatchOptions extends ClientOptions {
   input?: NodeJS.ReadableStream;
   json: boolean;
   env: NodeJS.ProcessEnv;
-  /** @default 1000 */
+  /** @default POLL_MS */
   pollMs?: number;
 }
 
@@ -101,7 +101,7 @@ async function interactive(o: WatchOptions, out: Tty, input: TtyIn): Promise<voi
     screen.draw(f.lines);
   };
 
-  const stopSource = startSource({ ...o, pollMs: o.pollMs ?? 1000 }, {
+  const stopSource = startSource({ ...o, pollMs: o.pollMs ?? POLL_MS }, {
     data(s) {
       data = s;
       status = `updated ${new Date().toLocaleTimeString()}`;

@@ -22,21 +22,41 @@ export interface LogFiles {
 /** Largest read while following, in bytes. */
 const READ_CHUNK = 256 * 1024;
 
-/** Lines of one file with the time each was written (from checkpoints; after the last one, the file's mtime). */
-async function linesOf(file: string, stream: LogStreamName): Promise<LogLine[]> {
-  let text: string;
+/**
+ * Lines of one file from byte `from` on (a line cut by `from` is left out),
+ * with the time each was written (from checkpoints; after the last one, the
+ * file's mtime).
+ */
+async function linesOf(file: string, stream: LogStreamName, from = 0): Promise<LogLine[]> {
+  let buffer: Buffer;
   let mtime: number;
+  let handle;
   try {
-    [text, mtime] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtimeMs)]);
+    handle = await open(file, 'r');
   } catch {
     return [];
+  }
+  try {
+    const st = await handle.stat();
+    mtime = st.mtimeMs;
+    buffer = Buffer.alloc(Math.max(0, st.size - from));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, from);
+    buffer = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  let offset = from;
+  if (from > 0) {
+    const nl = buffer.indexOf(0x0a);
+    if (nl < 0) return [];
+    offset += nl + 1;
+    buffer = buffer.subarray(nl + 1);
   }
   const marks = (await readFile(`${file}.idx`, 'utf8').catch(() => ''))
     .split('\n').map((l) => l.split(' ').map(Number)).filter((p) => p.length === 2 && p.every(Number.isFinite)) as [number, number][];
   const out: LogLine[] = [];
-  let offset = 0;
   let m = 0;
-  const parts = text.split('\n');
+  const parts = buffer.toString('utf8').split('\n');
   if (parts[parts.length - 1] === '') parts.pop();
   for (const part of parts) {
     offset += Buffer.byteLength(part) + 1;
@@ -44,6 +64,25 @@ async function linesOf(file: string, stream: LogStreamName): Promise<LogLine[]> 
     out.push({ stream, at: Math.round(marks[m]?.[1] ?? mtime), text: part });
   }
   return out;
+}
+
+/** First look at the end of a file when only its last lines are wanted; grown ×4 while too few. */
+const TAIL_WINDOW = 64 * 1024;
+
+/**
+ * The last `want` lines of one file at or after `since`, reading only as much
+ * of its end as they need. `older` is true when a line before `since` was
+ * seen (so older files need not be read).
+ */
+async function lastLinesOf(file: string, stream: LogStreamName, want: number, since: number | undefined): Promise<{ lines: LogLine[]; older: boolean }> {
+  const size = await sizeOf(file);
+  for (let window = TAIL_WINDOW; ; window *= 4) {
+    const from = Math.max(0, size - window);
+    const all = await linesOf(file, stream, from);
+    const kept = since === undefined ? all : all.filter((l) => l.at >= since);
+    const older = kept.length < all.length;
+    if (kept.length >= want || older || from === 0) return { lines: kept.slice(-want), older };
+  }
 }
 
 /** The files of one output, oldest first. */
@@ -54,14 +93,27 @@ function chain(file: string, maxFiles: number): string[] {
   return files;
 }
 
-/** What exists now, both outputs merged by time, after `since` and cut to the last `tail` lines (as `docker logs --tail`). */
+/**
+ * What exists now, both outputs merged by time, after `since` and cut to the
+ * last `tail` lines (as `docker logs --tail`). With `tail` or `since`, files
+ * are read from their ends, newest first, only as far back as needed.
+ */
 export async function readLogFiles(files: LogFiles, options: LogReadOptions = {}): Promise<LogLine[]> {
+  if (options.tail === 0) return [];
+  const want = options.tail ?? Infinity;
   const perStream = await Promise.all((['stdout', 'stderr'] as const).map(async (stream) => {
-    const lines = (await Promise.all(chain(files[stream], files.maxFiles ?? 3).map((f) => linesOf(f, stream)))).flat();
-    return options.since === undefined ? lines : lines.filter((l) => l.at >= options.since!);
+    const newestFirst = chain(files[stream], files.maxFiles ?? 3).reverse();
+    if (want === Infinity && options.since === undefined) return (await Promise.all(chain(files[stream], files.maxFiles ?? 3).map((f) => linesOf(f, stream)))).flat();
+    let lines: LogLine[] = [];
+    for (const file of newestFirst) {
+      const r = await lastLinesOf(file, stream, want - lines.length, options.since);
+      lines = [...r.lines, ...lines];
+      if (lines.length >= want || r.older) break;
+    }
+    return lines;
   }));
   const merged = mergeByTime(perStream[0]!, perStream[1]!);
-  return options.tail === undefined ? merged : options.tail === 0 ? [] : merged.slice(-options.tail);
+  return options.tail === undefined ? merged : merged.slice(-options.tail);
 }
 
 function mergeByTime(a: LogLine[], b: LogLine[]): LogLine[] {

@@ -95,7 +95,7 @@ export interface TaskRecord {
 }
 
 /** Node status (DESIGN.md). */
-export type NodeStatus = 'ready' | 'degraded' | 'suspect' | 'down' | 'draining';
+export type NodeStatus = 'ready' | 'degraded' | 'suspect' | 'down' | 'draining' | 'refused';
 
 /** What a node offers. */
 export interface NodeCapacity {
@@ -125,6 +125,18 @@ export interface NodeRecord {
   lastSeenAt: number;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Why the node takes no tasks now, as it says (`auto` without Docker and
+   * without --allow-process, while Docker does not answer): the scheduler
+   * places nothing there meanwhile. Absent when it takes tasks.
+   */
+  unavailable?: string;
+  /**
+   * Status `refused`: the node belongs to another cluster (its cluster id is
+   * not the store's), so it was not let in and its tasks were left alone,
+   * until a person adopts it (`goat-cluster adopt NODE`). Never stored.
+   */
+  refused?: { reason: string; clusterId: string; tasks: number };
 }
 
 /** An event of the cluster's log (task, node, service and supervision changes), numbered. */

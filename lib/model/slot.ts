@@ -82,6 +82,7 @@ function failed(state: SlotSupervision, event: Extract<SlotEvent, { type: 'faile
     { id: 'slot', restart: 'permanent', shutdownMs: 0, backoff, budget: { maxRestarts: spec.maxAttempts, windowMs: spec.windowMs }, stashLimit: 0 },
     { supervisorRestarts: [], childRestarts: state.failures, consecutive: state.consecutive, startedAt: event.startedAt },
     now,
+    // No supervisor budget: a slot's failures never escalate past the service; its own budget (maxAttempts) makes it `degraded`.
     { strategy: 'one_for_one', maxRestarts: Number.POSITIVE_INFINITY, windowMs: spec.windowMs },
     random,
   );

@@ -7,7 +7,7 @@
  * runtime (it takes tasks once the engine answers) and refuses tasks meanwhile.
  */
 import type Dockerode from 'dockerode';
-import { DockerRuntime } from './docker.js';
+import { DOCKER_PING_TIMEOUT_MS, DockerRuntime } from './docker.js';
 import { ProcessRuntime } from './process.js';
 import type { Runtime, RuntimeKind } from './types.js';
 import type { LogRotation } from '../logs/rotate.js';
@@ -69,7 +69,7 @@ export async function createRuntime(options: CreateRuntimeOptions): Promise<Runt
   const docker = new DockerRuntime({
     ...shared,
     ...(options.docker === undefined ? {} : { dockerOptions: options.docker }),
-    pingTimeoutMs: options.probeTimeoutMs ?? 1000,
+    pingTimeoutMs: options.probeTimeoutMs ?? DOCKER_PING_TIMEOUT_MS,
   });
   const health = await docker.health();
   if (wanted === 'docker') {

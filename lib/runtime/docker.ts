@@ -42,6 +42,9 @@ interface PingWithSignal {
   ping(options: { abortSignal?: AbortSignal }): Promise<unknown>;
 }
 
+/** How long a ping may take before the engine counts as down (ms): a local engine answers within milliseconds. */
+export const DOCKER_PING_TIMEOUT_MS = 1_000;
+
 /** Options of a {@link DockerRuntime}. */
 export interface DockerRuntimeOptions {
   /** A ready dockerode client. @default new Dockerode(dockerOptions) */
@@ -52,7 +55,7 @@ export interface DockerRuntimeOptions {
   cluster?: string;
   /** The node `list()` shows by default. @default every node's */
   nodeId?: string;
-  /** How long a ping may take before the engine counts as down, in ms. @default 1000 */
+  /** How long a ping may take before the engine counts as down, in ms. @default DOCKER_PING_TIMEOUT_MS */
   pingTimeoutMs?: number;
   /** Time between pings while someone listens to {@link DockerRuntime.onHealth}, in ms. @default 2000 */
   healthIntervalMs?: number;
@@ -330,7 +333,7 @@ export class DockerRuntime implements Runtime {
     const where = typeof modem.socketPath === 'string' ? modem.socketPath : typeof modem.host === 'string' ? modem.host : '/var/run/docker.sock';
     try {
       // dockerode accepts an abortSignal here; its typings do not say so.
-      await (this.docker as unknown as PingWithSignal).ping({ abortSignal: AbortSignal.timeout(this.options.pingTimeoutMs ?? 1000) });
+      await (this.docker as unknown as PingWithSignal).ping({ abortSignal: AbortSignal.timeout(this.options.pingTimeoutMs ?? DOCKER_PING_TIMEOUT_MS) });
       return { ok: true, detail: `docker engine at ${where} answers`, at: Date.now() };
     } catch (err) {
       const reason = (err as { name?: string }).name === 'AbortError' || (err as { name?: string }).name === 'TimeoutError' ? 'no answer in time' : engineMessage(err);

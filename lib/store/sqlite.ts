@@ -290,11 +290,11 @@ class SqliteStore implements Store {
       if (!stmt) this.#currentQueries.set(key, (stmt = this.#db.prepare<unknown[], { id: string; record: string }>(sql)));
       return stmt;
     };
-    // Three indexed reads: live tasks (tasks_active), each slot's newest generation (tasks_by_service), created since (tasks_by_created).
+    // Three indexed reads: live tasks (tasks_active), each slot's newest generation when it is finished (tasks_by_service), created since (tasks_by_created).
     const rows = [
       ...q('active', `SELECT id, record FROM tasks INDEXED BY tasks_active WHERE ${ACTIVE_TASKS} AND service = ?`).all(service),
       ...q('newest', `SELECT t.id, t.record FROM (SELECT slot, MAX(generation) AS g FROM tasks WHERE service = @service GROUP BY slot) AS m
-        JOIN tasks AS t ON t.service = @service AND t.slot = m.slot AND t.generation = m.g`).all({ service }),
+        JOIN tasks AS t ON t.service = @service AND t.slot = m.slot AND t.generation = m.g WHERE NOT (${ACTIVE_TASKS})`).all({ service }),
       ...q('created', `SELECT id, record FROM tasks INDEXED BY tasks_by_created WHERE service = ? AND ${TASK_CREATED_AT} >= ?`).all(service, createdSince),
     ];
     const byId = new Map<string, TaskRecord>();

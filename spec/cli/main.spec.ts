@@ -16,7 +16,7 @@ test('--help prints the command contract and exits 0', async (t) => {
   const r = await run('--help');
   t.is(r.code, 0);
   t.regex(r.stdout, /usage: goat-cluster <command>/);
-  t.regex(r.stdout, /worker\s+--join ws\[s\]:\/\/H:P\[,\.\.\.\] --token T/);
+  t.regex(r.stdout, /worker\s+--join ws\[s\]:\/\/H:P\[,\.\.\.\] --token-file F \[--config F\]/);
 });
 
 test('no command prints usage and exits 2', async (t) => {

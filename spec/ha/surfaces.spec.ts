@@ -2,12 +2,13 @@
  * HA surfaces without etcd (fast; the real-process tests are in
  * spec/integration/ha*.spec.ts): a follower's own `/metrics`, its reads while
  * no leader is known (`Goat-Stale`), the leader API's stale marking, and the
- * `managers` node of the tree.
+ * `managers` node of the tree and the inspector.
  */
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { withManagers } from '../../lib/ha/managers-tree.js';
+import { render } from '../../lib/inspector/index.js';
 import type { LeaderInfo } from '../../lib/ha/election.js';
 import { createFollowerServer } from '../../transport/follower-server.js';
 import { createApiHandler, type ManagerApi } from '../../transport/http-api.js';
@@ -89,4 +90,8 @@ test('withManagers: a managers node under the root, each manager with its role a
     ['/cluster/managers/b', 'running', 'follower  http://b'],
   ]);
   t.deepEqual(root.children, [], 'the root given is not changed');
+  // The inspector shows them with their role and epoch.
+  const lines = render({ tree, nodes: [], view: { cursor: -1, collapsed: new Set(), filter: '' }, now: 0, width: 200, colour: false });
+  t.true(lines.some((l) => /● a {2}running {2}leader, epoch 7 {2}http:\/\/a$/.test(l)), lines.join('\n'));
+  t.true(lines.some((l) => /● b {2}running {2}follower {2}http:\/\/b$/.test(l)), lines.join('\n'));
 });

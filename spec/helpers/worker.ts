@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker, type WorkerEvent } from '../../actors/worker/index.js';
+import { Worker, type WorkerEvent, type WorkerOptions } from '../../actors/worker/index.js';
 
 export interface TestWorker {
   w: Worker;
@@ -18,10 +18,10 @@ export interface TestWorker {
  */
 export async function startTestWorker(
   t: { teardown(fn: () => Promise<void> | void): void },
-  options: { runtime: 'docker' | 'process'; cluster: string; dataDir?: string },
+  options: { runtime: 'docker' | 'process'; cluster: string; dataDir?: string; tasksBudget?: WorkerOptions['tasksBudget'] },
 ): Promise<TestWorker> {
   const dir = options.dataDir ?? (await mkdtemp(join(tmpdir(), `goat-worker-${options.runtime}-`)));
-  const w = await Worker.start({ dataDir: dir, runtime: options.runtime, cluster: options.cluster });
+  const w = await Worker.start({ dataDir: dir, runtime: options.runtime, cluster: options.cluster, ...(options.tasksBudget ? { tasksBudget: options.tasksBudget } : {}) });
   const events: WorkerEvent[] = [];
   w.subscribe((e) => events.push(e));
   let closed = false;

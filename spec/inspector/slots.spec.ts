@@ -68,7 +68,7 @@ const draw = (now: number, v: Partial<ViewState> = {}): string[] => render({ tre
 
 test('the inspector shows the service status, its rollout and each slot under it', (t) => {
   const lines = draw(NOW);
-  t.is(lines[2], '    ▾ ● web  running  degraded: slot 1 is past its reschedule budget (last failure on n2: executable nope not found on this node)  2/3 running  update updating (update in progress)');
+  t.is(lines[2], '    ▾ ● web  running  service degraded: slot 1 is past its reschedule budget (last failure on n2: executable nope not found on this node)  2/3 running  update updating (update in progress)');
   t.is(lines[3], '        slot 0  ● running  gen 1  on n1');
   t.is(lines[4], `        slot 1  … pending  gen 4  past its budget  ${WHY}`);
   t.is(lines[5], '        slot 2  ● running  gen 1  on n3  outdated');

@@ -18,6 +18,7 @@ import { docker, imageBuilder, requireEngine, runDockerTests } from '../runtime/
 import { freePort, post } from '../runtime/helpers/net.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { quiescent } from '../helpers/quiescent.js';
 
 const TOKEN = `it-token-${nanoid(12)}`;
 const RUN = `goat-it-${process.pid}-${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
@@ -245,7 +246,9 @@ test.serial('a wrong join token is refused and the manager carries on', async (t
   const bad = a.startWorker('intruder', { token: 'wrong-token-123456' });
   const refused = await rawLink(a, 'wrong-token-123456', () => undefined);
   t.is(refused.status, 401);
-  await new Promise((r) => setTimeout(r, 1_500)); // a few attempts of the worker
+  const waitedAt = Date.now();
+  await eventually('the refused worker says it retries', () => /link to \S+ refused: .*; retrying in \d+ ms/.test(bad.proc.output), 10_000);
+  t.log(`the refused worker said it retries ${Date.now() - waitedAt} ms after the refusal`);
   t.true(bad.proc.alive, 'the refused worker keeps retrying');
   const ns = await a.cliJson<Node[]>('nodes');
   t.deepEqual(ns.map((n) => n.name).sort(), ['w1', 'w2', 'w3']);
@@ -290,7 +293,9 @@ test.serial('kill -9 of the manager: a new one on the same data dir has the serv
   const key = (x: Task) => `${x.id}@${x.generation}@${x.node}`;
   t.deepEqual(after.map(key).sort(), ps.map(key).sort(), 'same task ids, generations and nodes');
   t.true(after.every((x) => x.state === 'running' && x.restarts === 0));
-  await new Promise((r) => setTimeout(r, 1_000)); // let any restart the new manager would cause show
+  const quietAt = Date.now();
+  await quiescent(a); // nothing in flight that could still restart a task
+  t.log(`nothing in flight ${Date.now() - quietAt} ms after the checks`);
   const again = [...(await liveRecords(a, 'keep')).values()].flat();
   t.deepEqual(again.map((r) => `${r.taskId}@${r.generation}:${r.pid}:${r.startTime}`).sort(), records.map((r) => `${r.taskId}@${r.generation}:${r.pid}:${r.startTime}`).sort(), 'the same processes');
   t.is((await echoPids('keep')).join(','), pids, 'exactly the 3 echo processes of before');

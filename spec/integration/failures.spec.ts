@@ -20,6 +20,7 @@ import { livePidsWithArgs } from '../helpers/worker-process.js';
 import { freePort } from '../runtime/helpers/net.js';
 import { ECHO_SERVER } from '../runtime/helpers/repo.js';
 import { eventually, pidExists, pidGone } from '../runtime/helpers/wait.js';
+import { quiescent } from '../helpers/quiescent.js';
 
 const TOKEN = `fail-token-${nanoid(12)}`;
 const RUN = `goat-fail-${process.pid}-${nanoid(6).replace(/[^A-Za-z0-9]/g, 'x')}`;
@@ -236,7 +237,7 @@ test.serial('a hung worker (SIGSTOP): suspect, then down, its slot re-placed; SI
   t.deepEqual(after.map((x) => `${x.slot}:${x.id}`).sort(), replaced.map((x) => `${x.slot}:${x.id}`).sort(), 'the current copies were kept');
   const running = await oneRunningPerSlot(c, service, 3);
   t.true(running.every((x) => x.node !== w2.id));
-  await sleep(1_000); // nothing flaps back
+  await quiescent(c); // nothing in flight that could flap back
   t.is((await echoPids(service)).length, 3);
   await oneRunningPerSlot(c, service, 3);
 });
@@ -292,7 +293,7 @@ test.serial('kill -9 of the manager five times in a row, with scale-ups in betwe
   }
   t.deepEqual((await echoPids('keep')), pidsKeep, 'the keep processes are the ones from before the kills');
   t.deepEqual((await echoPids('grow')).filter((p) => pidsGrow.includes(p)), pidsGrow, 'the first grow processes are the ones from before the kills');
-  await sleep(1_000); // let any late restart or duplicate show
+  await quiescent(c); // nothing in flight that could make a late restart or a duplicate
   t.is((await echoPids('grow')).length, 7);
   t.is((await echoPids('keep')).length, 2);
   t.true((await tasks(c, 'grow')).filter(isRunning).every((x) => x.restarts === 0));

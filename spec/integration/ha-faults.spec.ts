@@ -47,8 +47,10 @@ async function setup(): Promise<{ c: HaCluster; leader: HaManagerHandle; before:
   clusters.push(c);
   for (let i = 0; i < 3; i++) await c.startManager(i);
   const leader = await c.leader();
-  c.startWorker('w1');
-  c.startWorker('w2');
+  // The leader's URL first: after it is gone, a worker's rotation comes back to it (a paused one hangs a connect).
+  const urls = [leader.url, ...c.managers.filter((m) => m !== leader).map((m) => m.url)];
+  c.startWorker('w1', urls);
+  c.startWorker('w2', urls);
   await c.nodesReady(leader, 2);
   const created = await c.api(leader, 'POST', '/v1/services', echo('web', 2));
   if (created.status !== 201) throw new Error(`create web: ${created.status} ${JSON.stringify(created.json)}`);

@@ -68,6 +68,7 @@ async function printer(name: string, args: string, replicas = 2, ...extra: strin
 const nodeOf = (t: Task): string => nodes.get(t.node ?? '') ?? '?';
 
 serial('--tail, --since and --timestamps of a Docker task on the local node and on a remote one; stderr is marked', async (t) => {
+  t.timeout(180_000);
   const tasks = await printer('dtail', '--print 0 --print-every 20');
   t.deepEqual(tasks.map(nodeOf).sort(), ['d1', 'local'], 'one task on each node');
   await new Promise((r) => setTimeout(r, 1_500));
@@ -148,6 +149,7 @@ serial("the engine rotates each container's log at the configured cap (json-file
 });
 
 serial('a task on a node that is down: an error naming the node and when it was last seen, at once (no hang)', async (t) => {
+  t.timeout(120_000);
   const tasks = (await c.api<Task[]>('GET', '/v1/tasks?service=dtail')).json.filter((x) => x.desired === 'running' && x.state === 'running');
   const remote = tasks.find((x) => nodeOf(x) === 'd1');
   t.truthy(remote, JSON.stringify(tasks));

@@ -112,7 +112,7 @@ test.serial('a command that exists nowhere: backoff, why, other nodes, alert and
   t.like(findNode(root, /\/manager\/services\/ghost2$/)?.service, { status: 'degraded', replicas: 1 });
   await eventually('goat-cluster tree shows the slots', async () => {
     const out = (await c.cli('tree')).stdout;
-    return /ghost2 \[worker\] running degraded: slot 0 is past its reschedule budget/.test(out) && /^\s+slot 0 {2}… pending {2}gen \d+ {2}.*re-placing in \d+ s after/m.test(out);
+    return /ghost2 \[worker\] running service degraded: slot 0 is past its reschedule budget/.test(out) && /^\s+slot 0 {2}… pending {2}gen \d+ {2}.*re-placing in \d+ s after/m.test(out);
   }, 20_000, 300);
 
   // A node that has the command joins: the degraded service runs again.

@@ -86,6 +86,9 @@ test('a Node HTTP service embeds a cluster: deploys, lists tasks, streams events
   await eventually('the prompt', () => printed.includes('goat> '));
   input.write(`await ask('/cluster/manager/scheduler', { type: '$info' })\n`);
   await eventually('the answer', () => printed.includes(`path: '/cluster/manager/scheduler'`));
+  // The local worker sits beside the manager under the same root, and is addressable there.
+  input.write(`await ask('/cluster/worker/runtime', { type: '$info' })\n`);
+  await eventually('the local worker answers at its own path', () => printed.includes(`path: '/cluster/worker/runtime'`));
   input.write('.exit\n');
   await repl;
 });

@@ -79,3 +79,27 @@ test('following reads appended lines as they come, across a rotation, and ends w
   t.is(got.find((l) => l.text === 'err1')?.stream, 'stderr');
   t.truthy(await readFile(`${files.stdout}.1`, 'utf8'));
 });
+
+test('--tail and --since read big files from their ends, across rotated files, with the same lines as a full read', async (t) => {
+  const { root, files } = await folder(t);
+  let now = 10_000;
+  const keeper = new LogKeeper(root, { maxBytes: 1 << 30, maxFiles: 3 }, 1_000, () => now);
+  // .1: 200,000 lines (about 2.4 MB), written at 10 s … 29.9 s; the current file: 3 lines at 40 s.
+  for (let block = 0; block < 200; block++) {
+    await appendFile(files.stdout, Array.from({ length: 1_000 }, (_, i) => `old ${block * 1_000 + i}`).join('\n') + '\n');
+    await keeper.pass();
+    now += 100;
+  }
+  await rotateFile(files.stdout, 3);
+  now = 40_000;
+  await writeFile(files.stdout, 'new 0\nnew 1\nnew 2\n');
+  await keeper.pass();
+  const full = await readLogFiles(files);
+  t.is(full.length, 200_003);
+  t.deepEqual(await readLogFiles(files, { tail: 0 }), []);
+  t.deepEqual((await readLogFiles(files, { tail: 2 })).map((l) => l.text), ['new 1', 'new 2']);
+  t.deepEqual(await readLogFiles(files, { tail: 5 }), full.slice(-5), 'across the rotated file');
+  t.deepEqual(await readLogFiles(files, { tail: 50_000 }), full.slice(-50_000), 'a window grown past a line cut');
+  t.deepEqual(await readLogFiles(files, { since: 29_000 }), full.filter((l) => l.at >= 29_000));
+  t.deepEqual(await readLogFiles(files, { since: 29_500, tail: 3 }), full.slice(-3));
+});

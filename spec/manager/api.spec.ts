@@ -100,12 +100,12 @@ test('a corrupt store stops the manager with a clear error naming the file and r
 
 test('a reconcile that throws crashes only its service controller, which restarts and converges', async (t) => {
   const { manager, get } = await setup(t);
-  const store = manager.store as { listTasks: (...a: unknown[]) => unknown };
-  const original = store.listTasks.bind(manager.store);
+  // The controller reads its slots with listCurrentTasks (at start and on each reconcile): the first read of `flaky` throws.
+  const store = manager.store as unknown as { listCurrentTasks: (...a: unknown[]) => unknown };
+  const original = store.listCurrentTasks.bind(manager.store);
   let failures = 1;
-  store.listTasks = (...args: unknown[]) => {
-    const filter = args[0] as { service?: string; state?: string } | undefined;
-    if (filter?.service === 'flaky' && filter.state === undefined && failures-- > 0) throw new Error('store hiccup');
+  store.listCurrentTasks = (...args: unknown[]) => {
+    if (args[0] === 'flaky' && failures-- > 0) throw new Error('store hiccup');
     return original(...args);
   };
   await manager.putService({ name: 'flaky', replicas: 1, task: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });

@@ -14,8 +14,27 @@ import { joinCluster, type JoinedWorker } from '../../actors/worker/index.js';
 import type { ClusterEvent } from '../../lib/model/index.js';
 import { ECHO_SERVER, ROOT } from '../runtime/helpers/repo.js';
 import { eventually } from '../runtime/helpers/wait.js';
+import { AdminClient } from '../../lib/repl/index.js';
 
 const TOKEN = 'test-token-fd-123456';
+
+/**
+ * Asks `$state` of each actor in turn (the REPL's `state(path)`): each is
+ * answered in mailbox order, so every actor has handled what was sent to it
+ * before — the node's verdict, the controller's reconcile, the placement
+ * round it asked for. "Nothing happened" is then read, not waited for.
+ */
+async function handled(manager: Manager, ...paths: string[]): Promise<unknown[]> {
+  const admin = new AdminClient(manager.url, TOKEN);
+  try {
+    await admin.opened;
+    const states: unknown[] = [];
+    for (const path of paths) states.push(await admin.request('ask', { path, message: { type: '$state' } }));
+    return states;
+  } finally {
+    admin.close();
+  }
+}
 const quiet = { info: () => undefined, warn: () => undefined };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 type Teardown = { teardown(f: () => Promise<void> | void): void };
@@ -140,7 +159,8 @@ test.serial('disconnect.lostAfterMs: a down node\'s task is unknown that long, t
   await eventually('down', () => manager.listNodes().find((x) => x.id === victim.node)?.status === 'down', 10_000, 10);
   const downAt = Date.now();
   t.is(manager.getTask(victim.id)?.state, 'unknown');
-  await sleep(1_000);
+  const [nodeState] = (await handled(manager, `/cluster/manager/nodes/${victim.node!}`, '/cluster/manager/services/patient', '/cluster/manager/scheduler')) as [{ loseTimers: Record<string, unknown> }];
+  t.true(victim.id in nodeState.loseTimers, 'its node\'s actor waits lostAfterMs to declare it lost');
   t.false(manager.listTasks({ service: 'patient' }).some((x) => x.generation > victim.generation), 'not re-placed while unknown');
   await eventually('lost, then re-placed', () => running(manager, 'patient').some((x) => x.generation === victim.generation + 1), 20_000, 10);
   t.true(Date.now() - downAt >= 1_900, 'waited lostAfterMs');
@@ -156,7 +176,9 @@ test.serial('disconnect.replace false: the task waits for its node and is adopte
   const cut = workers.find((w) => w.worker.nodeId === victim.node)!;
   await cut.link.stop();
   await eventually('down', () => manager.listNodes().find((x) => x.id === victim.node)?.status === 'down', 10_000, 10);
-  await sleep(1_000);
+  // Its node's actor wrote `down` and told the controller in one step (then ended: nothing of it waits); the controller and then the
+  // scheduler have handled that once they answer.
+  await handled(manager, '/cluster/manager/services/pinned', '/cluster/manager/scheduler');
   t.is(manager.getTask(victim.id)?.state, 'unknown');
   t.is(manager.listTasks({ service: 'pinned' }).length, 1, 'no replacement');
   cut.link.start();
