@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ import { GoatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { openEtcdStore } from '../store/etcd.js';
 import { DEFAULT_LEASE_TTL_MS, Election, listManagers, type LeaderInfo } from './election.js';
-import { staleReads } from './stale-reads.js';
+import { staleReads, type StaleReads } from './stale-reads.js';
 
 /** How an HA manager starts. */
 export interface HaManagerOptions extends Omit<ManagerOptions, 'store' | 'epoch' | 'parent' | 'bus'> {
@@ -57,7 +57,7 @@ export class HaManager {
   #token = '';
   #chain: Promise<void> = Promise.resolve();
   #stopping = false;
-  #staleRead: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  #staleReads: StaleReads | undefined;
   /** Leadership changes seen, for tests and `goat-cluster managers`. */
   readonly history: { at: number; role: 'leader' | 'follower'; epoch: number; reason?: string }[] = [];
 
@@ -124,6 +124,7 @@ export class HaManager {
     await this.#manager?.stop().catch(() => undefined);
     this.#manager = null;
     await this.#closeFollower();
+    this.#staleReads?.close();
     this.#client.close();
   }
 
@@ -216,7 +217,7 @@ export class HaManager {
         return l && l.id !== this.id ? l : null;
       },
       metricsToken: this.#o.api?.metricsToken === true,
-      staleRead: (this.#staleRead ??= staleReads({ client: this.#client, prefix: this.#o.etcd.prefix ?? 'goat', token: this.#token })),
+      staleRead: (this.#staleReads ??= staleReads({ endpoints: this.#o.etcd.endpoints, prefix: this.#o.etcd.prefix ?? 'goat', token: this.#token })).handle,
     });
     for (let attempt = 0; ; attempt++) {
       try {
