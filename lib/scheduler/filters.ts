@@ -30,6 +30,13 @@ const EPSILON = 1e-9;
 
 const fmt = (n: number): string => String(Math.round(n * 1000) / 1000);
 
+/** Not a node that says it takes no tasks (its runtime is missing and nothing else is allowed); before `ready`, so the reason is its own. */
+export const availableFilter: Filter = {
+  name: 'available',
+  check: (_req, node) => node.unavailable === undefined,
+  explain: (n) => `${n} ${n === 1 ? 'takes' : 'take'} no tasks (Docker does not answer there and processes are not allowed: see goat-cluster nodes)`,
+};
+
 /** Only nodes whose status is `ready` (not degraded, suspect, down or draining). */
 export const readyFilter: Filter = {
   name: 'ready',
@@ -107,7 +114,7 @@ export const constraintsFilter: Filter = {
 };
 
 /** Every filter, in the order they run (cheap and coarse first; the first that refuses a node is its reason). */
-export const DEFAULT_FILTERS: readonly Filter[] = Object.freeze([readyFilter, runtimeFilter, constraintsFilter, cpuFilter, memoryFilter, diskFilter, portsFilter]);
+export const DEFAULT_FILTERS: readonly Filter[] = Object.freeze([availableFilter, readyFilter, runtimeFilter, constraintsFilter, cpuFilter, memoryFilter, diskFilter, portsFilter]);
 
 /** The filters of `filters` that apply to `req`, in order. */
 export function filtersFor(req: PlacementRequest, filters: readonly Filter[]): Filter[] {

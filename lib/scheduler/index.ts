@@ -15,6 +15,7 @@ export type { SchedNode, PlacementRequest } from './types.js';
 export { buildNodeTable, copyNode, reserve, type PlacedTask } from './table.js';
 export {
   DEFAULT_FILTERS,
+  availableFilter,
   readyFilter,
   runtimeFilter,
   constraintsFilter,

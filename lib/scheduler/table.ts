@@ -24,8 +24,8 @@ export function buildNodeTable(nodes: readonly NodeRecord[], tasks: readonly Pla
       ? { cpus: n.capacity.cpus, memoryMb: n.capacity.memoryMb }
       : { cpus: n.capacity.cpus, memoryMb: n.capacity.memoryMb, diskFreeMb: n.capacity.diskFreeMb };
     byId.set(n.id, {
-      // A node that says it takes no tasks now (no Docker, no --allow-process) counts as not ready.
-      id: n.id, name: n.name, status: n.unavailable ? 'degraded' : n.status, runtime: n.runtime, labels: { ...n.labels }, capacity,
+      // A node that says it takes no tasks now (no Docker, no --allow-process) counts as not ready, and says why.
+      id: n.id, name: n.name, status: n.unavailable ? 'degraded' : n.status, ...(n.unavailable ? { unavailable: n.unavailable } : {}), runtime: n.runtime, labels: { ...n.labels }, capacity,
       reserved: { cpus: 0, memoryMb: 0, diskMb: 0 }, ports: new Set(), tasks: 0, serviceTasks: new Map(),
     });
   }

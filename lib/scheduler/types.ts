@@ -9,6 +9,8 @@ export interface SchedNode {
   id: string;
   name: string;
   status: NodeStatus;
+  /** Why the node says it takes no tasks now (e.g. `auto` without Docker and without --allow-process); absent when it takes them. */
+  unavailable?: string;
   /** How it runs tasks: `docker` (tasks with an image) or `process` (tasks with a command only). @default 'docker' */
   runtime?: 'docker' | 'process';
   labels: Record<string, string>;

@@ -46,12 +46,12 @@ test('a node without Docker and without --allow-process takes no tasks and says 
   t.regex(worker.output, /takes no tasks/);
   const table = await c.cli('nodes');
   t.regex(table.stdout, new RegExp(`${name}: takes no tasks: Docker does not answer`));
-  // Nothing is placed there: an image task stays pending, saying no node is ready.
+  // Nothing is placed there: an image task stays pending, saying the node takes no tasks.
   const run = await c.cli('run', 'img', '--image', 'goat/echo');
   t.is(run.code, 0, run.stderr);
   const pending = await eventually('the task pending with a reason', async () => (await c.api<Task[]>('GET', '/v1/tasks?service=img')).json.find((x) => x.state === 'pending' && x.error !== null), 20_000);
   t.is(pending.node, null);
-  t.regex(pending.error!.message, /not ready/);
+  t.regex(pending.error!.message, /takes no tasks/);
   const events = (await c.api<{ type: string; data: { unavailable?: string } }[]>('GET', '/v1/events?since=0')).json;
   t.false(events.some((e) => e.type === 'task.state' && (e.data as { node?: string }).node !== undefined && (e.data as { state?: string }).state === 'assigned'), 'never assigned');
   await c.cli('stop', 'img');

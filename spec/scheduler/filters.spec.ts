@@ -1,5 +1,5 @@
 import test from 'ava';
-import { constraintsFilter, cpuFilter, DEFAULT_FILTERS, diskFilter, filtersFor, memoryFilter, portsFilter, readyFilter, runtimeFilter } from '../../lib/scheduler/index.js';
+import { availableFilter, constraintsFilter, explainUnplaced, cpuFilter, DEFAULT_FILTERS, diskFilter, filtersFor, memoryFilter, portsFilter, readyFilter, runtimeFilter } from '../../lib/scheduler/index.js';
 import { node, request } from './helpers.js';
 
 test('ready: only ready nodes pass', (t) => {
@@ -7,6 +7,14 @@ test('ready: only ready nodes pass', (t) => {
   t.true(readyFilter.check(req, node('a')));
   for (const status of ['degraded', 'suspect', 'down', 'draining'] as const) t.false(readyFilter.check(req, node('a', { status })), status);
   t.is(readyFilter.explain(2, req), '2 not ready');
+});
+
+test('available: a node that says it takes no tasks refuses every task, and the reason says so', (t) => {
+  const req = request('web', 0);
+  t.true(availableFilter.check(req, node('a')));
+  const locked = { ...node('a', { status: 'degraded' }), unavailable: 'takes no tasks: Docker does not answer' };
+  t.false(availableFilter.check(req, locked));
+  t.is(explainUnplaced(req, [locked]), '0/1 nodes available: 1 takes no tasks (Docker does not answer there and processes are not allowed: see goat-cluster nodes)');
 });
 
 test('cpu: the request fits in capacity minus reserved', (t) => {
@@ -58,10 +66,10 @@ test('constraints: node by id or name, and every label equal', (t) => {
   t.is(constraintsFilter.explain(4, request('web', 0, { constraints: { node: 'b', labels: { zone: 'eu' } } })), '4 not matching constraints (node=b, zone=eu)');
 });
 
-test('only the filters that apply to a task run for it; ready and runtime always do', (t) => {
-  t.deepEqual(filtersFor(request('web', 0), DEFAULT_FILTERS).map((f) => f.name), ['ready', 'runtime']);
+test('only the filters that apply to a task run for it; available, ready and runtime always do', (t) => {
+  t.deepEqual(filtersFor(request('web', 0), DEFAULT_FILTERS).map((f) => f.name), ['available', 'ready', 'runtime']);
   const full = request('web', 0, { resources: { cpu: 1, memoryMb: 1, diskMb: 1 }, ports: [{ host: 80, container: 80 }], constraints: { node: 'a' } });
-  t.deepEqual(filtersFor(full, DEFAULT_FILTERS).map((f) => f.name), ['ready', 'runtime', 'constraints', 'cpu', 'memory', 'disk', 'ports']);
+  t.deepEqual(filtersFor(full, DEFAULT_FILTERS).map((f) => f.name), ['available', 'ready', 'runtime', 'constraints', 'cpu', 'memory', 'disk', 'ports']);
 });
 
 test('runtime: image tasks need a docker node, command-only tasks a process node', (t) => {
