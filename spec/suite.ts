@@ -2,7 +2,7 @@
  * `npm test` (after the build): runs the suite, then checks that it left
  * nothing behind.
  *
- *     node dist/spec/suite.js            # ava, then the disruptive specs one by one, then the check
+ *     node dist/spec/suite.js            # ava, the disruptive specs one by one, 1,000 simulation seeds, then the check
  *     node dist/spec/suite.js --light    # the same without the heavy specs (Docker, multi-process failures, disruptive)
  *     node dist/spec/suite.js FILES…     # ava on FILES, then the check
  *
@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clean, describe, leftovers, reap, RUN_ENV, type Leftovers } from './helpers/leaks.js';
 import { ROOT } from './runtime/helpers/repo.js';
+import { CI_BUDGET } from '../lib/sim/config.js';
 
 /** The spec files that run once per CI run (on the lowest supported Node), not on every version: Docker, multi-process failures, the disruptive ones, real etcd clusters, and the packed package's types (not Node-version specific). */
 export const HEAVY = [
@@ -44,6 +45,22 @@ const SETTLE_MS = 15_000;
 function ava(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [AVA, ...args], { cwd: ROOT, env, stdio: 'inherit' });
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+/**
+ * The deterministic simulation's CI budget (lib/sim/config.ts CI_BUDGET):
+ * 1,000 seeds of a simulated minute of chaos and 90 s of settling each, on
+ * two processes (the machine's two cores), with 20 of them replayed for the
+ * determinism check. Once per CI run (the full suite, on Node 20); a failing
+ * seed is shrunk and written to sim-failures/ (replay: npm run sim -- --replay FILE).
+ */
+function simulation(env: NodeJS.ProcessEnv): Promise<number> {
+  const args = ['dist/lib/sim/cli.js', '--seeds', String(CI_BUDGET.seeds), '--jobs', '2', '--chaos', String(CI_BUDGET.chaosMs / 1000), '--settle', String(CI_BUDGET.settleMs / 1000), '--determinism', '20', '--json'];
+  console.log(`[suite] simulation: node ${args.join(' ')}`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: 'inherit' });
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
@@ -75,6 +92,7 @@ if (files.length > 0) {
   if (!light) {
     const disruptive = (await readdir(join(ROOT, 'dist', 'spec', 'disruptive'))).filter((f) => f.endsWith('.spec.js')).map((f) => `dist/spec/disruptive/${f}`);
     if (disruptive.length > 0) failed = (await ava(['--serial', ...disruptive], env)) !== 0 || failed;
+    failed = (await simulation(env)) !== 0 || failed;
   }
 }
 

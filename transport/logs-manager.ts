@@ -19,7 +19,7 @@ export interface LogPort {
 
 /** Options of a {@link LogRouter}. */
 export interface LogRouterOptions {
-  /** Lines a worker may send ahead of the reader, per stream. @default 2000 */
+  /** Lines a worker may send ahead of the reader, per stream. @default 8000 */
   window?: number;
   /** Time the worker has to answer an open, in ms. @default 5000 */
   openTimeoutMs?: number;
@@ -46,7 +46,7 @@ export class LogRouter {
   readonly #openTimeoutMs: number;
 
   constructor(options: LogRouterOptions = {}) {
-    this.#window = options.window ?? 2_000;
+    this.#window = options.window ?? 8_000;
     this.#openTimeoutMs = options.openTimeoutMs ?? 5_000;
   }
 

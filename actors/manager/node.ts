@@ -61,8 +61,11 @@ export function nodeActor(mc: ManagerContext, id: string): ChildSpec<NactRef> {
       const record = mc.journal.store.getNode(id);
       const state: NodeState = {
         id, link: null, linkNo: 0, unlisten: null,
-        // Silence counts from its last heartbeat written to the store (durable truth), or from the start during the grace.
-        liveness: inGrace ? recoveringLiveness(mc.startedAt, mc.settings.recoveryGraceMs) : { ...recoveringLiveness(record?.lastSeenAt ?? now, 0), graceUntil: null },
+        // Silence counts from the start during the grace; after it, from this actor's start: the heartbeat written last
+        // to the store lags (a flush a second, a failed one more), and judging by it declared nodes down before their
+        // timeout of silence (found by the simulation, CI seeds 668 and 884: a store error restarted the store actor
+        // and, with it unopened, the node's actor).
+        liveness: inGrace ? recoveringLiveness(mc.startedAt, mc.settings.recoveryGraceMs) : { ...recoveringLiveness(Math.max(record?.lastSeenAt ?? now, now), 0), graceUntil: null },
         stopping: new Set(), checkTimer: null, loseTimers: new Map(), reports: [],
       };
       // A node stored as down stays down (its unknown tasks wait to be lost); else it is suspect until its hello.
@@ -73,8 +76,14 @@ export function nodeActor(mc: ManagerContext, id: string): ChildSpec<NactRef> {
         suspect(mc, id);
       }
       const link = mc.linkOf(id);
-      if (link?.open && helloApplied.has(link)) link.close(LINK_CLOSE.RESYNC.code, LINK_CLOSE.RESYNC.meaning);
-      else if (link?.open) ctx.tell({ type: 'linked', link });
+      if (link?.open && helloApplied.has(link)) {
+        link.close(LINK_CLOSE.RESYNC.code, LINK_CLOSE.RESYNC.meaning);
+        // Its link was open until now (an open link is never silent for long): its silence counts from here, not
+        // from the last heartbeat written (found by the simulation, CI seed 215: down 351 ms after its hello).
+        if (!state.liveness.down) state.liveness = { ...state.liveness, lastBeatAt: Math.max(state.liveness.lastBeatAt, now) };
+      } else if (link?.open) {
+        ctx.tell({ type: 'linked', link });
+      }
       armCheck(mc, ctx, state);
       return state;
     },
@@ -121,7 +130,7 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
     case 'check': {
       const next = live(mc, { ...s, checkTimer: null }, { type: 'check', at: now, lateMs: Math.max(0, now - msg.due) }, ctx);
       if (!next.liveness.down) armCheck(mc, ctx, next);
-      else if (next.loseTimers.size === 0) ctx.exit();
+      else if (next.loseTimers.size === 0 && !relinking(mc, s.id)) ctx.exit();
       return next;
     }
     case 'assign': {
@@ -178,10 +187,20 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
         });
         mc.tell(`/cluster/manager/services/${t.service}`, { type: 'reconcile' });
       }
-      if (s.liveness.down && s.loseTimers.size === 0) ctx.exit();
+      if (s.liveness.down && s.loseTimers.size === 0 && !relinking(mc, s.id)) ctx.exit();
       return s;
     }
   }
+}
+
+/**
+ * A down node's actor ends, unless a new link of its node is attached: its
+ * `linked` message waits in this mailbox and would be lost with the actor,
+ * leaving the worker linked and the node down for good (found by the
+ * simulation, CI seed 868: a worker restarted just as it was declared down).
+ */
+function relinking(mc: ManagerContext, id: string): boolean {
+  return mc.linkOf(id)?.open === true;
 }
 
 /** Applies the queued reports, oldest first, in one transaction (a report is not acknowledged: nothing waits on it). */

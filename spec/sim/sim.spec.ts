@@ -21,6 +21,7 @@ const ci = { chaosMs: CI_BUDGET.chaosMs, settleMs: CI_BUDGET.settleMs };
 // Each worker's leader epoch is kept in memory during a run: reading `<dataDir>/epoch` from the real disk
 // resolved after an unpredictable number of macrotasks and made runs diverge at their first connections.
 test.serial('a seed replays exactly: same trace, same hash; another seed differs', async (t) => {
+  t.timeout(5 * 60_000);
   const a = await runSim(configFor(11, ci), { trace: true });
   const b = await runSim(configFor(11, ci), { trace: true });
   const c = await runSim(configFor(12, ci));
@@ -34,6 +35,7 @@ test.serial('a seed replays exactly: same trace, same hash; another seed differs
 
 for (const bug of PLANTED_BUGS) {
   test.serial(`planted bug ${bug}: caught within the CI seed budget and shrunk to a minimal schedule that still fails`, async (t) => {
+    t.timeout(15 * 60_000); // seeds until caught, then the shrinker's runs: minutes on a loaded machine
     let seed: number;
     let found;
     for (seed = 1; seed <= CI_BUDGET.seeds; seed++) {
@@ -62,11 +64,38 @@ for (const [seed, bug] of [
   [3, 'a fenced task forgotten by a restarted worker left its slot empty'],
 ] as const) {
   test.serial(`regression seed ${seed}: ${bug}`, async (t) => {
+    t.timeout(5 * 60_000);
     const r = await runSim(configFor(seed, { workers: 5 }));
     t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
     t.log(`seed ${seed}: ${r.simMs / 60_000} simulated minutes in ${(r.realMs / 1000).toFixed(1)} s (${Math.round(r.simMs / r.realMs)}×)`);
   });
 }
+
+// Seeds that found bugs once the simulation ran on the actor Manager (10 simulated minutes, workers as the seed picks).
+for (const [seed, bug] of [
+  [97, 'a task self-fenced while its engine was lost kept running unwatched, reported unknown for good: its slot stayed empty'],
+  [158, 'a node actor restarted by a store error re-applied its link\'s old hello: a task running since was lost and its copy left running'],
+  [21, 'a worker whose connection was accepted by a manager killed before answering waited forever (the handshake timeout)'],
+  [52, 'a write committed just before the manager died, never answered, is not an acknowledged one'],
+] as const) {
+  test.serial(`regression seed ${seed}: ${bug}`, async (t) => {
+    t.timeout(5 * 60_000);
+    const r = await runSim(configFor(seed));
+    t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+  });
+}
+
+for (const seed of [215, 668, 884, 933]) {
+  test.serial(`regression seed ${seed} (CI budget): a node actor restarted after the grace waits the down timeout of silence`, async (t) => {
+    const r = await runSim(configFor(seed, ci));
+    t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+  });
+}
+
+test.serial('regression seed 868 (CI budget): a worker re-linked as its node was declared down is not left linked to an ended actor', async (t) => {
+  const r = await runSim(configFor(868, ci));
+  t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+});
 
 test.serial('regression seed 60 (CI budget): a task fenced between its worker\'s hello and welcome is reported', async (t) => {
   const r = await runSim(configFor(60, ci));
