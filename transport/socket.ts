@@ -4,6 +4,7 @@
  */
 import WebSocket, { type RawData } from 'ws';
 import { GoatError } from '../lib/errors.js';
+import { boundCoalesced, coalesceWrites, flushWrites } from './coalesce.js';
 import { encodeFrame, type FrameBodyInput, type FrameType } from './frames.js';
 
 /** Encodes and sends a frame; false when the socket is not open. Throws only for an invalid body (a caller's bug). */
@@ -12,10 +13,12 @@ export function sendFrame<T extends FrameType>(ws: WebSocket, type: T, body: Fra
   return sendText(ws, text);
 }
 
-/** Sends already encoded text; false when the socket is not open. */
+/** Sends already encoded text; false when the socket is not open. The messages of one event-loop turn leave in one TCP write (see coalesce.ts). */
 export function sendText(ws: WebSocket, text: string): boolean {
   if (ws.readyState !== WebSocket.OPEN) return false;
+  coalesceWrites(ws);
   ws.send(text);
+  boundCoalesced(ws);
   return true;
 }
 
@@ -29,6 +32,7 @@ export function sendError(ws: WebSocket, err: GoatError, re?: unknown): boolean 
 export function closeSocket(ws: WebSocket, code: number, reason: string): void {
   try {
     if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
+    flushWrites(ws);
     ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
   } catch {
     ws.terminate();
