@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ManagerChildRequest, ManagerChildStats } from './fixtures/manager-child.js';
 import { simFleet } from './fixtures/sim-workers.js';
-import { sleep, startSimCluster, waitFor } from './fixtures/sim-cluster.js';
+import { sleep, startSimCluster, waitFor, whenAllRunning } from './fixtures/sim-cluster.js';
 import { now } from './measure.js';
 
 const TOKEN = 'bench-token-0123456789';
@@ -76,24 +76,10 @@ async function throughputRound(services: number, replicas: number, workers: numb
   try {
     const m = c.manager;
     const total = services * replicas;
-    let running = 0;
-    let doneAt = 0;
-    const allRunning = new Promise<void>((resolve) => {
-      const off = m.subscribeEvents((e) => {
-        if (e.type !== 'task.state' || e.data['state'] !== 'running') return;
-        if (++running === total) {
-          doneAt = now();
-          off();
-          resolve();
-        }
-      });
-    });
+    const allRunning = whenAllRunning(m, total, 120_000);
     const t0 = now();
     await submitServices(m.url, 'svc', services, replicas);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${running} of ${total} tasks running after 120 s`)), 120_000)));
-    await Promise.race([allRunning, timeout]).finally(() => clearTimeout(timer));
-    const ms = doneAt - t0;
+    const ms = (await allRunning) - t0;
     const inStore = m.listTasks({ state: 'running' }).length;
     if (inStore !== total) throw new Error(`the store has ${inStore} running tasks, expected ${total}`);
     return (total * 1000) / ms;

@@ -18,7 +18,7 @@ import { Etcd3 } from 'etcd3';
 import { openEtcdStore, type Store } from '../lib/store/index.js';
 import { EtcdCluster } from '../spec/helpers/etcd-cluster.js';
 import { HaCluster } from '../spec/helpers/ha-cluster.js';
-import { sleep, startSimCluster } from './fixtures/sim-cluster.js';
+import { sleep, startSimCluster, whenAllRunning } from './fixtures/sim-cluster.js';
 import { now } from './measure.js';
 
 const TOKEN = 'bench-token-0123456789';
@@ -30,18 +30,7 @@ async function throughputRound(services: number, replicas: number, workers: numb
   try {
     const m = c.manager;
     const total = services * replicas;
-    let running = 0;
-    let doneAt = 0;
-    const allRunning = new Promise<void>((resolve) => {
-      const off = m.subscribeEvents((e) => {
-        if (e.type !== 'task.state' || e.data['state'] !== 'running') return;
-        if (++running === total) {
-          doneAt = now();
-          off();
-          resolve();
-        }
-      });
-    });
+    const allRunning = whenAllRunning(m, total, 180_000);
     const t0 = now();
     await Promise.all(Array.from({ length: services }, async (_, i) => {
       const res = await fetch(`${m.url}/v1/services/svc-${i}`, {
@@ -52,7 +41,7 @@ async function throughputRound(services: number, replicas: number, workers: numb
       const text = await res.text();
       if (res.status !== 201) throw new Error(`PUT svc-${i}: ${res.status} ${text}`);
     }));
-    await Promise.race([allRunning, sleep(180_000).then(() => Promise.reject(new Error(`${running} of ${total} running after 180 s`)))]);
+    const doneAt = await allRunning;
     await m.store.committed();
     return (total * 1000) / (doneAt - t0);
   } finally {

@@ -85,6 +85,15 @@ function nodeNotes(nodes: readonly NodeRecord[]): string {
 /** Commands already told their answer may be stale (once each). */
 const warnedStale = new WeakSet<CommandContext>();
 
+/** The node named by the first argument (an id, else a name); GOAT_ERR_NOT_FOUND when there is none. */
+async function nodeArg(ctx: CommandContext): Promise<NodeRecord> {
+  const which = arg(ctx, 0, 'NODE (id or name)');
+  const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes');
+  const node = nodes.find((n) => n.id === which) ?? nodes.find((n) => n.name === which);
+  if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${which}'`);
+  return node;
+}
+
 function client(ctx: CommandContext) {
   const onStale = (): void => {
     if (warnedStale.has(ctx)) return;
@@ -271,10 +280,7 @@ export const commands: Record<string, Command> = {
   drain: {
     options: {},
     async run(ctx) {
-      const which = arg(ctx, 0, 'NODE (id or name)');
-      const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes');
-      const node = nodes.find((n) => n.id === which) ?? nodes.find((n) => n.name === which);
-      if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${which}'`);
+      const node = await nodeArg(ctx);
       const drained = await call<NodeRecord>(client(ctx), 'POST', `/v1/nodes/${encodeURIComponent(node.id)}/drain`);
       print(ctx, drained, () => `node ${drained.name} (${drained.id}) draining\n`);
     },
@@ -282,10 +288,7 @@ export const commands: Record<string, Command> = {
   activate: {
     options: {},
     async run(ctx) {
-      const which = arg(ctx, 0, 'NODE (id or name)');
-      const nodes = await call<NodeRecord[]>(client(ctx), 'GET', '/v1/nodes');
-      const node = nodes.find((n) => n.id === which) ?? nodes.find((n) => n.name === which);
-      if (!node) throw new GoatError('GOAT_ERR_NOT_FOUND', `no node '${which}'`);
+      const node = await nodeArg(ctx);
       const active = await call<NodeRecord>(client(ctx), 'POST', `/v1/nodes/${encodeURIComponent(node.id)}/activate`);
       print(ctx, active, () => `node ${active.name} (${active.id}) ${active.status}\n`);
     },
