@@ -25,7 +25,7 @@ export function diskFullError(cause: unknown): GoatError {
 export class DiskFullState {
   #full = false;
 
-  constructor(private readonly probe: (() => void) | undefined) {}
+  constructor(private readonly probe: (() => void | Promise<void>) | undefined) {}
 
   /** A write failed on a full disk. */
   failed(): void {
@@ -38,10 +38,10 @@ export class DiskFullState {
   }
 
   /** The error `/readyz` reports, or undefined; while full, a probe write is tried first. */
-  check(): GoatError | undefined {
+  async check(): Promise<GoatError | undefined> {
     if (!this.#full) return undefined;
     try {
-      this.probe?.();
+      await this.probe?.();
       if (this.probe) this.#full = false;
     } catch (err) {
       if (!isDiskFull(err)) throw err;

@@ -50,8 +50,8 @@ export interface ManagerApi {
   lastEventSeq?(): number;
   /** Why the manager is not ready, shown by `/readyz`; undefined when nothing is wrong. */
   notReadyReason?(): { code: GoatErrorCode; message: string } | undefined;
-  /** A tiny durable write, tried by `/readyz` while the disk was full, to see whether space returned. */
-  probeWrite?(): void;
+  /** A tiny durable write, tried by `/readyz` while the disk was full, to see whether space returned; resolves once committed. */
+  probeWrite?(): void | Promise<void>;
   /** The managers of the cluster (several on etcd; this one alone otherwise). */
   managers?(): Promise<ManagerInfo[]>;
 }
@@ -118,8 +118,8 @@ export function createApiHandler(api: ManagerApi, options: ApiOptions): (req: In
   const staleField = (): { stale?: true } => (options.stale?.() === true ? { stale: true } : {});
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/healthz$/, ({ res }) => send(res, 200, { ok: true, ...staleField() })],
-    ['GET', /^\/readyz$/, ({ res }) => {
-      const why = disk.check()?.toJSON() ?? api.notReadyReason?.();
+    ['GET', /^\/readyz$/, async ({ res }) => {
+      const why = (await disk.check())?.toJSON() ?? api.notReadyReason?.();
       if (why) return send(res, 503, { ready: false, error: { details: {}, ...why }, ...staleField() });
       return api.ready() ? send(res, 200, { ready: true, ...staleField() }) : fail(res, new GoatError('GOAT_ERR_NOT_READY', 'the store is not loaded yet'));
     }],

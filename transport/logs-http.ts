@@ -9,7 +9,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GoatError, isGoatError } from '../lib/errors.js';
-import { formatLogEvent, parseSince, type LogEvent, type LogReadOptions } from '../lib/logs/index.js';
+import { formatLogEvent, parseSince, type LogEvent, type LogEventStream, type LogReadOptions } from '../lib/logs/index.js';
+
+/** A write to the response holds at most about this much text (bytes, roughly) … */
+const BATCH_BYTES = 64 * 1024;
+/** … taken from the stream this many events at a time. */
+const BATCH_EVENTS = 1_000;
 
 /** Reads the query of a logs request; GOAT_ERR_INVALID_SPEC (400) naming a bad field. */
 export function logQuery(q: URLSearchParams): LogReadOptions & { timestamps: boolean } {
@@ -33,7 +38,7 @@ export function logQuery(q: URLSearchParams): LogReadOptions & { timestamps: boo
 }
 
 /** Streams `events` to the response in the format the request asks for; resolves when done or when the client left. */
-export async function sendLogs(events: AsyncIterableIterator<LogEvent>, req: IncomingMessage, res: ServerResponse, o: { prefix: boolean; timestamps: boolean }): Promise<void> {
+export async function sendLogs(events: LogEventStream, req: IncomingMessage, res: ServerResponse, o: { prefix: boolean; timestamps: boolean }): Promise<void> {
   const accept = req.headers.accept ?? '';
   const kind = accept.includes('text/event-stream') ? 'sse' : accept.includes('text/plain') ? 'text' : 'ndjson';
   res.writeHead(200, {
@@ -70,7 +75,19 @@ export async function sendLogs(events: AsyncIterableIterator<LogEvent>, req: Inc
         });
       }
     };
+    const ready = events.takeReady?.bind(events);
     for (;;) {
+      if (ready) {
+        // One task's stream: wait for an event, then take what else has arrived, and write it all at once.
+        const r = await events.next();
+        if (r.done || gone) break;
+        batch += encode(r.value);
+        for (let more = ready(BATCH_EVENTS); more.length > 0 && batch.length < BATCH_BYTES; more = ready(BATCH_EVENTS)) {
+          for (const e of more) batch += encode(e);
+        }
+        await flush();
+        continue;
+      }
       // Batches what is already there into one write; waits only when nothing is.
       const next = events.next();
       const r = batch ? await Promise.race([next, Promise.resolve(null)]) : await next;
@@ -83,7 +100,7 @@ export async function sendLogs(events: AsyncIterableIterator<LogEvent>, req: Inc
       }
       if (r.done) break;
       batch += encode(r.value);
-      if (batch.length >= 64 * 1024) await flush();
+      if (batch.length >= BATCH_BYTES) await flush();
       if (gone) break;
     }
     await flush();

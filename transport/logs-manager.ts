@@ -9,7 +9,7 @@
  * the node.
  */
 import { GoatError } from '../lib/errors.js';
-import type { LogEvent, LogReadOptions } from '../lib/logs/index.js';
+import type { LogEvent, LogEventStream, LogReadOptions } from '../lib/logs/index.js';
 import { newId, type Frame, type FrameBodyInput } from './frames.js';
 
 /** How the router sends to one worker (its link). */
@@ -104,7 +104,7 @@ export class LogRouter {
    * its events, oldest first. `return()` (a `break`) cancels it on the worker.
    * Throws GOAT_ERR_NODE_UNREACHABLE when the node is not linked.
    */
-  open(node: string, task: string, generation: number, options: LogReadOptions): AsyncIterableIterator<LogEvent> {
+  open(node: string, task: string, generation: number, options: LogReadOptions): LogEventStream {
     const port = this.#ports.get(node);
     if (!port) throw new GoatError('GOAT_ERR_NODE_UNREACHABLE', `node ${node} is not linked`, { temporary: true, details: { node } });
     const id = newId();
@@ -119,21 +119,32 @@ export class LogRouter {
       ...(options.tail === undefined ? {} : { tail: options.tail }), ...(options.since === undefined ? {} : { since: options.since }),
     });
     if (!sent) this.#end(id, r, { type: 'error', task, code: 'GOAT_ERR_NODE_UNREACHABLE', message: `the link to node ${node} is closed`, details: { node } });
-    const iterator: AsyncIterableIterator<LogEvent> = {
+    // The reader took `lines` lines: give the worker credit for them once they make half the window.
+    const took = (lines: number): void => {
+      r.taken += lines;
+      if (r.ended || r.taken < this.#window / 2) return;
+      r.port.send('logs_credit', { streamId: id, lines: r.taken });
+      r.taken = 0;
+    };
+    const iterator: LogEventStream = {
       next: async () => {
         for (;;) {
           const e = r.queue.shift();
           if (e) {
-            if (e.type === 'line' && !r.ended && ++r.taken >= this.#window / 2) {
-              r.port.send('logs_credit', { streamId: id, lines: r.taken });
-              r.taken = 0;
-            }
+            if (e.type === 'line') took(1);
             return { done: false, value: e };
           }
           if (r.ended) return { done: true, value: undefined };
           await new Promise<void>((resolve) => (r.wake = resolve));
           r.wake = null;
         }
+      },
+      takeReady: (max) => {
+        const events = r.queue.splice(0, max);
+        let lines = 0;
+        for (const e of events) if (e.type === 'line') lines++;
+        if (lines > 0) took(lines);
+        return events;
       },
       return: async () => {
         if (!r.ended) {

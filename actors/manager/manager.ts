@@ -192,7 +192,12 @@ export class Manager implements ManagerApi {
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
     const tls = options.tls && typeof options.tls.cert === 'string' ? loadServerTls(options.tls as TlsFiles) : (options.tls as TlsServerCredentials | undefined);
     const given = options.store;
-    const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db')));
+    const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db'), {
+      // One fsync per turn of the event loop; the API and the commands to workers wait for it (see #acked, afterCommit).
+      groupCommit: true,
+      // Nothing of a lost group was acknowledged or sent; the reconciler's next sweep redoes what is still needed.
+      onLost: (err) => (options.logger ?? consola.withTag('goat:manager')).warn(`store: a group of writes was not committed (${(err as Error).message}); nothing of it was acknowledged`),
+    }));
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
     // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
     store.open();
@@ -401,8 +406,9 @@ export class Manager implements ManagerApi {
   lastEventSeq(): number {
     return this.store.lastEventSeq();
   }
-  probeWrite(): void {
+  async probeWrite(): Promise<void> {
     this.store.setMeta('diskProbeAt', String(this.#clock.now()));
+    if (this.store.pending) await this.store.committed();
   }
 
   /**

@@ -4,7 +4,7 @@
  * rotations, size-based rotation with time checkpoints, a bounded buffer that
  * counts what it drops, and merging several tasks' lines into one stream.
  */
-export type { LogLine, LogReadOptions, LogReader, LogEvent, LogStreamName } from './types.js';
+export type { LogLine, LogReadOptions, LogReader, LogEvent, LogEventStream, LogStreamName } from './types.js';
 export { DockerLogSplitter, dockerLogLines, tailByStream } from './docker-stream.js';
 export { followLogFiles, readLogFiles } from './file-follow.js';
 export { LogKeeper, rotateFile, LOG_ROTATION_DEFAULTS, type LogRotation } from './rotate.js';

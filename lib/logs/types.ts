@@ -33,3 +33,9 @@ export type LogEvent =
   | { type: 'line'; task: string; stream: LogStreamName; at: number; text: string }
   | { type: 'dropped'; task: string; count: number }
   | { type: 'error'; task: string; code: string; message: string; details?: Record<string, unknown> };
+
+/** Log events as they come, which can also hand over at once the events that have already arrived (a consumer then writes them together). */
+export interface LogEventStream extends AsyncIterableIterator<LogEvent> {
+  /** Up to `max` events that have arrived and were not read yet, without waiting (none when nothing waits). */
+  takeReady?(max: number): LogEvent[];
+}

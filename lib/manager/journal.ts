@@ -22,6 +22,8 @@ export class Journal {
   readonly #listeners = new Set<(e: ClusterEvent) => void>();
   #txEvents: Omit<ClusterEvent, 'seq'>[] = [];
   #txDepth = 0;
+  /** Events appended but not yet committed (a store that commits later): heard once it has. */
+  #unheard: { events: ClusterEvent[]; ready: boolean }[] = [];
 
   constructor(
     /** The store (the `store` actor's cell). */
@@ -57,7 +59,7 @@ export class Journal {
     }
     if (outer) {
       this.#txEvents = [];
-      for (const event of appended) for (const l of this.#listeners) l(event);
+      this.#hear(appended);
     }
     return result;
   }
@@ -69,8 +71,32 @@ export class Journal {
       this.#txEvents.push(e);
       return;
     }
-    const [event] = this.store.appendEvents([e]);
-    if (event) for (const l of this.#listeners) l(event);
+    this.#hear(this.store.appendEvents([e]));
+  }
+
+  /** Tells the listeners, in log order, once the store has committed the events (at once when nothing is pending). */
+  #hear(events: ClusterEvent[]): void {
+    if (events.length === 0) return;
+    if (!this.store.pending && this.#unheard.length === 0) {
+      for (const event of events) this.#tell(event);
+      return;
+    }
+    // Groups commit in order, and each group's waiters are answered in order: heard in log order.
+    const batch = { events, ready: false };
+    this.#unheard.push(batch);
+    const drain = (): void => {
+      batch.ready = true;
+      while (this.#unheard[0]?.ready) for (const event of this.#unheard.shift()!.events) this.#tell(event);
+    };
+    // A refused commit: those events never happened, and nobody hears them.
+    this.store.committed().then(drain, () => {
+      this.#unheard = this.#unheard.filter((b) => b !== batch);
+      drain();
+    });
+  }
+
+  #tell(event: ClusterEvent): void {
+    for (const l of this.#listeners) l(event);
   }
 
   /** Records decided events (see {@link PendingEvent}). */

@@ -170,11 +170,11 @@ export class SimCluster {
       return out;
     };
     return new Proxy(store, {
-      get(target, prop, receiver) {
+      get(target, prop) {
         if (prop === 'transaction') return transaction;
         if (prop === 'appendEvents') return appendEvents;
         if (prop === 'close') return (): void => undefined;
-        const value = Reflect.get(target, prop, receiver) as unknown;
+        const value = Reflect.get(target, prop) as unknown; // getters run on the store itself (its private fields)
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });

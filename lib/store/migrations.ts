@@ -29,7 +29,11 @@ export const GOAT_APPLICATION_ID = 0x474f4154;
  */
 export const ACTIVE_TASKS = "state NOT IN ('completed', 'failed', 'lost', 'stopped')";
 
-/** A task's creation time (ms), as the `tasks_by_created` index has it: queries must use this exact expression. */
+/**
+ * A task's creation time (ms), as migration 5's `tasks_by_created` index had
+ * it. Migration 6 replaced that index (which every write of a record had to
+ * recompute) with the `created_at` column, set once when the task is made.
+ */
 export const TASK_CREATED_AT = "json_extract(record, '$.createdAt')";
 
 /** The migrations, in order. */
@@ -131,6 +135,18 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     description: 'tasks indexed by service and creation time (a reconcile reads a rollout\'s tasks, not the whole history)',
     up(db: Database.Database): void {
       db.exec(`CREATE INDEX tasks_by_created ON tasks (service, ${TASK_CREATED_AT});`);
+    },
+  },
+  {
+    version: 6,
+    description: "tasks' creation time as a column, indexed by service (a task's state changes no longer rewrite that index)",
+    up(db: Database.Database): void {
+      db.exec(`
+        ALTER TABLE tasks ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+        UPDATE tasks SET created_at = coalesce(${TASK_CREATED_AT}, 0);
+        DROP INDEX tasks_by_created;
+        CREATE INDEX tasks_by_created_at ON tasks (service, created_at);
+      `);
     },
   },
 ]);

@@ -18,7 +18,7 @@ import { existsSync, fsyncSync, linkSync, mkdirSync, openSync, closeSync, rename
 import { dirname, resolve } from 'node:path';
 import { GoatError } from '../errors.js';
 import { withServiceDefaults, type ClusterEvent, type NodeRecord, type ServiceRecord, type ServiceSpec, type ServiceState, type TaskRecord } from '../model/index.js';
-import { ACTIVE_TASKS, GOAT_APPLICATION_ID, SCHEMA_VERSION, TASK_CREATED_AT, migrate } from './migrations.js';
+import { ACTIVE_TASKS, GOAT_APPLICATION_ID, SCHEMA_VERSION, migrate } from './migrations.js';
 import type { IdempotencyRecord, Store, TaskFilter } from './store.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -27,6 +27,20 @@ export interface SqliteStoreOptions {
   maxEvents?: number;
   /** How long a write waits for a lock held by another connection, in ms. @default 5000 */
   busyTimeoutMs?: number;
+  /**
+   * Group commit: the writes of one turn of the event loop share one
+   * transaction, committed (one fsync) as soon as that turn ends. A write
+   * then returns before it is durable: `pending` is true until the commit,
+   * and whoever acknowledges it waits for `committed()` first, as with etcd.
+   * Off, every write is durable when it returns. A file store only; the
+   * manager turns it on. @default false
+   */
+  groupCommit?: boolean;
+  /**
+   * Told when a group failed to commit (its writes were not made, and their
+   * waiters were rejected): the manager reconciles from what the store holds.
+   */
+  onLost?: (err: unknown) => void;
 }
 
 /** Defaults of {@link SqliteStoreOptions}. */
@@ -159,10 +173,21 @@ class SqliteStore implements Store {
   readonly #taskQueries = new Map<string, Database.Statement<unknown[], { record: string }>>();
   readonly #currentQueries = new Map<string, Database.Statement<unknown[], { id: string; record: string }>>();
 
-  constructor(file: string, db: DB, maxEvents: number) {
+  /** Group commit on (see {@link SqliteStoreOptions.groupCommit}). */
+  readonly #group: boolean;
+  /** A group's transaction is open (BEGIN done, COMMIT scheduled). */
+  #open = false;
+  /** Who waits for the open group's commit. */
+  #waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** Told when a group failed to commit. */
+  readonly #onLost: ((err: unknown) => void) | undefined;
+
+  constructor(file: string, db: DB, maxEvents: number, groupCommit = false, onLost?: (err: unknown) => void) {
     this.file = file;
     this.#db = db;
     this.#maxEvents = maxEvents;
+    this.#group = groupCommit;
+    this.#onLost = onLost;
     this.#stmt = {
       getService: db.prepare<[string], ServiceRow>('SELECT * FROM services WHERE name = ?'),
       listServices: db.prepare<[], ServiceRow>('SELECT * FROM services ORDER BY name'),
@@ -180,10 +205,11 @@ class SqliteStore implements Store {
           `FROM tasks WHERE service = ? AND NOT (${ACTIVE_TASKS})) WHERE rn > ?)`,
       ),
       getTask: db.prepare<[string], { record: string }>('SELECT record FROM tasks WHERE id = ?'),
-      putTask: db.prepare<[string, string, number, number, string, string | null, string]>(
-        'INSERT INTO tasks (id, service, slot, generation, state, node, record) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
-          'ON CONFLICT (id) DO UPDATE SET service = excluded.service, slot = excluded.slot, generation = excluded.generation, ' +
-          'state = excluded.state, node = excluded.node, record = excluded.record',
+      // A task's id names its service, slot and generation, and its creation time never changes: an update sets
+      // only what does change, so that the indexes on the others (tasks_by_service, tasks_by_created_at) are left alone.
+      putTask: db.prepare<[string, string, number, number, string, string | null, string, number]>(
+        'INSERT INTO tasks (id, service, slot, generation, state, node, record, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (id) DO UPDATE SET state = excluded.state, node = excluded.node, record = excluded.record',
       ),
       deleteTask: db.prepare<[string]>('DELETE FROM tasks WHERE id = ?'),
       getNode: db.prepare<[string], { record: string }>('SELECT record FROM nodes WHERE id = ?'),
@@ -207,22 +233,80 @@ class SqliteStore implements Store {
     };
   }
 
-  /** Always false: a SQLite write is committed when its method returns. */
-  readonly pending = false;
-
-  /** Resolves at once: every write already committed when it returned. */
-  committed(): Promise<void> {
-    return Promise.resolve();
+  /** True while a group's writes are not yet committed (never without group commit). */
+  get pending(): boolean {
+    return this.#open;
   }
 
+  /** Resolves once every write made so far is committed; rejects with SQLite's error when their group failed to commit. */
+  committed(): Promise<void> {
+    if (!this.#open) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Commits the open group first: nothing acknowledged is lost by a clean close. */
   close(): void {
+    if (this.#open && this.#db.open) this.#commit();
     if (this.#db.open) this.#db.close();
   }
 
   transaction<T>(fn: () => T): T {
-    // better-sqlite3 runs fn between BEGIN and COMMIT (a SAVEPOINT when nested)
-    // and rolls back when it throws; it refuses a fn that returns a Promise.
-    return this.#db.transaction(fn)();
+    // better-sqlite3 runs fn between BEGIN and COMMIT (a SAVEPOINT when nested,
+    // as inside a group) and rolls back when it throws; it refuses a fn that
+    // returns a Promise.
+    return this.#write(() => this.#db.transaction(fn)());
+  }
+
+  /**
+   * Runs one write: inside the open group with group commit (opening one,
+   * its commit scheduled for the end of this turn), else on its own. A
+   * write that fails rolls back alone (a statement or a savepoint), unless
+   * SQLite rolled back the whole group (disk full, I/O error): then the
+   * group's earlier writes are lost too (see {@link #lose}).
+   */
+  #write<T>(fn: () => T): T {
+    if (!this.#group) return fn();
+    if (!this.#open) {
+      this.#db.exec('BEGIN IMMEDIATE');
+      this.#open = true;
+      setImmediate(() => this.#commit());
+    }
+    try {
+      return fn();
+    } catch (err) {
+      if (!this.#db.inTransaction) this.#lose(err);
+      throw err;
+    }
+  }
+
+  /** Commits the open group and answers its waiters. */
+  #commit(): void {
+    if (!this.#open || !this.#db.open) return;
+    try {
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      this.#lose(err);
+      return;
+    }
+    this.#open = false;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  /**
+   * A group did not commit: none of its writes was made. Its waiters are
+   * rejected with SQLite's error (so nothing of it is acknowledged or acted
+   * on: a full disk answers 507), `onLost` is told, and the next write
+   * opens a new group.
+   */
+  #lose(err: unknown): void {
+    this.#open = false;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(err);
+    this.#onLost?.(err);
   }
 
   getService(name: string): ServiceRecord | undefined {
@@ -248,11 +332,11 @@ class SqliteStore implements Store {
   }
 
   putServiceState(name: string, state: Partial<ServiceState>): boolean {
-    return this.#stmt.putServiceState.run(JSON.stringify(state), name).changes > 0;
+    return this.#write(() => this.#stmt.putServiceState.run(JSON.stringify(state), name).changes > 0);
   }
 
   deleteService(name: string): boolean {
-    return this.#stmt.deleteService.run(name).changes > 0;
+    return this.#write(() => this.#stmt.deleteService.run(name).changes > 0);
   }
 
   getTask(id: string): TaskRecord | undefined {
@@ -290,12 +374,12 @@ class SqliteStore implements Store {
       if (!stmt) this.#currentQueries.set(key, (stmt = this.#db.prepare<unknown[], { id: string; record: string }>(sql)));
       return stmt;
     };
-    // Three indexed reads: live tasks (tasks_active), each slot's newest generation when it is finished (tasks_by_service), created since (tasks_by_created).
+    // Three indexed reads: live tasks (tasks_active), each slot's newest generation when it is finished (tasks_by_service), created since (tasks_by_created_at).
     const rows = [
       ...q('active', `SELECT id, record FROM tasks INDEXED BY tasks_active WHERE ${ACTIVE_TASKS} AND service = ?`).all(service),
       ...q('newest', `SELECT t.id, t.record FROM (SELECT slot, MAX(generation) AS g FROM tasks WHERE service = @service GROUP BY slot) AS m
         JOIN tasks AS t ON t.service = @service AND t.slot = m.slot AND t.generation = m.g WHERE NOT (${ACTIVE_TASKS})`).all({ service }),
-      ...q('created', `SELECT id, record FROM tasks INDEXED BY tasks_by_created WHERE service = ? AND ${TASK_CREATED_AT} >= ?`).all(service, createdSince),
+      ...q('created', 'SELECT id, record FROM tasks INDEXED BY tasks_by_created_at WHERE service = ? AND created_at >= ?').all(service, createdSince),
     ];
     const byId = new Map<string, TaskRecord>();
     for (const r of rows) if (!byId.has(r.id)) byId.set(r.id, JSON.parse(r.record) as TaskRecord);
@@ -308,12 +392,12 @@ class SqliteStore implements Store {
 
   pruneTaskHistory(service: string, keep: number): number {
     checkNonNegativeInt(keep, 'keep');
-    return this.#stmt.pruneHistory.run(service, keep).changes;
+    return this.#write(() => this.#stmt.pruneHistory.run(service, keep).changes);
   }
 
   putTasks(tasks: TaskRecord[]): void {
     this.transaction(() => {
-      for (const t of tasks) this.#stmt.putTask.run(t.id, t.service, t.slot, t.generation, t.state, t.node, JSON.stringify(t));
+      for (const t of tasks) this.#stmt.putTask.run(t.id, t.service, t.slot, t.generation, t.state, t.node, JSON.stringify(t), t.createdAt);
     });
   }
 
@@ -333,7 +417,7 @@ class SqliteStore implements Store {
   }
 
   putNode(node: NodeRecord): void {
-    this.#stmt.putNode.run(node.id, node.status, JSON.stringify(node));
+    this.#write(() => this.#stmt.putNode.run(node.id, node.status, JSON.stringify(node)));
   }
 
   appendEvents(events: Omit<ClusterEvent, 'seq'>[]): ClusterEvent[] {
@@ -367,11 +451,11 @@ class SqliteStore implements Store {
   }
 
   putIdempotency(key: string, rec: IdempotencyRecord, expiresAt: number): void {
-    this.#stmt.putIdempotency.run(key, rec.bodyHash, rec.status, JSON.stringify(rec.response) ?? 'null', expiresAt);
+    this.#write(() => this.#stmt.putIdempotency.run(key, rec.bodyHash, rec.status, JSON.stringify(rec.response) ?? 'null', expiresAt));
   }
 
   pruneIdempotency(now: number): number {
-    return this.#stmt.pruneIdempotency.run(now).changes;
+    return this.#write(() => this.#stmt.pruneIdempotency.run(now).changes);
   }
 
   getMeta(key: string): string | undefined {
@@ -379,10 +463,11 @@ class SqliteStore implements Store {
   }
 
   setMeta(key: string, value: string): void {
-    this.#stmt.setMeta.run(key, value);
+    this.#write(() => this.#stmt.setMeta.run(key, value));
   }
 
   async backup(file: string): Promise<void> {
+    this.#commit(); // the copy holds every write made so far
     const target = resolve(file);
     mkdirSync(dirname(target), { recursive: true });
     const tmp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -421,7 +506,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     if (facts.version < SCHEMA_VERSION) migrate(db, facts.version);
-    return new SqliteStore(path, db, maxEvents);
+    return new SqliteStore(path, db, maxEvents, options.groupCommit === true && path !== ':memory:', options.onLost);
   } catch (err) {
     db.close();
     if (isCorruption(err)) throw corrupt(path, 'is damaged', err);

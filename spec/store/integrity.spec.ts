@@ -120,6 +120,34 @@ test('a zero-byte file is refused as truncated and left as it is; an empty SQLit
   }
 });
 
+test('a version 5 file is migrated: tasks get their created_at column from the record, and reads by creation time find them', (t) => {
+  const file = join(tempDir(t), 'goat.db');
+  readonly(file, (db) => {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`application_id = ${GOAT_APPLICATION_ID}`);
+    for (const m of MIGRATIONS.slice(0, 5)) m.up(db);
+    db.pragma('user_version = 5');
+    for (const [slot, createdAt] of [[0, 1_000], [1, 5_000]] as const) {
+      const tk = task('web', slot, { node: 'n1', state: 'failed', createdAt });
+      db.prepare('INSERT INTO tasks (id, service, slot, generation, state, node, record) VALUES (?, ?, ?, ?, ?, ?, ?)').run(tk.id, 'web', slot, 1, 'failed', 'n1', JSON.stringify(tk));
+    }
+  });
+  const store = openSqliteStore(file);
+  t.teardown(() => store.close());
+  // Both slots' newest tasks are read anyway; a later third one only through created_at.
+  store.putTasks([task('web', 0, { id: 'web.0.g2', generation: 2, state: 'failed', createdAt: 9_000 })]);
+  t.deepEqual(store.listCurrentTasks('web', 4_000).map((x) => x.id), ['web.0.g2', 'web.1.abc1']);
+  t.deepEqual(store.listCurrentTasks('web', 0).map((x) => x.id), ['web.0.abc0', 'web.0.g2', 'web.1.abc1']);
+  store.close();
+  readonly(file, (db) => {
+    t.is(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    t.deepEqual(db.prepare('SELECT id, created_at FROM tasks ORDER BY id').all(), [
+      { id: 'web.0.abc0', created_at: 1_000 }, { id: 'web.0.g2', created_at: 9_000 }, { id: 'web.1.abc1', created_at: 5_000 },
+    ]);
+    t.falsy(db.prepare("SELECT name FROM sqlite_schema WHERE name = 'tasks_by_created'").get(), 'the expression index is gone');
+  });
+});
+
 test('a version 1 file is migrated to the current schema, its data kept', (t) => {
   t.true(SCHEMA_VERSION >= 2, 'there is something to migrate');
   const file = join(tempDir(t), 'goat.db');
