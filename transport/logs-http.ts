@@ -54,6 +54,8 @@ export async function sendLogs(events: LogEventStream, req: IncomingMessage, res
   res.on('close', leave);
   const encode = (e: LogEvent): string => {
     if (kind === 'text') return formatLogEvent(e, o);
+    // The common case written out: what JSON.stringify(e) gives, without walking the object.
+    if (kind === 'ndjson' && e.type === 'line') return `{"type":"line","task":${JSON.stringify(e.task)},"stream":"${e.stream}","at":${e.at},"text":${JSON.stringify(e.text)}}\n`;
     const json = JSON.stringify(e);
     return kind === 'sse' ? `event: ${e.type}\ndata: ${json}\n\n` : `${json}\n`;
   };

@@ -2,13 +2,12 @@
 import { type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { GoatError } from '../errors.js';
-import { openSqliteStore, restoreSqliteStore } from '../store/index.js';
+import { openSqliteStore, restoreSqliteStore } from '../store/sqlite.js';
 import { waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
 import type { TreeNode } from '../supervision/index.js';
 import { call } from './client.js';
 import { goatFetch } from '../tls-fetch.js';
 import { ago, table } from './table.js';
-import * as serve from './serve.js';
 import { paint, serviceText, slotSegments, watchTree } from '../inspector/index.js';
 import { logsCommand } from './logs.js';
 import { adoptCommand } from './adopt.js';
@@ -17,6 +16,9 @@ import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
 import { SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
 import { checkPlacement } from './placeable.js';
+
+/** The server commands' code (manager, worker, Docker, etcd), loaded only when one runs: the client commands start fast. */
+const serve = (): Promise<typeof import('./serve.js')> => import('./serve.js');
 
 /** What a command gets. */
 export interface CommandContext {
@@ -189,9 +191,9 @@ export function whyColumn(t: TaskRecord, now = Date.now()): string {
 
 /** The commands by name. */
 export const commands: Record<string, Command> = {
-  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: serve.start },
-  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: serve.manager },
-  worker: { options: { config: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: serve.worker },
+  start: { options: { config: { type: 'string' }, listen: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: async (ctx) => (await serve()).start(ctx) },
+  manager: { options: { config: { type: 'string' }, listen: { type: 'string' }, etcd: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } }, run: async (ctx) => (await serve()).manager(ctx) },
+  worker: { options: { config: { type: 'string' }, join: { type: 'string' }, name: { type: 'string' }, runtime: { type: 'string' }, 'allow-process': { type: 'boolean' } }, run: async (ctx) => (await serve()).worker(ctx) },
   run: {
     options: {
       ...SPEC_OPTIONS, 'idempotency-key': { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },

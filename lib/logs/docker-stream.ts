@@ -1,5 +1,5 @@
 /**
- * Docker's log stream (asked for with `timestamps: true`), split into lines as
+ * Docker's log stream (asked for with `timestamps: true`, or not), split into lines as
  * it arrives: chunks may cut frames and lines anywhere. Without a TTY every
  * frame has an 8-byte header (stream id, 3 zero bytes, big-endian length);
  * each line starts with the engine's RFC 3339 nano timestamp and a space.
@@ -14,13 +14,29 @@ const MAX_LINE = 64 * 1024;
 
 /** Splits a Docker log byte stream into {@link LogLine}s. */
 export class DockerLogSplitter {
+  /**
+   * @param stamped Whether the stream was asked for with `timestamps: true`
+   *   (each line starts with the engine's time). Unstamped, every line gets
+   *   the time its chunk arrived: a live follow (`docker logs -f` asks for no
+   *   timestamps either) spares the engine formatting one per line, and a
+   *   line that merely starts with a date keeps it as text.
+   * @param now The clock of unstamped lines.
+   */
+  constructor(
+    readonly stamped = true,
+    readonly now: () => number = Date.now,
+  ) {}
+
   #pending: Buffer = Buffer.alloc(0);
+  /** When the chunk being split arrived (unstamped lines get it). */
+  #arrived = 0;
   readonly #partial: Record<LogStreamName, string> = { stdout: '', stderr: '' };
   /** True when the stream is not framed (a TTY container): all of it is stdout. */
   #raw: boolean | undefined;
 
   /** Feeds a chunk; returns the complete lines it finished. */
   push(chunk: Buffer): LogLine[] {
+    if (!this.stamped) this.#arrived = this.now();
     this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     const out: LogLine[] = [];
     if (this.#raw === undefined && this.#pending.length >= 4) {
@@ -48,7 +64,7 @@ export class DockerLogSplitter {
   end(): LogLine[] {
     const out: LogLine[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
-      if (this.#partial[stream]) out.push(stampedLine(stream, this.#partial[stream]));
+      if (this.#partial[stream]) out.push(this.#line(stream, this.#partial[stream]));
       this.#partial[stream] = '';
     }
     return out;
@@ -58,14 +74,19 @@ export class DockerLogSplitter {
     let buffered = this.#partial[stream] + text;
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {
-      out.push(stampedLine(stream, buffered.slice(0, nl)));
+      out.push(this.#line(stream, buffered.slice(0, nl)));
       buffered = buffered.slice(nl + 1);
     }
     while (buffered.length > MAX_LINE) {
-      out.push(stampedLine(stream, buffered.slice(0, MAX_LINE)));
+      out.push(this.#line(stream, buffered.slice(0, MAX_LINE)));
       buffered = buffered.slice(MAX_LINE);
     }
     this.#partial[stream] = buffered;
+  }
+
+  #line(stream: LogStreamName, raw: string): LogLine {
+    if (this.stamped) return stampedLine(stream, raw);
+    return { stream, at: this.#arrived, text: raw.endsWith('\r') ? raw.slice(0, -1) : raw };
   }
 }
 

@@ -257,8 +257,11 @@ export class DockerRuntime implements Runtime {
   async openLogs(taskId: string, generation: number, options: LogReadOptions): Promise<LogReader | undefined> {
     checkInstanceId(taskId, generation);
     const container = this.docker.getContainer(containerName(taskId, generation));
+    // Only new lines, as they come: their arrival is their time, and the engine need not format one per line
+    // (what `docker logs -f` asks for). Old lines (a tail, --since) keep the engine's times.
+    const stamped = !(options.follow && options.tail === 0 && options.since === undefined);
     const query = {
-      stdout: true, stderr: true, timestamps: true,
+      stdout: true, stderr: true, timestamps: stamped,
       ...(options.tail === undefined ? {} : { tail: options.tail }),
       ...(options.since === undefined ? {} : { since: Math.floor(options.since / 1000) }),
     };
@@ -279,7 +282,7 @@ export class DockerRuntime implements Runtime {
       if (isNotFound(err) || isConflict(err)) return undefined;
       throw toGoatError(err, 'logs', { container: containerName(taskId, generation) });
     }
-    return dockerLogReader(source, destroy, options.since);
+    return dockerLogReader(source, destroy, options.since, stamped);
   }
 
   /** {@inheritDoc Runtime.exec} */
@@ -480,8 +483,8 @@ export class DockerRuntime implements Runtime {
 
 
 /** A Docker log byte stream as a {@link LogReader}: lines in batches, `since` applied to the millisecond. */
-function dockerLogReader(source: AsyncIterable<Buffer>, destroy: () => void, since: number | undefined): LogReader {
-  const splitter = new DockerLogSplitter();
+function dockerLogReader(source: AsyncIterable<Buffer>, destroy: () => void, since: number | undefined, stamped: boolean): LogReader {
+  const splitter = new DockerLogSplitter(stamped);
   const keep = (lines: LogLine[]): LogLine[] => (since === undefined ? lines : lines.filter((l) => l.at >= since));
   let closed = false;
   return {

@@ -44,3 +44,14 @@ test('a whole buffer gives every line; the tail keeps the last N of each stream'
   t.deepEqual(tailByStream(lines, 0), { stdout: [], stderr: [] });
   t.deepEqual(tailByStream(dockerLogLines(Buffer.alloc(0)), 5), { stdout: [], stderr: [] });
 });
+
+test('an unstamped stream (a live follow): every line gets the time its chunk arrived, and a line that starts with a date keeps it', (t) => {
+  let clock = 1_000;
+  const s = new DockerLogSplitter(false, () => clock);
+  t.deepEqual(s.push(Buffer.concat([frame(1, 'one\n2026-11-30T14:00:00Z is text here\r\n'), frame(2, 'par')])), [
+    { stream: 'stdout', at: 1_000, text: 'one' },
+    { stream: 'stdout', at: 1_000, text: '2026-11-30T14:00:00Z is text here' },
+  ]);
+  clock = 2_000;
+  t.deepEqual(s.push(frame(2, 'tial\n')), [{ stream: 'stderr', at: 2_000, text: 'partial' }]);
+});

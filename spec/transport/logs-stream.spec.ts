@@ -2,7 +2,10 @@ import test from 'ava';
 import { decodeFrame, encodeFrame, type Frame } from '../../transport/frames.js';
 import { LogRouter, type LogPort } from '../../transport/logs-manager.js';
 import { WorkerLogStreams, type LogOpener } from '../../transport/logs-worker.js';
-import type { LogLine, LogReader } from '../../lib/logs/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LogEvent, LogEventStream, LogLine, LogReader } from '../../lib/logs/index.js';
+import { sendLogs } from '../../transport/logs-http.js';
 
 /** A router and a worker joined by frames encoded and decoded as on a link (no socket). */
 function joined(open: LogOpener, o: { window?: number; maxLines?: number } = {}) {
@@ -105,3 +108,54 @@ test('a task with no logs on its node is an error event from the worker', async 
   for await (const e of router.open('n1', 'web.0.gone', 3, {})) events.push(e);
   t.like(events[0], { type: 'error', code: 'GOAT_ERR_NO_SUCH_TASK' });
 });
+
+test('takeReady hands over what has arrived without waiting, mixed with next(); the credit keeps flowing, so a small window reads everything', async (t) => {
+  const { opener } = counting(1_000);
+  const { router } = joined(opener, { window: 100 });
+  const stream = router.open('n1', 'web.0.a', 1, {});
+  const texts: string[] = [];
+  let batches = 0;
+  for (let r = await stream.next(); !r.done; r = await stream.next()) {
+    if (r.value.type === 'line') texts.push(r.value.text);
+    const more = stream.takeReady!(1_000);
+    if (more.length > 0) batches++;
+    for (const e of more) if (e.type === 'line') texts.push(e.text);
+  }
+  t.is(texts.length, 1_000);
+  t.deepEqual(texts.slice(0, 3), ['line 0', 'line 1', 'line 2']);
+  t.is(texts[999], 'line 999');
+  t.true(batches > 0, 'some events were taken in batches');
+  t.deepEqual(stream.takeReady!(10), []);
+});
+
+test('HTTP: JSON lines are what JSON.stringify gives for every event; text is formatted; a task\'s error ends it as a notice', async (t) => {
+  const events: LogEvent[] = [
+    { type: 'line', task: 'web.0.a', stream: 'stdout', at: 1_000, text: 'héllo "wörld"\t\u0001' },
+    { type: 'dropped', task: 'web.0.a', count: 3 },
+    { type: 'line', task: 'web.0.a', stream: 'stderr', at: 2_000, text: 'oops' },
+    { type: 'error', task: 'web.0.a', code: 'GOAT_ERR_LINK_CLOSED', message: 'the link to node n1 closed' },
+  ];
+  const serve = async (accept: string): Promise<string> => {
+    const server = createServer((req, res) => void sendLogs(fromArray(events), req, res, { prefix: false, timestamps: false }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { headers: { accept } });
+      return await res.text();
+    } finally {
+      server.close();
+    }
+  };
+  t.is(await serve('application/x-ndjson'), events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  t.is(await serve('text/plain'), 'out | héllo "wörld"\t\u0001\n[goat] 3 line(s) dropped: the reader did not keep up\nerr | oops\n[goat] the link to node n1 closed (GOAT_ERR_LINK_CLOSED)\n');
+});
+
+/** A log stream of the given events, with takeReady. */
+function fromArray(events: LogEvent[]): LogEventStream {
+  const queue = [...events];
+  const stream: LogEventStream = {
+    next: async () => (queue.length > 0 ? { done: false, value: queue.shift()! } : { done: true, value: undefined }),
+    takeReady: (max) => queue.splice(0, max),
+    [Symbol.asyncIterator]: () => stream,
+  };
+  return stream;
+}
