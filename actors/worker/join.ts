@@ -8,7 +8,7 @@ import { LinkClient, type AssignBody, type LinkClientOptions, type StopBody, typ
 import { availableParallelism, totalmem } from 'node:os';
 import { planted } from '../../lib/sim/planted.js';
 import { TreePublisher } from '../../transport/remote-tree.js';
-import { systemClock } from '../../lib/supervision/index.js';
+import { systemClock, type TimerId } from '../../lib/supervision/index.js';
 import { adminCall } from '../supervision/index.js';
 import { linkChild } from './link.js';
 import { WorkerLogStreams } from '../../transport/logs-worker.js';
@@ -92,6 +92,9 @@ export function memoryEpochs(epoch = 0): EpochStore {
   };
 }
 
+/** How often a worker measures the usage its heartbeats report (ms). */
+export const USAGE_REFRESH_MS = 5_000;
+
 /** A joined worker. */
 export interface JoinedWorker {
   worker: Worker;
@@ -106,8 +109,16 @@ export interface JoinedWorker {
 export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const worker = await Worker.start(options);
   let usage = { tasks: 0, memoryMb: 0, cpuSeconds: 0 };
-  const refresh = setInterval(() => void worker.usage().then((u) => (usage = u), () => undefined), 5_000);
-  refresh.unref();
+  // What the heartbeats carry, measured every USAGE_REFRESH_MS on the worker's clock (never a beat's own cost).
+  const clock = options.clock ?? systemClock;
+  let refresh: TimerId | null = null;
+  const measure = (): void => {
+    refresh = clock.setTimeout(() => {
+      void worker.usage().then((u) => (usage = u), () => undefined);
+      measure();
+    }, USAGE_REFRESH_MS);
+  };
+  measure();
   const logs = new WorkerLogStreams((taskId, generation, o) => worker.runtime.openLogs(taskId, generation, o));
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
   // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
@@ -199,7 +210,8 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
       publisher.stop();
       logs.closeAll();
       stopFencing();
-      clearInterval(refresh);
+      if (refresh !== null) clock.clearTimeout(refresh);
+      refresh = null;
       link.stop();
       await worker.shutdown();
     },
