@@ -264,7 +264,8 @@ test('report sends task changes only while connected; stop closes and stays clos
 });
 
 test('misbehaving callbacks cost their own output, never the link', async (t) => {
-  const h = await withHarness(t, { heartbeatMs: 30 });
+  // 100 ms beats, as above: a loaded machine must not close the link by 3 silent intervals.
+  const h = await withHarness(t, { heartbeatMs: 100 });
   const linkP = h.nextLink();
   const c = client(t, [h.base], {
     usage: () => {
