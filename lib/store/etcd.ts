@@ -200,6 +200,7 @@ export class EtcdStore implements Store {
   committed(): Promise<void> {
     if (this.#fenced) return Promise.reject(this.#fenced);
     if (this.#done >= this.#enqueued) return Promise.resolve();
+    if (this.#closed) return Promise.reject(closedBeforeCommit());
     return new Promise((resolve, reject) => this.#waiters.push({ upTo: this.#enqueued, resolve, reject }));
   }
 
@@ -215,8 +216,12 @@ export class EtcdStore implements Store {
     this.#onFenced?.(this.#fenced);
   }
 
+  /** Stops writing; whoever still waits for a commit is answered (GOAT_ERR_NOT_READY): nothing waits forever. */
   close(): void {
     this.#closed = true;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(closedBeforeCommit());
   }
 
   transaction<T>(fn: () => T): T {
@@ -618,4 +623,9 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 function stateOf(r: ServiceRecord): Partial<ServiceState> {
   const { previousSpec, update, status } = r;
   return { ...(previousSpec === undefined ? {} : { previousSpec }), ...(update === undefined ? {} : { update }), ...(status === undefined ? {} : { status }) };
+}
+
+/** The answer to a waiter whose write was not known to be committed when the store closed. */
+function closedBeforeCommit(): GoatError {
+  return new GoatError('GOAT_ERR_NOT_READY', 'the etcd store was closed before this write was known to be committed (it may or may not have been); retry', { temporary: true });
 }

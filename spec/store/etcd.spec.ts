@@ -185,3 +185,13 @@ etcd('the event log stays bounded; sequence numbers are never reused after a rel
   const keys = await s.client.getAll().prefix(`${s.prefix}/d/e/`).keys();
   t.true(keys.length <= 5);
 });
+
+etcd('a store closed with writes in flight answers their waiters (GOAT_ERR_NOT_READY) instead of leaving them waiting', async (t) => {
+  const s = await setup();
+  const a = await open(s);
+  a.putService(service('web'), 1);
+  t.true(a.pending);
+  const waiting = a.committed().then(() => 'committed', (e: unknown) => (isGoatError(e) ? e.code : String(e)));
+  a.close();
+  t.is(await waiting, 'GOAT_ERR_NOT_READY');
+});
