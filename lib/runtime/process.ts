@@ -428,9 +428,15 @@ export class ProcessRuntime implements Runtime {
   }
 }
 
-/** The child's exit; while awaited, the child holds the event loop open (it is unref'd otherwise). */
+/**
+ * The child's exit; while awaited, the child holds the event loop open (it is
+ * unref'd otherwise). `close()` unrefs the children whose exits were awaited
+ * then (the task actors' watches: the worker may exit, the tasks run on); a
+ * wait that starts after it (a `stop` or `remove` called on the closed
+ * runtime) is someone waiting for that exit, and holds the loop again.
+ */
 async function childExit(child: Child, closing: AbortSignal): Promise<ExitInfo> {
-  if (child.waiters++ === 0 && !closing.aborted) child.process.ref();
+  if (child.waiters++ === 0 || closing.aborted) child.process.ref();
   try {
     return await child.exited;
   } finally {
