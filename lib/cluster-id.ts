@@ -7,7 +7,8 @@
  * tasks) until a person adopts the node (`goat-cluster adopt NODE`).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file.js';
 import { join } from 'node:path';
 
 /** The store meta key of the cluster id. */
@@ -68,15 +69,6 @@ export class ClusterIdFile {
 
   async #write(id: string): Promise<void> {
     if (id !== this.#id) return; // a later one is queued
-    await mkdir(join(this.file, '..'), { recursive: true });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(`${id}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.file);
+    await writeFileAtomic(this.file, `${id}\n`);
   }
 }

@@ -3,7 +3,8 @@
  * so that after a restart it still refuses a deposed leader's commands.
  * Written atomically (temp file, fsync, rename); only ever raised.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import { join } from 'node:path';
 
 /** The stored epoch of one worker. */
@@ -43,15 +44,6 @@ export class EpochFile {
 
   async #write(epoch: number): Promise<void> {
     if (epoch < this.#epoch) return; // a later raise is queued
-    await mkdir(join(this.file, '..'), { recursive: true });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(`${epoch}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.file);
+    await writeFileAtomic(this.file, `${epoch}\n`);
   }
 }

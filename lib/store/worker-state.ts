@@ -5,7 +5,8 @@
  * applied (so a retried command is applied at most once). Written atomically
  * (temp file, fsync, rename).
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { GoatError } from '../errors.js';
@@ -171,14 +172,6 @@ export class WorkerState {
       this.memory.json = JSON.stringify(data);
       return;
     }
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(data, null, 2));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.file);
+    await writeFileAtomic(this.file, JSON.stringify(data, null, 2), 0o600);
   }
 }
