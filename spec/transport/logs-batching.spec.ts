@@ -1,28 +1,9 @@
 import test from 'ava';
 import { FRAME_BYTES, FRAME_LINES, WorkerLogStreams, type LogOpener } from '../../transport/logs-worker.js';
-import type { LogLine, LogReader } from '../../lib/logs/index.js';
+import { lineSource } from '../helpers/log-source.js';
 import type { Frame } from '../../transport/frames.js';
 
 type Sent = { type: 'logs_data' | 'logs_end'; body: { lines?: { x: string }[]; dropped?: number; reason?: string } };
-
-/** A reader yielding `chunks` chunks of `per` lines each (texts `line N`), with `gap` between chunks; forever when chunks is Infinity. */
-function source(chunks: number, per: number, gap: 'microtask' | 'immediate', text = (i: number) => `line ${i}`): { opener: LogOpener; produced: () => number } {
-  let produced = 0;
-  const opener: LogOpener = async () => {
-    let closed = false;
-    const reader: LogReader = {
-      close: () => void (closed = true),
-      async *[Symbol.asyncIterator]() {
-        for (let c = 0; c < chunks && !closed; c++) {
-          yield Array.from({ length: per }, (): LogLine => ({ stream: 'stdout', at: 1, text: text(produced++) }));
-          if (gap === 'immediate') await new Promise((r) => setImmediate(r));
-        }
-      },
-    };
-    return reader;
-  };
-  return { opener, produced: () => produced };
-}
 
 /** Opens stream `s1` on a worker and records what it sends. */
 function serve(opener: LogOpener, o: { credit: number; follow?: boolean; lingerMs?: number; maxLines?: number }) {
@@ -43,7 +24,7 @@ const until = async (f: () => boolean, what: string): Promise<void> => {
 };
 
 test('one-line chunks go out batched into full frames, in order', async (t) => {
-  const { opener } = source(5_000, 1, 'microtask');
+  const { opener } = lineSource(5_000, 1, 'microtask');
   const w = serve(opener, { credit: 100_000, lingerMs: 0 });
   await until(w.ended, 'the end');
   t.deepEqual(w.lines(), Array.from({ length: 5_000 }, (_, i) => `line ${i}`));
@@ -53,7 +34,7 @@ test('one-line chunks go out batched into full frames, in order', async (t) => {
 });
 
 test('chunks arriving over several ticks share frames during the linger', async (t) => {
-  const { opener } = source(400, 1, 'immediate');
+  const { opener } = lineSource(400, 1, 'immediate');
   const w = serve(opener, { credit: 100_000, lingerMs: 20 });
   await until(w.ended, 'the end');
   t.deepEqual(w.lines(), Array.from({ length: 400 }, (_, i) => `line ${i}`));
@@ -62,7 +43,7 @@ test('chunks arriving over several ticks share frames during the linger', async 
 
 test('a frame never exceeds its bounds in lines or bytes', async (t) => {
   const big = 'x'.repeat(10_000); // 10 kB lines: the byte bound bites first
-  const { opener } = source(3, 100, 'microtask', (i) => `${i} ${big}`);
+  const { opener } = lineSource(3, 100, 'microtask', (i) => `${i} ${big}`);
   const w = serve(opener, { credit: 100_000, lingerMs: 0, maxLines: 10_000 });
   await until(w.ended, 'the end');
   t.deepEqual(w.lines().map((x) => Number(x.split(' ')[0])), Array.from({ length: 300 }, (_, i) => i));
@@ -71,14 +52,14 @@ test('a frame never exceeds its bounds in lines or bytes', async (t) => {
     t.true(f.body.lines!.length <= FRAME_LINES);
     t.true(f.body.lines!.reduce((n, l) => n + l.x.length, 0) <= FRAME_BYTES);
   }
-  const { opener: many } = source(1, 5_000, 'microtask');
+  const { opener: many } = lineSource(1, 5_000, 'microtask');
   const m = serve(many, { credit: 100_000, lingerMs: 0, maxLines: 10_000 });
   await until(m.ended, 'the end');
   t.deepEqual(m.dataFrames().map((f) => f.body.lines!.length), [2_000, 2_000, 1_000]);
 });
 
 test('batching never sends past the credit; credit arriving sends at once', async (t) => {
-  const { opener } = source(300, 1, 'microtask');
+  const { opener } = lineSource(300, 1, 'microtask');
   const w = serve(opener, { credit: 50, lingerMs: 10_000 }); // a linger this long: only the credit, the end or a full frame sends
   await until(() => w.lines().length >= 50, 'the first credit spent');
   await new Promise((r) => setTimeout(r, 50));
@@ -91,7 +72,7 @@ test('batching never sends past the credit; credit arriving sends at once', asyn
 });
 
 test('a followed stream without credit keeps its buffer bounded and reports the dropped lines', async (t) => {
-  const { opener, produced } = source(Infinity, 10, 'immediate');
+  const { opener, produced } = lineSource(Infinity, 10, 'immediate');
   const w = serve(opener, { credit: 20, follow: true, lingerMs: 1, maxLines: 100 });
   await until(() => produced() > 1_000, 'the source being read on');
   t.is(w.lines().length, 20);

@@ -4,7 +4,8 @@ import { LogRouter, type LogPort } from '../../transport/logs-manager.js';
 import { WorkerLogStreams, type LogOpener } from '../../transport/logs-worker.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LogEvent, LogEventStream, LogLine, LogReader } from '../../lib/logs/index.js';
+import type { LogEvent, LogEventStream } from '../../lib/logs/index.js';
+import { lineSource } from '../helpers/log-source.js';
 import { sendLogs } from '../../transport/logs-http.js';
 
 /** A router and a worker joined by frames encoded and decoded as on a link (no socket). */
@@ -33,28 +34,8 @@ function joined(open: LogOpener, o: { window?: number; maxLines?: number } = {})
   return { router, worker, sent, port };
 }
 
-/** A reader of `n` lines (then ends, unless `forever`), produced as fast as they are pulled. */
-function counting(n: number, forever = false): { opener: LogOpener; produced: () => number } {
-  let produced = 0;
-  const opener: LogOpener = async () => {
-    let closed = false;
-    const reader: LogReader = {
-      close: () => void (closed = true),
-      async *[Symbol.asyncIterator]() {
-        while (!closed && (forever || produced < n)) {
-          const batch: LogLine[] = Array.from({ length: 50 }, () => ({ stream: 'stdout' as const, at: 1, text: `line ${produced++}` }));
-          yield batch;
-          await new Promise((r) => setImmediate(r));
-        }
-      },
-    };
-    return reader;
-  };
-  return { opener, produced: () => produced };
-}
-
 test('a read delivers every line in order and ends', async (t) => {
-  const { opener } = counting(1_000);
+  const { opener } = lineSource(20, 50, 'immediate');
   const { router } = joined(opener);
   const texts: string[] = [];
   for await (const e of router.open('n1', 'web.0.a', 1, {})) if (e.type === 'line') texts.push(e.text);
@@ -64,7 +45,7 @@ test('a read delivers every line in order and ends', async (t) => {
 });
 
 test('a reader that stops reading holds at most the window on the manager; the worker buffer stays bounded and counts drops', async (t) => {
-  const { opener, produced } = counting(0, true);
+  const { opener, produced } = lineSource(Infinity, 50, 'immediate');
   const { router, worker } = joined(opener, { window: 100, maxLines: 500 });
   const it = router.open('n1', 'web.0.a', 1, { follow: true });
   const first = await it.next();
@@ -110,7 +91,7 @@ test('a task with no logs on its node is an error event from the worker', async 
 });
 
 test('takeReady hands over what has arrived without waiting, mixed with next(); the credit keeps flowing, so a small window reads everything', async (t) => {
-  const { opener } = counting(1_000);
+  const { opener } = lineSource(20, 50, 'immediate');
   const { router } = joined(opener, { window: 100 });
   const stream = router.open('n1', 'web.0.a', 1, {});
   const texts: string[] = [];
