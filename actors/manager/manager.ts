@@ -42,6 +42,7 @@ import { systemClock, type ChildSpec, type Clock, type TimerId, type Supervisor,
 import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
 import { LinkServer, ManagerLink } from '../../transport/index.js';
+import type { WebSocket } from 'ws';
 import { createApiServer } from '../../transport/tls-server.js';
 import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../../lib/tls.js';
 import { ensureClusterId, Membership } from './membership.js';
@@ -412,6 +413,21 @@ export class Manager implements ManagerApi {
   }
 
   /**
+   * A worker's WebSocket, already upgraded (and its token checked), taken as
+   * the HTTP server's would be: hello, cluster admission, welcome with this
+   * manager's epoch, then {@link attachLink}. The simulation's sockets come
+   * this way (`http: false`).
+   */
+  acceptSocket(socket: WebSocket, address: string): void {
+    this.#links.acceptSocket(socket, address);
+  }
+
+  /** Hears every link made (after its hello, before its node's actor gets it); returns the function that stops. */
+  onLink(listener: (link: ManagerLink) => void): () => void {
+    return this.#links.onLink(listener);
+  }
+
+  /**
    * A worker's link (after its hello): handed to its node's actor, started
    * on first need. The LinkServer calls this for every WebSocket link; a
    * simulation can call it with any {@link NodeLink}.
@@ -498,8 +514,9 @@ export class Manager implements ManagerApi {
     const epoch = this.options.epoch ?? 0;
     this.#membership = new Membership(ensureClusterId(this.store), { store: this.store, journal: this.#journal, clock: this.#clock, log, reconcile: (name) => void this.tell(`/cluster/manager/services/${name}`, { type: 'reconcile' }) });
     const http = this.options.http !== false;
+    // Without HTTP, sockets come through acceptSocket (the simulation): the same hello, admission and epoch.
+    this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch, admit: (hello) => this.#membership.admit(hello) });
     if (http) {
-      this.#links = new LinkServer({ token: this.token.token, detector: this.#context.settings.detector, clock: this.#clock, epoch: () => epoch, admit: (hello) => this.#membership.admit(hello) });
       this.#server = createApiServer(createApiHandler(this, { ...this.options.api, token: this.token.token }), this.options.tls as TlsServerCredentials | undefined);
       this.#links.attach(this.#server);
       this.#admin = new AdminServer({ handle: (req) => this.#adminRequest(req), subscribe: (l) => this.#journal.subscribe(l) }, this.token.token);
@@ -557,7 +574,7 @@ export class Manager implements ManagerApi {
       if (this.#ownsRoot) await this.#clusterRoot.stop();
       throw new GoatError('GOAT_ERR_USAGE', `cannot listen on ${host}:${port}: ${err?.message ?? 'unknown error'}`, { details: { listen: `${host}:${port}` } });
     }
-    if (http) this.#links.onLink((link) => this.attachLink(link));
+    this.#links.onLink((link) => this.attachLink(link));
     // Its own sweep at start may run before `nodes` and `services` exist: once more now that the whole tree runs.
     this.tell('/cluster/manager/reconciler', { type: 'sweep' });
     const prune = (): void => {

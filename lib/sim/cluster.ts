@@ -20,12 +20,11 @@
  * which the guard (lib/sim/guard.ts) turns into the scheduler's events.
  */
 import { Manager } from '../../actors/manager/manager.js';
-import { joinCluster, memoryEpochs, type EpochStore, type JoinedWorker } from '../../actors/worker/join.js';
-import { detectorConfig, type ClusterEvent } from '../model/index.js';
+import { joinCluster, memoryClusterIds, memoryEpochs, type ClusterIdStore, type EpochStore, type JoinedWorker } from '../../actors/worker/join.js';
+import type { ClusterEvent } from '../model/index.js';
 import { openSqliteStore, type Store } from '../store/index.js';
 import { WorkerState } from '../store/worker-state.js';
-import { LinkServer } from '../../transport/index.js';
-import type { SimConfig, SimOp, SimServiceSpec } from './config.js';
+import type { SimConfig, SimOp, SimServiceSpec, StoreFaultMode } from './config.js';
 import { SimNetwork } from './network.js';
 import { Observer, type ServiceWrite } from './observer.js';
 import type { Prng } from './prng.js';
@@ -54,6 +53,8 @@ interface WorkerSlot {
   saved: { json?: string };
   /** The highest leader epoch it has seen: its `<dataDir>/epoch`, kept across its restarts, in memory. */
   epochs: EpochStore;
+  /** The cluster id it remembers: its `<dataDir>/cluster-id`, kept across its restarts, in memory. */
+  clusterIds: ClusterIdStore;
   machine: SimMachine;
   joined: JoinedWorker | null;
   ctx: SimCtx | null;
@@ -65,7 +66,9 @@ export class SimCluster {
   /** The manager's store, as the manager sees it (faults injected, events observed, never closed by it). */
   readonly store: Store;
   /** The in-memory database behind it: the manager's disk, kept across its restarts. */
-  readonly #db: Store;
+  readonly #db: ReturnType<typeof openSqliteStore>;
+  /** Events appended in the store's open group (shown to the observer when it commits). */
+  readonly #groupEvents: ClusterEvent[] = [];
   readonly workers = new Map<string, WorkerSlot>();
   /** The running manager (null while it is down or starting). */
   manager: Manager | null = null;
@@ -73,11 +76,13 @@ export class SimCluster {
   /** The random part of task ids, from the seed. */
   readonly #ids: Prng;
   /** A store fault armed for the next write transaction. */
-  #storeFault: 'error' | 'crashBefore' | 'crashAfter' | null = null;
+  #storeFault: StoreFaultMode | null = null;
   readonly faults = new Map<string, number>();
   /** Copies (`node taskId@generation`) their workers decided to fence. */
   readonly #fenced = new Set<string>();
   readonly #restarts: (() => void)[] = [];
+  /** The epoch of the last manager incarnation started (the first leads with 1). */
+  #epoch = 0;
 
   constructor(
     readonly sched: SimScheduler,
@@ -86,9 +91,14 @@ export class SimCluster {
     readonly rng: Prng,
   ) {
     this.net = new SimNetwork(sched, rng.fork('net'), cfg.net);
-    this.net.onDeliver = (from, to, text) => this.obs.delivered(from, to, text);
+    this.net.onDeliver = (from, to, text) => this.obs.delivered(from, to, text, this.workers.get(to)?.epochs.epoch ?? 0);
     sched.addNode('manager', cfg.clocks[0] ?? { rate: 1, offset: 0 });
-    this.#db = openSqliteStore(':memory:');
+    // Group commit, as the real manager opens its store: its commits are events of the simulation.
+    this.#db = openSqliteStore(':memory:', {
+      groupCommit: true,
+      scheduleCommit: (commit) => this.#scheduleCommit(commit),
+      onLost: (err) => this.obs.log(`store: a group was not committed (${err instanceof Error ? err.message : String(err)})`),
+    });
     this.store = this.#faulty(this.#db);
     this.#ids = rng.fork('ids');
     for (let i = 1; i <= cfg.workers; i++) {
@@ -99,7 +109,7 @@ export class SimCluster {
         stopped: (node, inst, how) => obs.stopped(node, inst, how, this.#fenced.has(`${node} ${inst.task.taskId}@${inst.task.generation}`) || this.#mayFence(node, inst.task.taskId)),
         note: (line) => obs.log(line),
       });
-      this.workers.set(name, { name, saved: {}, epochs: memoryEpochs(), machine, joined: null, ctx: null });
+      this.workers.set(name, { name, saved: {}, epochs: memoryEpochs(), clusterIds: memoryClusterIds(), machine, joined: null, ctx: null });
     }
   }
 
@@ -119,54 +129,41 @@ export class SimCluster {
   }
 
   /**
-   * The store, as the manager sees it: a write transaction fails or crashes
-   * the manager when a fault is armed; the events it appends are shown to
-   * the observer once their transaction committed; closing it (the `store`
-   * actor's terminate) leaves the database open, as a file stays on disk.
+   * The store, as the manager sees it. A write transaction fails when a
+   * write error is armed. The events it appends are shown to the observer
+   * once their group committed (an aborted group's never happened). A dead
+   * manager process (the rest of the event it was killed in) can touch it no
+   * more. Closing it (the `store` actor's terminate) leaves the database
+   * open, as a file stays on disk.
    */
   #faulty(store: Store): Store {
-    const arm = {
-      take: (): 'error' | 'crashBefore' | 'crashAfter' | null => {
-        const fault = this.#storeFault;
-        if (fault === null || !this.sched.alive(this.managerCtx ?? { node: 'manager', inc: -2 }) || this.sched.current.node !== 'manager') return null;
-        this.#storeFault = null;
-        this.obs.log(`store fault: ${fault}`);
-        return fault;
-      },
-      crash: (): void => this.#crashManagerNow(),
+    const refuseDead = (): void => {
+      const c = this.sched.current;
+      if (c.node === 'manager' && !this.sched.alive(c)) throw new SimStoreFault('the manager process is dead');
     };
-    const appended: ClusterEvent[] = [];
     let depth = 0;
-    const heard = (events: ClusterEvent[]): void => {
-      const clock = this.sched.clockOf('manager');
-      for (const e of events) this.obs.event(e, clock);
-    };
     const transaction = <T>(fn: () => T): T => {
-      const fault = arm.take();
-      if (fault === 'error') throw new SimStoreFault('write failed (SQLITE_IOERR)');
-      if (fault === 'crashBefore') {
-        arm.crash();
-        throw new SimStoreFault('manager crashed before commit');
-      }
-      const mark = appended.length;
+      refuseDead();
+      if (this.#takeFault('error')) throw new SimStoreFault('write failed (SQLITE_IOERR)');
+      const mark = this.#groupEvents.length;
       depth++;
       let r: T;
       try {
         r = store.transaction(fn);
       } catch (err) {
-        appended.length = mark; // rolled back
+        this.#groupEvents.length = mark; // rolled back
         throw err;
       } finally {
         depth--;
       }
-      if (depth === 0) heard(appended.splice(0));
-      if (fault === 'crashAfter') arm.crash();
+      if (depth === 0 && !store.pending) this.#heard();
       return r;
     };
     const appendEvents = (events: Parameters<Store['appendEvents']>[0]): ClusterEvent[] => {
+      refuseDead();
       const out = store.appendEvents(events);
-      if (depth > 0) appended.push(...out);
-      else heard(out);
+      this.#groupEvents.push(...out);
+      if (depth === 0 && !store.pending) this.#heard();
       return out;
     };
     return new Proxy(store, {
@@ -175,8 +172,53 @@ export class SimCluster {
         if (prop === 'appendEvents') return appendEvents;
         if (prop === 'close') return (): void => undefined;
         const value = Reflect.get(target, prop) as unknown; // getters run on the store itself (its private fields)
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        if (typeof value !== 'function') return value;
+        const fn = value as (...a: unknown[]) => unknown;
+        return (...args: unknown[]): unknown => {
+          refuseDead();
+          return fn.apply(target, args);
+        };
       },
+    });
+  }
+
+  /** The armed store fault, taken when it is `modes` and the live manager process is the one running now. */
+  #takeFault(...modes: StoreFaultMode[]): StoreFaultMode | null {
+    const fault = this.#storeFault;
+    if (fault === null || !modes.includes(fault) || this.sched.current.node !== 'manager' || !this.sched.alive(this.sched.current)) return null;
+    this.#storeFault = null;
+    this.obs.log(`store fault: ${fault}`);
+    return fault;
+  }
+
+  /** The committed events of the store's last group, shown to the observer. */
+  #heard(): void {
+    const clock = this.sched.clockOf('manager');
+    for (const e of this.#groupEvents.splice(0)) this.obs.event(e, clock);
+  }
+
+  /**
+   * A group's commit, as the manager's `setImmediate` would run it: an event
+   * of the process that opened the group, right after the turn that did
+   * (later when it is paused; never when it is killed first: killManager
+   * rolls the group back). The armed fault strikes here: the COMMIT fails
+   * (its writes are lost, their waiters get the error), or the process dies
+   * just before or just after it (after: committed, yet nothing the waiters
+   * would do next — an API answer, a command, an event to subscribers —
+   * leaves the dead process).
+   */
+  #scheduleCommit(commit: () => void): void {
+    this.sched.post(this.sched.current, 0, () => {
+      const fault = this.#takeFault('commitError', 'crashBefore', 'crashAfter');
+      if (fault === 'commitError') {
+        this.#groupEvents.length = 0;
+        this.#db.abortGroup(new SimStoreFault('commit failed (SQLITE_IOERR)'));
+        return;
+      }
+      if (fault === 'crashBefore') return this.#crashManagerNow();
+      commit();
+      if (!this.#db.pending) this.#heard();
+      if (fault === 'crashAfter') this.#crashManagerNow();
     });
   }
 
@@ -241,6 +283,7 @@ export class SimCluster {
    */
   startManager(restart: boolean): void {
     const ctx = this.sched.revive('manager');
+    const epoch = ++this.#epoch;
     this.managerCtx = ctx;
     this.manager = null;
     this.obs.log(`manager ${restart ? 'restarts' : 'starts'}`);
@@ -252,18 +295,19 @@ export class SimCluster {
         store: () => this.store,
         heartbeatMs: this.cfg.heartbeatMs, downAfterMs: this.cfg.downAfterMs,
         newId: () => this.#newId(),
+        // Each incarnation leads with a higher epoch (as an HA leader would): a worker refuses commands of an older one.
+        epoch,
       });
       started.then((manager) => {
         if (!this.sched.alive(ctx)) return;
         this.manager = manager;
-        const links = new LinkServer({ token: SIM_TOKEN, detector: detectorConfig({ heartbeatMs: this.cfg.heartbeatMs, downAfterMs: this.cfg.downAfterMs }) });
-        this.net.listen('manager', ctx, (socket, address) => links.acceptSocket(socket as never, address));
-        links.onLink((link) => {
+        // Its own link acceptance (hello, cluster admission, welcome with its epoch), as its HTTP server's upgrades.
+        this.net.listen('manager', ctx, (socket, address) => manager.acceptSocket(socket as never, address));
+        manager.onLink((link) => {
           const id = link.nodeId;
           // What the observer checks "down only after the timeout of silence" against: the hello and every heartbeat.
           this.obs.heard(id, this.sched.clockOf('manager'), true);
           link.on('heartbeat', () => this.obs.heard(id, this.sched.clockOf('manager'), false));
-          manager.attachLink(link);
         });
       }, (err: unknown) => {
         if (!this.sched.alive(ctx)) return;
@@ -287,6 +331,9 @@ export class SimCluster {
     if (!this.sched.node('manager').up) return;
     this.obs.log('manager killed');
     this.sched.kill('manager');
+    // What its open group wrote was never committed: gone with the process.
+    this.#groupEvents.length = 0;
+    this.#db.abortGroup();
     this.net.processDied('manager', false);
     this.net.unlisten('manager');
     this.manager = null;
@@ -303,7 +350,7 @@ export class SimCluster {
         dataDir: `/sim/${w.name}`, name: w.name, join: 'ws://manager:7070', token: SIM_TOKEN, logger: silent,
         runtimeInstance: { runtime: w.machine.runtimeFor(ctx), kind: 'docker' },
         state: this.#watchFencing(w, WorkerState.inMemory(w.saved, `node-${w.name}`, w.name)),
-        epochs: w.epochs,
+        epochs: w.epochs, clusterIds: w.clusterIds,
         linkConnect: (url, o) => this.net.connect(w.name, ctx, url, o.handshakeTimeout ?? 10_000) as never,
       }).then((joined) => {
         if (!this.sched.alive(ctx)) return;

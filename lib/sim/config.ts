@@ -27,7 +27,14 @@ export type SimOp =
   | { kind: 'pause'; node: string; ms: number }
   | { kind: 'dockerLoss'; node: string; ms: number }
   | { kind: 'reset'; node: string }
-  | { kind: 'storeFault'; mode: 'error' | 'crashBefore' | 'crashAfter' };
+  | { kind: 'storeFault'; mode: StoreFaultMode };
+
+/**
+ * A store fault: a write transaction fails (`error`), a group's COMMIT fails
+ * (`commitError`: the group's writes are lost), or the manager crashes just
+ * before or just after a group commits.
+ */
+export type StoreFaultMode = 'error' | 'commitError' | 'crashBefore' | 'crashAfter';
 
 /** An operation at a time (ms from the start). */
 export interface SimStep {
@@ -130,7 +137,7 @@ function scheduleFor(rng: Prng, nodes: string[], chaosMs: number, perMinute: num
           op = { kind, node };
           break;
         case 'storeFault':
-          op = { kind, mode: rng.pick(['error', 'crashBefore', 'crashAfter'] as const) };
+          op = { kind, mode: rng.pick(['error', 'commitError', 'crashBefore', 'crashAfter'] as const) };
           break;
       }
     } else {

@@ -42,6 +42,8 @@ export class Observer {
    * behind the check that gave it.
    */
   readonly #heard = new Map<string, { last: number; before: number | undefined }>();
+  /** Per worker: commands delivered from an older epoch than it had seen (frame id → what), until its next welcome. */
+  readonly #stale = new Map<string, Map<string, string>>();
   /** Stop commands delivered, `node taskId@gen`. */
   readonly #stopsDelivered = new Set<string>();
   /** Instances a worker fenced, `node taskId@gen`. */
@@ -101,11 +103,39 @@ export class Observer {
     for (const n of nodes) this.#inGrace.add(n);
   }
 
-  /** A frame reached a live socket. */
-  delivered(from: string, to: string, text: string): void {
-    if (from !== 'manager' || !text.includes('"type":"stop"')) return;
+  /**
+   * A frame reached a live socket; `minEpoch` is the highest leader epoch
+   * the receiving worker has stored. A command (assign, stop) of an older
+   * epoch must be refused: its ack is a violation.
+   */
+  delivered(from: string, to: string, text: string, minEpoch: number): void {
+    if (from === 'manager') {
+      if (!text.includes('"type":"stop"') && !text.includes('"type":"assign"') && !text.includes('"type":"welcome"')) return;
+      const f = decodeFrame(text);
+      if (f instanceof Error) return;
+      if (f.type === 'welcome') {
+        this.#stale.delete(to); // a new session: frame ids start again
+        return;
+      }
+      if (f.type !== 'stop' && f.type !== 'assign') return;
+      const epoch = f.body.epoch ?? 0;
+      if (epoch < minEpoch) {
+        const stale = this.#stale.get(to) ?? new Map<string, string>();
+        stale.set(f.id, `${f.type} ${f.body.cmdId} of epoch ${epoch} (${to} has seen ${minEpoch})`);
+        this.#stale.set(to, stale);
+        this.log(`stale command to ${to}: ${f.type} ${f.body.cmdId} of epoch ${epoch} < ${minEpoch}`);
+        return;
+      }
+      if (f.type === 'stop') this.#stopsDelivered.add(`${to} ${f.body.taskId}@${f.body.generation}`);
+      return;
+    }
+    if (to !== 'manager' || !text.includes('"type":"ack"')) return;
+    const stale = this.#stale.get(from);
+    if (!stale) return;
     const f = decodeFrame(text);
-    if (!(f instanceof Error) && f.type === 'stop') this.#stopsDelivered.add(`${to} ${f.body.taskId}@${f.body.generation}`);
+    if (f instanceof Error || f.type !== 'ack' || f.re === undefined) return;
+    const what = stale.get(f.re);
+    if (what !== undefined) this.fail('no-stale-command', `${from} acted on ${what}`);
   }
 
   /** The manager's core heard from node `id` (its hello, a heartbeat) at `managerClock`; `hello` ends its recovery grace. */

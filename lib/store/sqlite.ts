@@ -32,10 +32,16 @@ export interface SqliteStoreOptions {
    * transaction, committed (one fsync) as soon as that turn ends. A write
    * then returns before it is durable: `pending` is true until the commit,
    * and whoever acknowledges it waits for `committed()` first, as with etcd.
-   * Off, every write is durable when it returns. A file store only; the
-   * manager turns it on. @default false
+   * Off, every write is durable when it returns. The manager turns it on
+   * (the deterministic simulation too, on ':memory:'). @default false
    */
   groupCommit?: boolean;
+  /**
+   * With group commit: when a group's commit runs. Called once per group, as
+   * it opens, with the function that commits it. The simulation posts it as
+   * an event of its scheduler (where faults can strike first). @default setImmediate
+   */
+  scheduleCommit?: (commit: () => void) => void;
   /**
    * Told when a group failed to commit (its writes were not made, and their
    * waiters were rejected): the manager reconciles from what the store holds.
@@ -181,13 +187,16 @@ class SqliteStore implements Store {
   #waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   /** Told when a group failed to commit. */
   readonly #onLost: ((err: unknown) => void) | undefined;
+  /** Schedules a group's commit. */
+  readonly #schedule: (commit: () => void) => void;
 
-  constructor(file: string, db: DB, maxEvents: number, groupCommit = false, onLost?: (err: unknown) => void) {
+  constructor(file: string, db: DB, maxEvents: number, groupCommit = false, onLost?: (err: unknown) => void, scheduleCommit?: (commit: () => void) => void) {
     this.file = file;
     this.#db = db;
     this.#maxEvents = maxEvents;
     this.#group = groupCommit;
     this.#onLost = onLost;
+    this.#schedule = scheduleCommit ?? ((commit) => setImmediate(commit));
     this.#stmt = {
       getService: db.prepare<[string], ServiceRow>('SELECT * FROM services WHERE name = ?'),
       listServices: db.prepare<[], ServiceRow>('SELECT * FROM services ORDER BY name'),
@@ -269,7 +278,7 @@ class SqliteStore implements Store {
     if (!this.#open) {
       this.#db.exec('BEGIN IMMEDIATE');
       this.#open = true;
-      setImmediate(() => this.#commit());
+      this.#schedule(() => this.#commit());
     }
     try {
       return fn();
@@ -293,6 +302,21 @@ class SqliteStore implements Store {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.resolve();
+  }
+
+  /**
+   * The simulation's faults on a group commit. With `err`: the open group's
+   * COMMIT fails as SQLite's would (rolled back, its waiters rejected with
+   * `err`, `onLost` told). Without: the process died before the commit (kill
+   * -9): the group is rolled back and nobody is answered (nobody is left).
+   * No-op when no group is open.
+   */
+  abortGroup(err?: unknown): void {
+    if (!this.#open || !this.#db.open) return;
+    if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    if (err !== undefined) return this.#lose(err);
+    this.#open = false;
+    this.#waiters = [];
   }
 
   /**
@@ -487,7 +511,7 @@ class SqliteStore implements Store {
  * or foreign file → GOAT_ERR_STORE_CORRUPT, a newer schema →
  * GOAT_ERR_STORE_VERSION; an older schema is migrated in one transaction.
  */
-export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store {
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Store & { abortGroup(err?: unknown): void } {
   const maxEvents = options.maxEvents ?? SQLITE_STORE_DEFAULTS.maxEvents;
   const busyTimeoutMs = options.busyTimeoutMs ?? SQLITE_STORE_DEFAULTS.busyTimeoutMs;
   if (!Number.isSafeInteger(maxEvents) || maxEvents < 1) {
@@ -506,7 +530,7 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions = {}):
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     if (facts.version < SCHEMA_VERSION) migrate(db, facts.version);
-    return new SqliteStore(path, db, maxEvents, options.groupCommit === true && path !== ':memory:', options.onLost);
+    return new SqliteStore(path, db, maxEvents, options.groupCommit === true, options.onLost, options.scheduleCommit);
   } catch (err) {
     db.close();
     if (isCorruption(err)) throw corrupt(path, 'is damaged', err);
