@@ -5,7 +5,6 @@
  * and counts which faults and recovery paths a run exercised.
  */
 import type { ClusterEvent } from '../model/index.js';
-import { decodeFrame } from '../../transport/frames.js';
 import type { SimInstance } from './runtime.js';
 
 /** A broken invariant. */
@@ -111,14 +110,16 @@ export class Observer {
   delivered(from: string, to: string, text: string, minEpoch: number): void {
     if (from === 'manager') {
       if (!text.includes('"type":"stop"') && !text.includes('"type":"assign"') && !text.includes('"type":"welcome"')) return;
-      const f = decodeFrame(text);
-      if (f instanceof Error) return;
+      const f = envelopeOf(text);
+      if (!f) return;
       if (f.type === 'welcome') {
         this.#stale.delete(to); // a new session: frame ids start again
         return;
       }
       if (f.type !== 'stop' && f.type !== 'assign') return;
       const epoch = f.body.epoch ?? 0;
+      const taskId = f.type === 'stop' ? f.body.taskId : f.body.task?.taskId;
+      const generation = f.type === 'stop' ? f.body.generation : f.body.task?.generation;
       if (epoch < minEpoch) {
         const stale = this.#stale.get(to) ?? new Map<string, string>();
         stale.set(f.id, `${f.type} ${f.body.cmdId} of epoch ${epoch} (${to} has seen ${minEpoch})`);
@@ -126,14 +127,14 @@ export class Observer {
         this.log(`stale command to ${to}: ${f.type} ${f.body.cmdId} of epoch ${epoch} < ${minEpoch}`);
         return;
       }
-      if (f.type === 'stop') this.#stopsDelivered.add(`${to} ${f.body.taskId}@${f.body.generation}`);
+      if (f.type === 'stop') this.#stopsDelivered.add(`${to} ${taskId}@${generation}`);
       return;
     }
     if (to !== 'manager' || !text.includes('"type":"ack"')) return;
     const stale = this.#stale.get(from);
     if (!stale) return;
-    const f = decodeFrame(text);
-    if (f instanceof Error || f.type !== 'ack' || f.re === undefined) return;
+    const f = envelopeOf(text);
+    if (!f || f.type !== 'ack' || f.re === undefined) return;
     const what = stale.get(f.re);
     if (what !== undefined) this.fail('no-stale-command', `${from} acted on ${what}`);
   }
@@ -217,5 +218,22 @@ export class Observer {
     for (const [k, nodes] of copies) {
       if (nodes.length > 1) this.fail('one-copy-per-slot', `${k} runs on ${nodes.join(', ')}`);
     }
+  }
+}
+
+/** What the observer reads of a frame (the envelope of transport/frames.ts, superjson's `json` part): no validation, the receiver does that. */
+interface Envelope {
+  id: string;
+  type: string;
+  re?: string;
+  body: { cmdId?: string; epoch?: number; taskId?: string; generation?: number; task?: { taskId?: string; generation?: number } };
+}
+
+function envelopeOf(text: string): Envelope | null {
+  try {
+    const e = (JSON.parse(text) as { json?: Envelope }).json;
+    return e && typeof e === 'object' && typeof e.type === 'string' && e.body && typeof e.body === 'object' ? e : null;
+  } catch {
+    return null;
   }
 }
