@@ -379,7 +379,9 @@ export class SimCluster {
   /** Runs one scheduled operation. */
   apply(op: SimOp): void {
     this.obs.log(`op ${JSON.stringify(op)}`);
-    if (op.kind !== 'put' && op.kind !== 'scale' && op.kind !== 'delete') this.faults.set(op.kind, (this.faults.get(op.kind) ?? 0) + 1);
+    if (op.kind !== 'put' && op.kind !== 'scale' && op.kind !== 'delete') this.#count(op.kind);
+    if (op.kind === 'storeFault') this.#count(`storeFault:${op.mode}`);
+    if (op.kind === 'partition') this.#count(`partition:${op.way}`);
     switch (op.kind) {
       case 'put':
       case 'scale':
@@ -417,6 +419,10 @@ export class SimCluster {
         this.#storeFault = op.mode;
         return;
     }
+  }
+
+  #count(kind: string): void {
+    this.faults.set(kind, (this.faults.get(kind) ?? 0) + 1);
   }
 
   #restartLater(ms: number, start: () => void, stillDown: () => boolean): void {
@@ -474,7 +480,7 @@ export class SimCluster {
   heal(): void {
     this.obs.log('heal');
     this.net.healAll();
-    this.net.profile = { ...this.net.profile, reset: 0, dup: 0 };
+    this.net.profile = { ...this.net.profile, reset: 0, dup: 0, drop: 0 };
     this.#storeFault = null;
     for (const w of this.workers.values()) {
       w.machine.calm = true;

@@ -42,8 +42,16 @@ export interface SimStep {
   op: SimOp;
 }
 
-/** The fault kinds (coverage counts each). */
-export const FAULT_KINDS = ['killWorker', 'crashMachine', 'killManager', 'partition', 'pause', 'dockerLoss', 'reset', 'storeFault'] as const;
+/**
+ * The fault kinds (coverage counts each): the scheduled ones, each store
+ * fault mode and partition direction on its own, and frames lost (`drop`,
+ * on hostile seeds).
+ */
+export const FAULT_KINDS = [
+  'killWorker', 'crashMachine', 'killManager', 'partition', 'pause', 'dockerLoss', 'reset', 'storeFault',
+  'storeFault:error', 'storeFault:commitError', 'storeFault:crashBefore', 'storeFault:crashAfter',
+  'partition:both', 'partition:toManager', 'partition:fromManager', 'drop',
+] as const;
 
 /** Everything a run needs; a function of the seed (and the schedule, once shrunk). */
 export interface SimConfig {
@@ -85,6 +93,7 @@ export function configFor(seed: number, o: SimOverrides = {}): SimConfig {
     dup: hostile ? rng.pick([0.001, 0.01]) : 0,
     reorder: hostile && rng.chance(0.5),
     reset: rng.chance(0.3) ? rng.pick([0.0005, 0.002]) : 0,
+    ...(hostile ? { drop: rng.pick([0.005, 0.02]) } : {}),
   };
   const runtime: RuntimeProfile = {
     startMs: [5, rng.int(20, 3_000)],

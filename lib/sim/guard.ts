@@ -1,6 +1,7 @@
 /**
- * "Nothing real inside a run": while a run is on, time, timers, immediates
- * and randomness come from the {@link SimScheduler}, and the network, child
+ * "Nothing real inside a run": while a run is on, time (`Date.now()`,
+ * `new Date()`, `performance.now()`), timers, immediates and randomness
+ * come from the {@link SimScheduler}, and the network, child
  * processes, the file system (`fs`, sync, callback and promises) and
  * `crypto.randomUUID` throw if touched — and each touch is reported, so that
  * code catching the error cannot hide the leak. What the real code needs
@@ -81,6 +82,14 @@ export function installGuard(sched: SimScheduler, onUnhandled: (err: unknown) =>
   set(g, 'clearInterval', (t: unknown) => sched.clearTimer(t));
   set(g, 'clearImmediate', (t: unknown) => sched.clearTimer(t));
   set(Date, 'now', () => sched.clockOf(sched.current.node));
+  // `new Date()` and `Date()` read the node's clock too (a Proxy keeps `instanceof Date` and the statics as they are).
+  const RealDate = Date;
+  set(g, 'Date', new Proxy(RealDate, {
+    construct: (target, args: unknown[], newTarget) => (args.length === 0 ? Reflect.construct(target, [sched.clockOf(sched.current.node)], newTarget) : Reflect.construct(target, args, newTarget)) as object,
+    apply: () => new RealDate(sched.clockOf(sched.current.node)).toString(),
+  }));
+  // performance.now() (a duration metric, e.g. the manager scheduler's placement time): the node's simulated time.
+  set(performance, 'now', () => sched.now * (sched.nodes.get(sched.current.node)?.rate ?? 1));
   set(Math, 'random', () => sched.random().next());
   const refills = { n: 0 };
   set(webcrypto, 'getRandomValues', <T extends ArrayBufferView | null>(arr: T): T => {

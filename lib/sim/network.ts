@@ -25,6 +25,14 @@ export interface NetProfile {
   reorder: boolean;
   /** Chance per frame that its connection is reset instead. */
   reset: number;
+  /**
+   * Chance per frame that it is lost (a hostile network): it and everything
+   * after it in that direction never arrive (TCP delivers in order, so the
+   * stream stalls behind the lost segment), until the connection is reset
+   * 1–15 s later, as TCP surfaces a segment its retransmissions never got
+   * through. Meanwhile the other direction still flows. @default 0
+   */
+  drop?: number;
 }
 
 const CONNECTING = 0;
@@ -40,6 +48,8 @@ interface Conn {
   last: Map<string, number>;
   /** Frames held by a partition, per direction. */
   held: Map<string, string[]>;
+  /** Directions stalled behind a lost frame (until the reset). */
+  stalled?: Set<string>;
 }
 
 /** One end of a simulated WebSocket. */
@@ -98,7 +108,7 @@ export class SimNetwork {
   /** Told of every frame delivered (the observer). */
   onDeliver: ((from: string, to: string, text: string) => void) | null = null;
   /** Frames sent, delivered, held, duplicated; resets. */
-  readonly stats = { sent: 0, delivered: 0, held: 0, dup: 0, resets: 0, refused: 0 };
+  readonly stats = { sent: 0, delivered: 0, held: 0, dup: 0, resets: 0, refused: 0, dropped: 0 };
 
   constructor(
     readonly sched: SimScheduler,
@@ -214,11 +224,26 @@ export class SimNetwork {
       this.reset(c);
       return;
     }
+    if ((this.profile.drop ?? 0) > 0 && this.rng.chance(this.profile.drop ?? 0)) {
+      this.#drop(c, sender);
+      return;
+    }
     this.#send(c, sender, text, false);
     if (this.profile.dup > 0 && this.rng.chance(this.profile.dup)) {
       this.stats.dup++;
       this.#send(c, sender, text, false);
     }
+  }
+
+  /** A frame of `sender`'s is lost: its direction stalls, and the connection resets some seconds later. */
+  #drop(c: Conn, sender: SimSocket): void {
+    const peer = this.#peer(c, sender);
+    this.stats.dropped++;
+    if (!peer) return;
+    const dir = `${sender.node}>${peer.node}`;
+    if (c.stalled?.has(dir)) return;
+    (c.stalled ??= new Set()).add(dir);
+    this.sched.post(this.sched.machineOf('sim'), this.rng.int(1_000, 15_000), () => this.reset(c));
   }
 
   #peer(c: Conn, sender: SimSocket): SimSocket | null {
@@ -229,6 +254,7 @@ export class SimNetwork {
     const peer = this.#peer(c, sender);
     if (!peer) return;
     const dir = `${sender.node}>${peer.node}`;
+    if (c.stalled?.has(dir)) return;
     if (this.#cut.has(dir)) {
       this.stats.held++;
       const held = c.held.get(dir) ?? [];

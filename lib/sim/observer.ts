@@ -79,6 +79,16 @@ export class Observer {
     if (this.keepTrace) this.trace.push(text);
   }
 
+  /** Folds one scheduler event (its time, node, incarnation and step number) into the hash, without a trace line. */
+  fold(at: number, node: string, inc: number, step: number): void {
+    let h = this.#hash;
+    for (let i = 0; i < node.length; i++) h = Math.imul(h ^ node.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ (at & 0xffffffff), 0x01000193);
+    h = Math.imul(h ^ Math.floor(at / 0x100000000), 0x01000193);
+    h = Math.imul(h ^ (inc + 1), 0x01000193);
+    this.#hash = Math.imul(h ^ step, 0x01000193) >>> 0;
+  }
+
   /** The trace's hash (FNV-1a, as hex). */
   get hash(): string {
     return this.#hash.toString(16).padStart(8, '0');

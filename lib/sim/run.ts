@@ -58,7 +58,9 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
     cluster = new SimCluster(sched, cfg, obs, rng.fork('cluster'));
     const c = cluster;
     const errorsSeen = { n: 0 };
-    const onEvent = (): void => {
+    const onEvent = (ctx?: { node: string; inc: number }): void => {
+      // Every event (its time, node and step) is in the determinism hash, not only the trace's lines.
+      if (ctx) obs.fold(sched.now, ctx.node, ctx.inc, sched.steps);
       c.check();
       // An uncaught exception or unhandled rejection kills a Node process: an injected store fault's does (the
       // manager restarts); anything else is a bug of Goat's as well.
@@ -110,6 +112,6 @@ export async function runSim(cfg: SimConfig, options: RunOptions = {}): Promise<
   return {
     seed: cfg.seed, ok: obs.violations.length === 0, violations: obs.violations, hash: obs.hash, trace: obs.trace,
     steps: sched.steps, simMs: sched.now, realMs: performance.now() - started,
-    faults: Object.fromEntries(cluster?.faults ?? []), paths: Object.fromEntries(obs.paths),
+    faults: Object.fromEntries([...(cluster?.faults ?? []), ...(cluster?.net.stats.dropped ? [['drop', cluster.net.stats.dropped] as const] : [])]), paths: Object.fromEntries(obs.paths),
   };
 }

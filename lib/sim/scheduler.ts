@@ -239,9 +239,9 @@ export class SimScheduler {
 
   /**
    * Runs events in order until global time `until` (or `stop()` says so).
-   * `onEvent` is called after each event has drained (the observer).
+   * `onEvent` is called after each event has drained, with its context (the observer).
    */
-  async runUntil(until: number, onEvent?: () => void, maxSteps = Number.POSITIVE_INFINITY): Promise<void> {
+  async runUntil(until: number, onEvent?: (ctx: SimCtx) => void, maxSteps = Number.POSITIVE_INFINITY): Promise<void> {
     let budget = maxSteps;
     for (;;) {
       const ev = this.#heap[0];
@@ -267,7 +267,7 @@ export class SimScheduler {
       await this.#drain();
       this.#current = { node: 'sim', inc: -1 };
       this.steps++;
-      onEvent?.();
+      onEvent?.(ev.ctx);
       if (--budget <= 0) throw new Error(`sim: more than ${maxSteps} events (a hot loop?)`);
     }
     this.now = Math.max(this.now, until);

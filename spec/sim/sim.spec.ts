@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { CI_BUDGET, configFor } from '../../lib/sim/config.js';
 import { installGuard, RealWorldTouched, realSetImmediate } from '../../lib/sim/guard.js';
+import { Observer } from '../../lib/sim/observer.js';
 import { PLANTED_BUGS, type PlantedBug } from '../../lib/sim/planted.js';
 import { Prng } from '../../lib/sim/prng.js';
 import { runSim } from '../../lib/sim/run.js';
@@ -85,6 +86,28 @@ for (const [seed, bug] of [
   });
 }
 
+// Seeds 80, 84 and 96 (10 simulated minutes, 5 workers: the shape of the README's throughput figure), each with
+// manager kills, store faults and partitions, kept green with group commit and epochs in the simulation.
+for (const seed of [80, 84, 96]) {
+  test.serial(`regression seed ${seed} (10 simulated minutes, 5 workers)`, async (t) => {
+    t.timeout(5 * 60_000);
+    const r = await runSim(configFor(seed, { workers: 5 }));
+    t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+  });
+}
+
+test('the observer fails a worker that acks a command of an older epoch than it stored, and only that', (t) => {
+  const obs = new Observer(4_000, 8_000, () => 0, false);
+  const frame = (type: string, id: string, body: Record<string, unknown>, re?: string): string => JSON.stringify({ json: { v: 1, id, type, ...(re ? { re } : {}), body } });
+  obs.delivered('manager', 'w1', frame('stop', 'f1', { cmdId: 'stop:a:1', taskId: 'a', generation: 1, epoch: 3 }), 3);
+  obs.delivered('w1', 'manager', frame('ack', 'f2', { cmdId: 'stop:a:1', applied: true }, 'f1'), 3);
+  t.deepEqual(obs.violations, [], 'a command of the current epoch may be acted on');
+  obs.delivered('manager', 'w1', frame('assign', 'f3', { cmdId: 'assign:b:1', task: { taskId: 'b', generation: 1 }, epoch: 2 }), 3);
+  obs.delivered('w1', 'manager', frame('ack', 'f4', { cmdId: 'assign:b:1', applied: true }, 'f3'), 3);
+  t.is(obs.violations[0]?.invariant, 'no-stale-command');
+  t.regex(obs.violations[0]?.detail ?? '', /w1 acted on assign assign:b:1 of epoch 2 \(w1 has seen 3\)/);
+});
+
 for (const seed of [215, 668, 884, 933]) {
   test.serial(`regression seed ${seed} (CI budget): a node actor restarted after the grace waits the down timeout of silence`, async (t) => {
     const r = await runSim(configFor(seed, ci));
@@ -108,6 +131,8 @@ test.serial('nothing real inside a run: the network and the file system throw an
   const undo = installGuard(sched, () => undefined, (what) => touched.push(what));
   let now: number;
   let r1: number;
+  let dated: number;
+  let perf: number;
   try {
     t.throws(() => net.connect(80, '127.0.0.1'), { instanceOf: RealWorldTouched });
     t.throws(() => crypto.randomUUID(), { instanceOf: RealWorldTouched });
@@ -119,10 +144,16 @@ test.serial('nothing real inside a run: the network and the file system throw an
     t.deepEqual(touched, ['net.connect', 'crypto.randomUUID', 'fs.readFileSync', 'fs.existsSync', 'fs/promises.readFile', 'fs/promises.readFile']);
     now = Date.now();
     r1 = Math.random();
+    dated = new Date().getTime();
+    perf = performance.now();
+    t.true(new Date(0) instanceof Date, 'dates made in a run are still Dates');
+    t.true(typeof Date() === 'string');
   } finally {
     undo();
   }
   t.is(now, 1_800_000_000_000);
+  t.is(dated, 1_800_000_000_000, 'new Date() reads the simulated clock');
+  t.is(perf, 0, 'performance.now() reads simulated time');
   const again = new SimScheduler(new Prng(1), realSetImmediate);
   const undo2 = installGuard(again, () => undefined);
   let r2: number;
@@ -133,5 +164,6 @@ test.serial('nothing real inside a run: the network and the file system throw an
   }
   t.is(r2, r1);
   t.true(Math.abs(Date.now() - new Date().getTime()) < 1_000, 'the real clock is back');
+  t.true(performance.now() > 0, 'the real performance clock is back');
   t.true(readFileSync('/etc/hostname').length > 0, 'the file system is back');
 });
