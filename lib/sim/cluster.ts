@@ -166,18 +166,20 @@ export class SimCluster {
       if (depth === 0 && !store.pending) this.#heard();
       return out;
     };
+    const wrapped = new Map<PropertyKey, unknown>([['transaction', transaction], ['appendEvents', appendEvents], ['close', (): void => undefined]]);
     return new Proxy(store, {
       get(target, prop) {
-        if (prop === 'transaction') return transaction;
-        if (prop === 'appendEvents') return appendEvents;
-        if (prop === 'close') return (): void => undefined;
+        const known = wrapped.get(prop);
+        if (known !== undefined) return known;
         const value = Reflect.get(target, prop) as unknown; // getters run on the store itself (its private fields)
         if (typeof value !== 'function') return value;
         const fn = value as (...a: unknown[]) => unknown;
-        return (...args: unknown[]): unknown => {
+        const guarded = (...args: unknown[]): unknown => {
           refuseDead();
           return fn.apply(target, args);
         };
+        wrapped.set(prop, guarded);
+        return guarded;
       },
     });
   }
