@@ -7,10 +7,11 @@
  */
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from '../../actors/worker/index.js';
+import { Worker, joinCluster } from '../../actors/worker/index.js';
+import { ClusterIdFile } from '../../lib/cluster-id.js';
 import { GoatError } from '../../lib/errors.js';
 import { startTestWorker } from '../helpers/worker.js';
 import { docker, dockerTest, imageBuilder, removeClusterContainers, requireEngine, runDockerTests } from '../runtime/helpers/docker.js';
@@ -33,6 +34,33 @@ test('a damaged worker.json (garbage, empty, null, {}, wrong fields) is refused,
     t.regex(err?.message ?? '', /move it aside|backup/);
     t.is(await readFile(file, 'utf8'), text, 'the file is left as it was');
   }
+});
+
+test('a damaged cluster-id file (garbage, empty, unreadable) is refused, named, and left untouched; nothing starts', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-record-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'cluster-id');
+  // Read as "no cluster", such a worker would be admitted by any manager, and a fresh one would stop its tasks.
+  for (const text of ['', '\n', 'garbage{}', 'c-0123 extra', '\0\0\0\0', 'x'.repeat(200)]) {
+    await writeFile(file, text);
+    let started: Awaited<ReturnType<typeof joinCluster>> | undefined;
+    const err = await t.throwsAsync(async () => {
+      started = await joinCluster({ join: 'ws://127.0.0.1:9', token: 't', dataDir: dir, runtime: 'process', cluster: CLUSTER, logger: quiet });
+    }, { instanceOf: GoatError }, JSON.stringify(text));
+    await started?.stop();
+    t.is(err?.code, 'GOAT_ERR_STORE_CORRUPT');
+    t.true(err?.message.includes(file), 'names the file');
+    t.regex(err?.message ?? '', /move it aside|backup/);
+    t.is(await readFile(file, 'utf8'), text, 'the file is left as it was');
+    t.false(existsSync(join(dir, 'worker.json')), 'no worker was started');
+  }
+  await rm(file);
+  await mkdir(file); // unreadable as a file
+  t.is((await t.throwsAsync(ClusterIdFile.load(dir), { instanceOf: GoatError }))?.code, 'GOAT_ERR_STORE_CORRUPT');
+  await rm(file, { recursive: true });
+  t.is((await ClusterIdFile.load(dir)).id, undefined, 'a missing file is no cluster yet');
+  await writeFile(file, 'c-0123456789abcdef\n');
+  t.is((await ClusterIdFile.load(dir)).id, 'c-0123456789abcdef', 'a valid file is read');
 });
 
 test('a record that lost its assignments: the orphans are stopped on boot, and the re-sent assign is applied', async (t) => {
