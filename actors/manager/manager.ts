@@ -43,6 +43,7 @@ import { resolveToken, type ResolvedToken } from '../../lib/token.js';
 import { createApiHandler, type ApiOptions, type ManagerApi, type ManagerInfo } from '../../transport/http-api.js';
 import { LinkServer, ManagerLink } from '../../transport/index.js';
 import type { WebSocket } from 'ws';
+import { LINK_CLOSE } from '../../transport/close-codes.js';
 import { createApiServer } from '../../transport/tls-server.js';
 import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../../lib/tls.js';
 import { ensureClusterId, Membership } from './membership.js';
@@ -193,11 +194,15 @@ export class Manager implements ManagerApi {
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
     const tls = options.tls && typeof options.tls.cert === 'string' ? loadServerTls(options.tls as TlsFiles) : (options.tls as TlsServerCredentials | undefined);
     const given = options.store;
+    let started: Manager | undefined;
     const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db'), {
       // One fsync per turn of the event loop; the API and the commands to workers wait for it (see #acked, afterCommit).
       groupCommit: true,
-      // Nothing of a lost group was acknowledged or sent; the reconciler's next sweep redoes what is still needed.
-      onLost: (err) => (options.logger ?? consola.withTag('goat:manager')).warn(`store: a group of writes was not committed (${(err as Error).message}); nothing of it was acknowledged`),
+      // Nothing of a lost group was acknowledged or sent; what workers reported in it is asked again (storeLost).
+      onLost: (err) => {
+        (options.logger ?? consola.withTag('goat:manager')).warn(`store: a group of writes was not committed (${(err as Error).message}); nothing of it was acknowledged`);
+        started?.storeLost();
+      },
     }));
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
     // `store` actor owns it from then on (its terminate closes it, its restart reopens it from disk).
@@ -206,6 +211,7 @@ export class Manager implements ManagerApi {
     ensureClusterId(store);
     if (store.pending) await store.committed();
     const manager = new Manager(store, token, { ...options, detector, ...(tls ? { tls } : {}) });
+    started = manager;
     try {
       await manager.#boot();
     } catch (err) {
@@ -425,6 +431,21 @@ export class Manager implements ManagerApi {
   /** Hears every link made (after its hello, before its node's actor gets it); returns the function that stops. */
   onLink(listener: (link: ManagerLink) => void): () => void {
     return this.#links.onLink(listener);
+  }
+
+  /**
+   * A group of writes failed to commit (group commit; the store's
+   * `onLost`). Nothing of it was acknowledged or sent, but what workers
+   * reported in it (a task failed, stopped) is gone, and no worker sends a
+   * report twice: every link is closed (RESYNC) so that each worker says
+   * hello again with all its tasks, and the reconciler sweeps the services.
+   * Found by the simulation (CI seed 199: a failed start's report lost, its
+   * slot believed starting for good). A store given as a factory calls it
+   * from its own `onLost`.
+   */
+  storeLost(): void {
+    for (const link of this.#nodeLinks.values()) if (link.open) link.close(LINK_CLOSE.RESYNC.code, 'the store lost a group of writes: say hello again');
+    this.tell('/cluster/manager/reconciler', { type: 'sweep' });
   }
 
   /**

@@ -97,7 +97,10 @@ export class SimCluster {
     this.#db = openSqliteStore(':memory:', {
       groupCommit: true,
       scheduleCommit: (commit) => this.#scheduleCommit(commit),
-      onLost: (err) => this.obs.log(`store: a group was not committed (${err instanceof Error ? err.message : String(err)})`),
+      onLost: (err) => {
+        this.obs.log(`store: a group was not committed (${err instanceof Error ? err.message : String(err)})`);
+        this.manager?.storeLost(); // as the manager's own store factory does
+      },
     });
     this.store = this.#faulty(this.#db);
     this.#ids = rng.fork('ids');

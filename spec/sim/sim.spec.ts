@@ -115,6 +115,15 @@ for (const seed of [215, 668, 884, 933]) {
   });
 }
 
+// Group commit in the simulation (a commit that fails loses its group): a worker's report in a lost group was gone for
+// good — a failed start's slot believed starting (199), a node left suspect or down after settling (569, 629).
+for (const seed of [199, 569, 629]) {
+  test.serial(`regression seed ${seed} (CI budget): what workers reported in a group that failed to commit is asked again`, async (t) => {
+    const r = await runSim(configFor(seed, ci));
+    t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+  });
+}
+
 test.serial('regression seed 868 (CI budget): a worker re-linked as its node was declared down is not left linked to an ended actor', async (t) => {
   const r = await runSim(configFor(868, ci));
   t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
