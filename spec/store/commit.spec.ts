@@ -92,6 +92,33 @@ test('SQLite with group commit: close commits the open group', (t) => {
   t.is(again.getService('kept')?.version, 1);
 });
 
+test('SQLite with group commit in memory (the simulation): its scheduler commits; a failed commit loses the group and rejects its waiters; a crash drops it', async (t) => {
+  const commits: (() => void)[] = [];
+  const lost: unknown[] = [];
+  const store = openSqliteStore(':memory:', { groupCommit: true, scheduleCommit: (c) => commits.push(c), onLost: (err) => lost.push(err) });
+  t.teardown(() => store.close());
+  store.putService(service('one'), 1);
+  store.putService(service('two'), 1);
+  t.is(commits.length, 1, 'one group, one commit scheduled');
+  const waited = store.committed();
+  commits.shift()?.();
+  await waited;
+  t.false(store.pending);
+  store.putService(service('lost'), 2);
+  const failed = store.committed();
+  const err = new Error('SQLITE_IOERR');
+  store.abortGroup(err);
+  await t.throwsAsync(failed, { is: err });
+  t.deepEqual(lost, [err]);
+  t.is(store.getService('lost'), undefined, 'the failed group was rolled back');
+  store.putService(service('crashed'), 3);
+  store.abortGroup(); // the process died before its commit
+  t.false(store.pending);
+  t.is(store.getService('crashed'), undefined);
+  t.is(lost.length, 1, 'a crash tells nobody');
+  t.deepEqual(store.listServices().map((s) => s.name), ['one', 'two']);
+});
+
 test('the journal tells subscribers an event only once its group committed, in log order', async (t) => {
   const store = tempStore(t, { groupCommit: true });
   const journal = new Journal(store, systemClock);
