@@ -194,14 +194,14 @@ export class Manager implements ManagerApi {
     const detector = managerDetector(options); // a bad configuration is refused before anything is opened
     const tls = options.tls && typeof options.tls.cert === 'string' ? loadServerTls(options.tls as TlsFiles) : (options.tls as TlsServerCredentials | undefined);
     const given = options.store;
-    let started: Manager | undefined;
+    const late: { manager?: Manager } = {}; // the manager, once made (a lost group asks its workers again)
     const store = new StoreCell(typeof given === 'function' ? given : given ? () => given : () => openSqliteStore(join(options.dataDir, 'goat.db'), {
       // One fsync per turn of the event loop; the API and the commands to workers wait for it (see #acked, afterCommit).
       groupCommit: true,
       // Nothing of a lost group was acknowledged or sent; what workers reported in it is asked again (storeLost).
       onLost: (err) => {
         (options.logger ?? consola.withTag('goat:manager')).warn(`store: a group of writes was not committed (${(err as Error).message}); nothing of it was acknowledged`);
-        started?.storeLost();
+        late.manager?.storeLost();
       },
     }));
     // Opened here first, so that a corrupt store is refused with its own error before anything listens; the
@@ -211,7 +211,7 @@ export class Manager implements ManagerApi {
     ensureClusterId(store);
     if (store.pending) await store.committed();
     const manager = new Manager(store, token, { ...options, detector, ...(tls ? { tls } : {}) });
-    started = manager;
+    late.manager = manager;
     try {
       await manager.#boot();
     } catch (err) {
