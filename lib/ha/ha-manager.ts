@@ -172,7 +172,7 @@ export class HaManager {
       let readAt = 0;
       const managers = async (): Promise<ManagerInfo[]> => {
         readAt = Date.now();
-        known = (await listManagers(this.#client, prefix)).managers;
+        known = (await listManagers(this.#client, prefix, { self: this.id })).managers;
         return known;
       };
       await managers().catch(() => undefined);

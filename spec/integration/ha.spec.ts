@@ -9,13 +9,16 @@
  *   new leader each time, the acknowledged count kept, nothing lost or
  *   duplicated (slots 0..n-1, one task per slot and generation, one process
  *   per task), no task restarted (same pids), no node declared down;
- * - a follower: `/readyz` 503 naming the leader, `goat_leader`/`goat_epoch`
+ * - a follower: `/readyz` 503 naming the leader, `goat-cluster managers` (a
+ *   registered manager that never answers shows unhealthy), `goat_leader`/`goat_epoch`
  *   on each manager's `/metrics`, the managers in `/v1/tree`, its API forwards to the
  *   leader, a worker joined only to it ends up linked to the leader, a wrong
  *   token is 401;
  * - unreachable etcd endpoints at start: exit 1 with an error naming them.
  */
 import test from 'ava';
+import { Etcd3 } from 'etcd3';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { nanoid } from 'nanoid';
 import { cli } from '../helpers/cli-process.js';
 import { etcdTest, freePort } from '../helpers/etcd-cluster.js';
@@ -146,6 +149,30 @@ etcd('a follower: /readyz 503 names the leader, its API forwards to the leader, 
   const nodes = await c.api<Node[]>(leader, 'GET', '/v1/nodes');
   t.true(nodes.json.some((n) => n.name === 'only-follower' && n.status === 'ready'));
   t.true(w.proc.alive);
+  // `goat-cluster managers`: both real managers healthy; a registered manager that accepts connections but never
+  // answers (as a SIGSTOPped one, whose key lives on until its lease expires) shows HEALTHY no.
+  const probes = new Set<Socket>();
+  const silent = createTcpServer((socket) => {
+    probes.add(socket);
+    socket.on('close', () => probes.delete(socket));
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of probes) socket.destroy();
+    silent.close(() => resolve());
+  }));
+  const paused = { id: 'paused-manager', url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` };
+  const etcdClient = new Etcd3({ hosts: c.etcd.endpoints });
+  t.teardown(() => etcdClient.close());
+  await etcdClient.put(`goat/managers/${paused.id}`).value(JSON.stringify(paused));
+  const managers = await cli(['managers', '--manager', `${follower.url},${leader.url}`, '--token', TOKEN]);
+  t.is(managers.code, 0, managers.stderr);
+  const rows = managers.stdout.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+  const byUrl = new Map(rows.map((r) => [r[1], r]));
+  t.deepEqual(byUrl.get(leader.url)?.slice(2), ['yes', String(epoch), 'yes'], managers.stdout);
+  t.deepEqual(byUrl.get(follower.url)?.slice(2), ['no', '-', 'yes'], managers.stdout);
+  t.deepEqual(byUrl.get(paused.url), [paused.id, paused.url, 'no', '-', 'no'], managers.stdout);
+  await etcdClient.delete().key(`goat/managers/${paused.id}`);
   // A worker with a wrong token on the follower is refused (401) and never linked.
   const bad = c.startWorker('bad-token', [follower.url], 'wrong-token-xxxx');
   await eventually('the refusal is reported', () => /401/.test(bad.proc.output), 15_000);
