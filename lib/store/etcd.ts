@@ -27,9 +27,11 @@
  * Keys, under `<prefix>/d/`: `s/<service>`, `t/<task id>`, `n/<node id>`,
  * `e/<seq, 16 digits>`, `i/<idempotency key>`, `m/<meta key>`; values JSON.
  * Every Txn also puts `<prefix>/writer` = the epoch that wrote it, so etcd's
- * history shows which leader committed what (`etcdctl watch --rev N`).
+ * history shows which leader committed what (`etcdctl watch --rev N`); the
+ * store watches that key from the revision it loaded at, and a write by
+ * another epoch fences it at once.
  */
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, Watcher } from 'etcd3';
 import { GoatError } from '../errors.js';
 import { isTerminal, type ClusterEvent, type NodeRecord, type ServiceRecord, type ServiceSpec, type ServiceState, type TaskRecord } from '../model/index.js';
 import { canonicalJson } from './sqlite.js';
@@ -124,6 +126,7 @@ export class EtcdStore implements Store {
   #flushing = false;
   #fenced: GoatError | undefined;
   #closed = false;
+  #writerWatch: Watcher | null = null;
   /** Txns sent and their operations, for metrics and tests. */
   readonly stats = { txns: 0, ops: 0, retries: 0 };
 
@@ -213,12 +216,40 @@ export class EtcdStore implements Store {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(this.#fenced);
+    this.#stopWatch();
     this.#onFenced?.(this.#fenced);
+  }
+
+  /**
+   * Watches `<prefix>/writer` from `revision` + 1 (the revision the desired
+   * state was loaded at): a Txn committed by another epoch fences the store at
+   * once — defense in depth beside the guard of every Txn, which would only
+   * find out at this store's next write. Resolves once the watch is set up.
+   */
+  async watchWriters(revision: number): Promise<void> {
+    if (this.#closed || this.#fenced || this.#writerWatch) return;
+    const watcher = await this.#client.watch().key(this.#writerKey.toString()).startRevision(String(revision + 1)).create();
+    if (this.#closed || this.#fenced) {
+      void watcher.cancel().catch(() => undefined);
+      return;
+    }
+    this.#writerWatch = watcher;
+    watcher.on('put', (kv) => {
+      const writer = kv.value.toString();
+      if (writer !== String(this.epoch)) this.fence(`epoch ${writer} committed a write at revision ${String(kv.mod_revision)} (another manager leads)`);
+    });
+  }
+
+  #stopWatch(): void {
+    const w = this.#writerWatch;
+    this.#writerWatch = null;
+    if (w) void w.cancel().catch(() => undefined);
   }
 
   /** Stops writing; whoever still waits for a commit is answered (GOAT_ERR_NOT_READY): nothing waits forever. */
   close(): void {
     this.#closed = true;
+    this.#stopWatch();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(closedBeforeCommit());
@@ -612,10 +643,19 @@ export function splitOps(ops: Op[], limits: { opsPerTxn: number; bytesPerTxn: nu
   return out;
 }
 
-/** Opens the leader's store: loads the desired state at one revision. */
+/**
+ * Opens the leader's store: loads the desired state at one revision and
+ * watches the writer key from the next one ({@link EtcdStore.watchWriters}).
+ */
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStore> {
   const store = new EtcdStore(options);
-  await store.load();
+  const revision = await store.load();
+  try {
+    await store.watchWriters(revision);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   return store;
 }
 
