@@ -10,7 +10,8 @@
  *   failure, preferably elsewhere;
  * - several live tasks of one spec → keep the highest generation (the current one), stop the others;
  * - a live task whose spec is not the service's → outdated: the rollout replaces it when its turn
- *   comes (stop-first: stopped as its successor is created; start-first: stopped once its successor runs);
+ *   comes (stop-first: stopped as its successor is created; start-first: stopped once its successor
+ *   runs, and passed its first health check when it has one);
  * and every live task of a slot ≥ replicas, or of a deleted service, is stopped.
  * "Live" means wanted running and not in a terminal state.
  */
@@ -93,10 +94,11 @@ export function reconcileService(
     for (const t of [...extraFresh, ...extraStale]) stop.push(t.id);
     if (fresh) {
       // start-first: the outdated task stops once its successor runs.
-      if (stale && (fresh.state === 'running' || fresh.generation < stale.generation)) stop.push(stale.id);
+      if (stale && ((fresh.state === 'running' && monitorFrom(fresh) !== undefined) || fresh.generation < stale.generation)) stop.push(stale.id);
       if (fresh.supervision?.escalated && fresh.state !== 'running') escalated.push(pastBudget(slot, fresh));
       if (fresh.createdAt >= rolloutSince) {
-        const doneAt = fresh.state === 'running' && fresh.runningSince !== undefined ? fresh.runningSince + monitorMs : undefined;
+        const since = fresh.state === 'running' ? monitorFrom(fresh) : undefined;
+        const doneAt = since === undefined ? undefined : since + monitorMs;
         if (doneAt !== undefined && doneAt <= now) lastDoneAt = Math.max(lastDoneAt ?? 0, doneAt);
         else {
           inflight++;
@@ -202,6 +204,15 @@ function successor(
     events.push({ type: 'alert', subject: name, data: { service: name, slot, node: latest?.node ?? null, error: latest ? whyFailed(latest) : '', message: `service ${name} slot ${slot} is past its reschedule budget: ${d.why}` } });
   }
   return task;
+}
+
+/**
+ * When a running task's monitor starts: once it is healthy when it has a
+ * health check (its first probe passed), else once it runs. Undefined while
+ * it is not (yet) healthy.
+ */
+function monitorFrom(t: TaskRecord): number | undefined {
+  return t.spec.health ? t.healthySince : t.runningSince;
 }
 
 function pastBudget(slot: number, t: TaskRecord): string {

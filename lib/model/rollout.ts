@@ -6,7 +6,7 @@
  * it without restarting a slot already updated.
  *
  * Policy: at most `parallelism` slots are in flight (a new task not yet
- * running for `monitorMs`); the next slot starts `delayMs` after the last
+ * running — and healthy, when it has a health check — for `monitorMs`); the next slot starts `delayMs` after the last
  * one was done. A new task of this rollout that restarts or fails counts as
  * a failure; once failures / started > `maxFailureRatio`, `failureAction`
  * applies: `pause` (the rollout stops, saying why), `rollback` (the previous
@@ -21,7 +21,7 @@ export interface RolloutObservation {
   version: number;
   /** Slots whose live task runs another spec, in slot order. */
   outdated: number[];
-  /** New tasks of this rollout not yet updated (not yet running for `monitorMs`). */
+  /** New tasks of this rollout not yet updated (not yet running, and healthy when they have a health check, for `monitorMs`). */
   inflight: number;
   /** When an in-flight running task will have run `monitorMs` (the earliest), if any. */
   monitorEndsAt?: number;

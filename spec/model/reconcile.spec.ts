@@ -138,6 +138,42 @@ test('start-first: the old task stops only once its successor runs', (t) => {
   t.deepEqual(r3.stop, ['web.0.g1']);
 });
 
+test('with a health check, a new task counts as updated once healthy for monitorMs, not once running; an unhealthy verdict fails the update (issue 10)', (t) => {
+  const health = { exec: ['true'], intervalMs: 100, retries: 3 };
+  const checked = (over: Record<string, unknown> = {}): ServiceRecord => {
+    const base = v2({ ...over }, 2);
+    return { ...base, spec: normalizeServiceSpec({ ...base.spec, task: { ...base.spec.task, health } }) };
+  };
+  const old = [0, 1].map((s) => task(s, 1));
+  const r1 = reconcileService('web', checked(), old, 10, newId);
+  t.deepEqual(r1.create.map((x) => x.slot), [0]);
+  const svc2 = { ...checked(), update: r1.update! };
+  // Running for longer than monitorMs, but never healthy: still in flight, the next slot waits.
+  const running = { ...r1.create[0]!, state: 'running' as const, node: 'n1', runningSince: 20 };
+  const unhealthy = reconcileService('web', svc2, [running, old[1]!], 5_000, newId);
+  t.deepEqual([unhealthy.create, unhealthy.stop], [[], []]);
+  t.is(unhealthy.wakeAt, undefined, 'no monitor runs before the first passing probe');
+  t.is(unhealthy.update, undefined, 'the rollout goes on waiting');
+  // Healthy at 3 000: updated at 4 000 (monitorMs 1 s), not at 1 020.
+  const healthy = { ...running, healthySince: 3_000 };
+  const r2 = reconcileService('web', svc2, [healthy, old[1]!], 3_500, newId);
+  t.deepEqual([r2.create, r2.stop, r2.wakeAt], [[], [], 4_000]);
+  const r3 = reconcileService('web', svc2, [healthy, old[1]!], 4_000, newId);
+  t.deepEqual(r3.stop, ['web.1.g1']);
+  // The health check's verdict (the task exits unhealthy and restarts): a failure of the update, as a crash.
+  const failedHealth = { ...running, state: 'restarting' as const, restarts: 1, failure: { kind: 'health' as const, message: '3 health checks failed in a row' } };
+  const back = reconcileService('web', { ...checked({ failureAction: 'rollback' }), update: r1.update! }, [failedHealth, old[1]!], 5_000, newId);
+  t.is(back.update?.state, 'rolling_back');
+  t.regex(back.rollback ?? '', /rolling back: 1 of 1 new task failed .*3 health checks failed in a row/);
+  // start-first: the old task stops once its successor is healthy, not once it runs.
+  const sf = { ...checked({ order: 'start-first' }) };
+  const s1 = reconcileService('web', sf, old, 10, newId);
+  const sfSvc = { ...sf, update: s1.update! };
+  const sfRunning = { ...s1.create[0]!, state: 'running' as const, node: 'n1', runningSince: 20 };
+  t.deepEqual(reconcileService('web', sfSvc, [...old, sfRunning], 30, newId).stop, []);
+  t.deepEqual(reconcileService('web', sfSvc, [...old, { ...sfRunning, healthySince: 40 }], 50, newId).stop, ['web.0.g1']);
+});
+
 test('a failing new task: pause says why; rollback asks for the previous spec; completes when all are updated', (t) => {
   const old = [0, 1].map((s) => task(s, 1));
   const r1 = reconcileService('web', v2({}, 2), old, 10, newId);
