@@ -16,6 +16,9 @@ import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
 import { SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
 import { checkPlacement } from './placeable.js';
+import { convergence, currentTasks } from './converge.js';
+
+export { currentTasks };
 
 /** The server commands' code (manager, worker, Docker, etcd), loaded only when one runs: the client commands start fast. */
 const serve = (): Promise<typeof import('./serve.js')> => import('./serve.js');
@@ -51,7 +54,7 @@ const print = (ctx: CommandContext, data: unknown, human: () => string): void =>
 
 interface ServiceJson {
   name: string; replicas: number; version: number; spec: { task: { image?: string; command?: string[] } };
-  status?: { state: string; reason?: string }; update?: { state: string; message: string } | null;
+  status?: { state: string; reason?: string }; update?: { state: string; message: string; version?: number } | null;
 }
 
 /** The body `goat-cluster run` sends: the whole spec from the task flags (see ./spec-flags.ts), one replica unless told. */
@@ -149,11 +152,7 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
       call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks?service=${encodeURIComponent(name)}`),
       call<ServiceJson>(client(ctx), 'GET', `/v1/services/${encodeURIComponent(name)}`),
     ]);
-    const tasks = currentTasks(all, replicas);
-    const running = tasks.filter((t) => t.state === 'running').length;
-    const rolling = svc.update && (svc.update.state === 'updating' || svc.update.state === 'rolling_back') ? svc.update.message : undefined;
-    const paused = svc.update?.state === 'paused' ? svc.update.message : undefined;
-    const waiting = paused ?? tasks.find((t) => t.state !== 'running' && t.error)?.error?.message ?? rolling;
+    const { running, waiting, paused, done } = convergence(svc, all, replicas);
     const line = `${name}: ${running}/${replicas} running${waiting ? ` (waiting: ${waiting})` : ''}`;
     if (line !== last) ctx.err.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
     last = line;
@@ -161,7 +160,7 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
       if (tty) ctx.err.write('\n');
       throw new GoatError('GOAT_ERR_NOT_READY', `${name}: ${paused}`);
     }
-    if (running === replicas && !rolling) {
+    if (done) {
       if (tty) ctx.err.write('\n');
       return;
     }
@@ -171,17 +170,6 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-/** The current (highest generation) task of each slot below `replicas`. */
-export function currentTasks(tasks: readonly TaskRecord[], replicas: number): TaskRecord[] {
-  const bySlot = new Map<number, TaskRecord>();
-  for (const t of tasks) {
-    if (t.slot >= replicas || t.desired !== 'running') continue;
-    const seen = bySlot.get(t.slot);
-    if (!seen || t.generation > seen.generation) bySlot.set(t.slot, t);
-  }
-  return [...bySlot.values()].sort((a, b) => a.slot - b.slot);
 }
 
 /** Why a task waits, with the reschedule countdown as of now. */

@@ -31,3 +31,41 @@ test('run --wait: progress until converged; a service that cannot be placed fail
   t.is(stuck.code, 1);
   t.regex(stuck.stderr, /big did not converge: 0\/1 running; 0\/1 nodes available: 1 insufficient memory/);
 });
+
+test('--wait judges the current generation and spec: after failed generations, update and scale --wait exit 0; a rollout that pauses fails at once saying why (issue 10)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-wait-'));
+  const token = 'wait-token-5678';
+  const manager = await Manager.start({ dataDir: join(dir, 'm'), listen: '127.0.0.1:0', token, logger: quiet });
+  const w = await joinCluster({ join: manager.url, token, dataDir: join(dir, 'w'), runtime: 'process', logger: quiet, cluster: `goat-wait2-${process.pid}` });
+  t.teardown(async () => {
+    for (const task of w.worker.tasks()) await w.worker.runtime.remove(task.id, task.generation).catch(() => undefined);
+    await w.stop();
+    await manager.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await eventually('linked', () => manager.listNodes().length === 1);
+  const g = ['--manager', manager.url, '--token', token];
+  // A command that exists nowhere: the slot fails generation after generation.
+  const bad = await cli([...g, 'run', 'flaky', '--command', `goat-no-such-program-${process.pid}`]);
+  t.is(bad.code, 0, bad.stderr);
+  await eventually('two failed generations', () => manager.listTasks({ service: 'flaky', state: 'failed' }).length >= 2, 30_000, 100);
+  const fixed = await cli([...g, 'update', 'flaky', '--command', `node ${ECHO_SERVER}`, '-e', 'PORT=0', '--update-monitor-ms', '200', '--wait', '--timeout', '60']);
+  t.is(fixed.code, 0, fixed.stderr);
+  t.regex(fixed.stderr, /flaky: 1\/1 running\n$/);
+  const scaled = await cli([...g, 'scale', 'flaky', '2', '--wait', '--timeout', '60']);
+  t.is(scaled.code, 0, scaled.stderr);
+  t.regex(scaled.stderr, /flaky: 2\/2 running\n$/);
+  t.is(manager.listTasks({ service: 'flaky', state: 'running' }).length, 2);
+
+  // The rollout is recorded with the change itself: a --wait reading the service at once sees this change's rollout, not the last one's.
+  const changed = await manager.putService({ ...manager.getService('flaky')!.spec, task: { ...manager.getService('flaky')!.spec.task, env: { PORT: '0', V: '2' } } });
+  t.like(changed.record.update, { state: 'updating', version: changed.record.version });
+  await eventually('the V=2 rollout completed', () => manager.getService('flaky')?.update?.state === 'completed', 30_000, 100);
+  t.is(manager.listTasks({ service: 'flaky' }).filter((x) => x.state === 'running' && x.spec.env['V'] === '2').length, 2);
+
+  // A spec that crashes, failureAction pause: --wait fails with the pause's reason, long before its timeout.
+  const crash = await cli([...g, 'update', 'flaky', '--command', 'node -e process.exit(3)', '--update-failure-action', 'pause', '--wait', '--timeout', '120']);
+  t.is(crash.code, 1, crash.stderr);
+  t.regex(crash.stderr, /flaky: update paused: \d+ of \d+ new tasks? failed .*exited with code 3/);
+  t.notRegex(crash.stderr, /did not converge/);
+});
