@@ -181,7 +181,7 @@ test.serial('rollouts of 4 replicas: stop-first keeps 3 running, start-first 4; 
   }, 90_000, 200);
   t.is(back.spec.task.env['V'], '3');
   await eventually('4 running the old spec', async () => (await tasks(c, 'web')).filter((x) => x.state === 'running' && x.desired === 'running').length === 4, 60_000, 200);
-  t.true((await events(c)).some((e) => e.type === 'update.rollback' && e.subject === 'web'));
+  t.is((await events(c)).filter((e) => e.type === 'update.rollback' && e.subject === 'web').length, 1, 'one update.rollback event for the automatic rollback');
 
   // The same with pause: the rollout stops and says why.
   const pause = await c.cli('update', 'web', '--command', `node -e process.exit(4) ${marker}`, '--update-failure-action', 'pause', '--update-order', 'stop-first');
@@ -259,6 +259,7 @@ test.serial('with a health check, a new task counts as updated only once healthy
   }, 60_000, 200);
   t.is(back.spec.task.env['V'], '2');
   const rollback = (await events(c)).filter((e) => e.type === 'update.rollback' && e.subject === 'hc');
+  t.is(rollback.length, 1, 'one update.rollback event');
   t.regex(String(rollback[0]?.data['message']), /health checks? failed/);
   await eventually('2 running the healthy spec', async () => (await tasks(c, 'hc')).filter((x) => x.state === 'running' && x.desired === 'running').length === 2, 60_000, 200);
 });
