@@ -94,6 +94,13 @@ test.serial('a command that exists nowhere: backoff, why, other nodes, alert and
     t.is(f.failure?.kind, 'resource', JSON.stringify(f));
     t.regex(f.error?.message ?? '', /executable goat-ghost-.* not found on this node/);
   }
+  // The task.state event of a failed task says why too.
+  const failedEvent = (await events(c)).find((e) => e.type === 'task.state' && e.subject === failed[0]!.id && e.data['state'] === 'failed');
+  t.like(failedEvent?.data, { failure: { kind: 'resource' } }, JSON.stringify(failedEvent));
+  t.regex(String((failedEvent?.data['error'] as { message?: string } | undefined)?.message), /executable goat-ghost-.* not found on this node/);
+  // And `ps -a`, on a failed row.
+  const psAll = (await c.cli('ps', '-a')).stdout;
+  t.regex(psAll, /^ghost\.0\.\S+.*\bfailed\b.*not found on this node/m, psAll);
   // Each failure moves the slot to the other node (the node penalty).
   const names = await nodeNames(c);
   const order = failed.sort((x, y) => x.generation - y.generation).map((x) => names.get(x.node!));
