@@ -7,7 +7,8 @@
  * service, and a wake-up is set when the rollout or a slot's backoff wants
  * another look later. A restart rebuilds the slots from the store. A
  * deleted service whose tasks are all stopped ends (normal exit), and the
- * manager removes it from the tree; its ended tasks are deleted with it.
+ * manager removes it from the tree; of its ended tasks only each slot's
+ * newest is kept (generations only grow per slot, across a re-creation).
  */
 import { nanoid } from 'nanoid';
 import { actorChild, type NactRef } from '../supervision/index.js';
@@ -46,8 +47,9 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
         if (service && (effects.update !== undefined || effects.status !== undefined)) {
           setServiceState(mc, service, { ...(effects.update !== undefined ? { update: effects.update } : {}), ...(effects.status ? { status: effects.status } : {}) });
         }
-        // A deleted service keeps no history: its tasks are deleted as they end (a straggler's end starts a controller again).
-        store.pruneTaskHistory(name, service ? service.spec.taskHistory : 0);
+        // A deleted service keeps only each slot's newest ended task, so that a service created again under its name
+        // goes on with higher generations (generations only grow per slot); a straggler's end starts a controller again.
+        store.pruneTaskHistory(name, service ? service.spec.taskHistory : 1);
       });
       for (const stop of effects.stops) mc.tell(`/cluster/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
       if (effects.place) mc.tell('/cluster/manager/scheduler', { type: 'place' });

@@ -118,7 +118,7 @@ test('a change of replicas goes API → services/<name> → scheduler → nodes/
   t.deepEqual(link.commands.slice(2).map((c) => c.type), ['stop', 'stop']);
 });
 
-test('a deleted service keeps no history: its ended tasks are deleted as its controller finishes (issue 10)', async (t) => {
+test('a deleted service keeps only each slot\'s newest ended task (its generations go on if it is created again) (issue 10)', async (t) => {
   const clock = new SimulatedClock(1_000_000);
   const m = await manager(t, { clock });
   const link = new FakeLink(hello('n1'));
@@ -141,7 +141,12 @@ test('a deleted service keeps no history: its ended tasks are deleted as its con
   await m.deleteService('web');
   await clock.advance(0);
   await clock.advance(1_000);
-  t.deepEqual(m.listTasks({ service: 'web' }).map((x) => `${x.id} ${x.state}`), [], 'no task record of the deleted service is left');
+  const left = m.listTasks({ service: 'web' });
+  t.deepEqual(left.map((x) => `${x.slot} g${x.generation} ${x.state}`).sort(), ['0 g2 stopped', '1 g1 stopped'], 'only each slot\'s newest ended task is left');
   t.is(children(m, 'services').filter((c) => c.id === 'web').length, 0, 'its controller is gone');
   t.deepEqual(m.listTasks({ service: 'kept' }).map((x) => x.id), kept.map((x) => x.id), 'other services keep theirs');
+  // Created again: its slots go on with higher generations.
+  await m.putService({ name: 'web', replicas: 2, task: sleepCmd });
+  await clock.advance(0);
+  t.deepEqual(m.listTasks({ service: 'web' }).filter((x) => x.desired === 'running').map((x) => `${x.slot} g${x.generation}`).sort(), ['0 g3', '1 g2']);
 });
