@@ -3,7 +3,7 @@ import { type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { GoatError } from '../errors.js';
 import { openSqliteStore, restoreSqliteStore } from '../store/sqlite.js';
-import { waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
+import { completedWhy, completesUnder, waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
 import type { TreeNode } from '../supervision/index.js';
 import { call } from './client.js';
 import { goatFetch } from '../tls-fetch.js';
@@ -53,7 +53,7 @@ const arg = (ctx: CommandContext, i: number, what: string): string => {
 const print = (ctx: CommandContext, data: unknown, human: () => string): void => void ctx.out.write(ctx.json ? `${JSON.stringify(data, null, 2)}\n` : human());
 
 interface ServiceJson {
-  name: string; replicas: number; version: number; spec: { task: { image?: string; command?: string[] } };
+  name: string; replicas: number; version: number; spec: { task: { image?: string; command?: string[]; restart?: { policy?: string } } };
   status?: { state: string; reason?: string }; update?: { state: string; message: string; version?: number } | null;
 }
 
@@ -152,8 +152,8 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
       call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks?service=${encodeURIComponent(name)}`),
       call<ServiceJson>(client(ctx), 'GET', `/v1/services/${encodeURIComponent(name)}`),
     ]);
-    const { running, waiting, paused, done } = convergence(svc, all, replicas);
-    const line = `${name}: ${running}/${replicas} running${waiting ? ` (waiting: ${waiting})` : ''}`;
+    const { running, completed, waiting, paused, done } = convergence(svc, all, replicas);
+    const line = `${name}: ${running}/${replicas} running${completed ? `, ${completed} completed` : ''}${waiting ? ` (waiting: ${waiting})` : ''}`;
     if (line !== last) ctx.err.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
     last = line;
     if (paused) {
@@ -173,8 +173,9 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
 }
 
 /** Why a task waits, with the reschedule countdown as of now. */
-export function whyColumn(t: TaskRecord, now = Date.now()): string {
-  return waitingWhy(t.error?.message ?? t.failure?.message ?? '', t.state === 'pending' ? t.notBefore : undefined, now);
+export function whyColumn(t: TaskRecord, now = Date.now(), policy?: string): string {
+  const done = t.state === 'completed' && t.desired === 'running' && completesUnder(policy) ? completedWhy(policy!) : '';
+  return waitingWhy(t.error?.message ?? t.failure?.message ?? done, t.state === 'pending' ? t.notBefore : undefined, now);
 }
 
 /** The commands by name. */
@@ -204,10 +205,11 @@ export const commands: Record<string, Command> = {
       const [tasks, services] = await Promise.all([call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks${q}`), call<ServiceJson[]>(client(ctx), 'GET', '/v1/services')]);
       // Without -a: the current task of each slot of the services that exist (and anything still stopping).
       const replicas = new Map(services.map((s) => [s.name, s.replicas]));
+      const policies = new Map(services.map((s) => [s.name, s.spec.task.restart?.policy]));
       const current = new Set([...replicas].flatMap(([name, n]) => currentTasks(tasks.filter((t) => t.service === name), n).map((t) => t.id)));
       const shown = ctx.values['all'] ? tasks : tasks.filter((t) => current.has(t.id) || (replicas.has(t.service) && !['completed', 'failed', 'lost', 'stopped'].includes(t.state)));
       print(ctx, shown, () => table(['TASK', 'SERVICE', 'SLOT', 'GEN', 'NODE', 'STATE', 'PORTS', 'RESTARTS', 'UPDATED', 'WHY'],
-        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, portsText(t), String(t.restarts), ago(t.updatedAt), whyColumn(t)])));
+        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, portsText(t), String(t.restarts), ago(t.updatedAt), whyColumn(t, Date.now(), policies.get(t.service))])));
     },
   },
   services: {

@@ -5,6 +5,7 @@
  * {@link stepRollout}). The scheduler decides where; the worker decides how to run.
  *
  * Policy, per slot `0 … replicas-1`:
+ * - its task of the current spec completed under restart policy `no` / `on-failure` → done: nothing;
  * - no live task → create one (pending) with generation = 1 + the slot's highest so far,
  *   placed no sooner than the slot's reschedule backoff allows and, after a
  *   failure, preferably elsewhere;
@@ -17,6 +18,7 @@
  */
 import type { Random } from '../supervision/index.js';
 import type { ClusterEvent, RolloutStatus, ServiceRecord, ServiceStatus, TaskRecord } from './records.js';
+import { completedForGood } from './completion.js';
 import { stepRollout, type RolloutEffect } from './rollout.js';
 import { FRESH_SLOT, decideSlot, type SlotEvent } from './slot.js';
 import { specKey as key, tasksBySlot } from './slots.js';
@@ -111,6 +113,9 @@ export function reconcileService(
       outdated.push({ slot, task: stale, inSlot });
       continue;
     }
+    // Its task of this spec completed under `no` / `on-failure`: the slot's work is done, not a failure.
+    const latest = inSlot[0];
+    if (latest && completedForGood(latest) && key(latest.spec) === specKey) continue;
     const next = successor(name, slot, inSlot, service, now, newId, random, events);
     if (next.supervision?.escalated) escalated.push(pastBudget(slot, next));
     create.push(next);

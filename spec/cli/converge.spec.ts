@@ -28,3 +28,11 @@ test('the current version\'s rollout: in progress is not done; paused fails with
   t.like(convergence({ version: 3, update: { state: 'updating', message: 'update in progress', version: 3 } }, tasks, 2), { running: 2, done: false, waiting: 'update in progress' });
   t.like(convergence({ version: 3, update: { state: 'paused', message: 'update paused: why', version: 3 } }, tasks, 2), { paused: 'update paused: why', waiting: 'update paused: why' });
 });
+
+test('a slot whose task completed under restart policy no / on-failure is converged; under always it is not', (t) => {
+  const tasks = [task(0, 1, 'completed', v1), task(1, 1, 'running', v1)];
+  for (const policy of ['no', 'on-failure']) {
+    t.like(convergence({ version: 1, spec: { task: { restart: { policy } } }, update: null }, tasks, 2), { running: 1, completed: 1, done: true }, policy);
+  }
+  t.like(convergence({ version: 1, spec: { task: { restart: { policy: 'always' } } }, update: null }, tasks, 2), { running: 1, completed: 0, done: false });
+});

@@ -63,6 +63,22 @@ test('--wait judges the current generation and spec: after failed generations, u
   await eventually('the V=2 rollout completed', () => manager.getService('flaky')?.update?.state === 'completed', 30_000, 100);
   t.is(manager.listTasks({ service: 'flaky' }).filter((x) => x.state === 'running' && x.spec.env['V'] === '2').length, 2);
 
+  // A task that completes (exit 0) under restart policy on-failure: its slot's work is done. --wait counts it, it is not re-placed.
+  const seen: string[] = [];
+  manager.subscribeEvents((e) => void ((e.subject === 'once' || e.subject.startsWith('once/')) && seen.push(e.type)));
+  const once = await cli([...g, 'run', 'once', '--command', 'node -e 0', '--restart', 'on-failure', '--replicas', '2', '--wait', '--timeout', '60']);
+  t.is(once.code, 0, once.stderr);
+  t.regex(once.stderr, /once: 0\/2 running, 2 completed\n$/);
+  // Longer than the first reschedule delay (1 s): nothing re-placed.
+  await new Promise((r) => setTimeout(r, 2_500));
+  t.deepEqual(manager.listTasks({ service: 'once' }).map((x) => `${x.slot} g${x.generation} ${x.state}`).sort(), ['0 g1 completed', '1 g1 completed']);
+  t.deepEqual(seen.filter((type) => type === 'slot.backoff' || type === 'alert' || type === 'service.degraded'), []);
+  t.is(manager.getService('once')?.status?.state ?? 'running', 'running');
+  const ps = await cli([...g, 'ps', '--service', 'once']);
+  t.regex(ps.stdout, /completed .*completed \(restart policy on-failure\)/);
+  const services = await cli([...g, 'services']);
+  t.regex(services.stdout, /once\s+running\s+0\/2/);
+
   // A spec that crashes, failureAction pause: --wait fails with the pause's reason, long before its timeout.
   const crash = await cli([...g, 'update', 'flaky', '--command', 'node -e process.exit(3)', '--update-failure-action', 'pause', '--wait', '--timeout', '120']);
   t.is(crash.code, 1, crash.stderr);

@@ -102,6 +102,31 @@ test('past the budget: an alert once, the service degraded, the slot still re-pl
   t.deepEqual(ok.events?.map((e) => e.type), ['service.running']);
 });
 
+test('a task that completes under restart policy no / on-failure ends its slot\'s work: not re-placed, no backoff, no alert, the service running; under always it is re-placed (issue 10)', (t) => {
+  const withPolicy = (policy: string, reschedule: Record<string, unknown> = {}): ServiceRecord => {
+    const spec = normalizeServiceSpec({ name: 'web', replicas: 2, task: { image: 'goat/echo', restart: { policy } }, reschedule });
+    return { name: 'web', spec, version: 1, createdAt: 0, updatedAt: 0, status: { state: 'degraded', reason: 'slot 0 is past its reschedule budget', since: 1 } };
+  };
+  for (const policy of ['no', 'on-failure']) {
+    const service = withPolicy(policy, { maxAttempts: 1 });
+    const escalated = { failures: [1, 2], consecutive: 2, escalated: true };
+    const done = { ...task(0, 2, 'completed'), spec: service.spec.task, supervision: escalated, lastExit: { code: 0, signal: null, oomKilled: false, message: 'exited with code 0', finishedAt: 5 } };
+    const running = { ...task(1, 1, 'running'), spec: service.spec.task };
+    const r = reconcileService('web', service, [done, running], 10, newId, half);
+    t.deepEqual([r.create, r.stop], [[], []], `${policy}: the completed slot is not re-placed`);
+    t.false((r.events ?? []).some((e) => e.type === 'slot.backoff' || e.type === 'alert'), policy);
+    t.is(r.status?.state, 'running', `${policy}: a completed slot is no failure: not degraded`);
+    // A changed spec runs again in that slot.
+    const v2 = { ...service, version: 2, spec: normalizeServiceSpec({ ...service.spec, task: { image: 'goat/echo:v2', restart: { policy } } }) };
+    t.deepEqual(reconcileService('web', v2, [done, running], 10, newId, half).create.filter((x) => x.slot === 0).map((x) => [x.generation, x.spec.image]), [[3, 'goat/echo:v2']]);
+    // Stopped on purpose (scale-down), then scaled up again: the slot runs again.
+    t.deepEqual(reconcileService('web', service, [{ ...done, desired: 'stopped' as const }, running], 10, newId, half).create.map((x) => x.slot), [0]);
+  }
+  const always = withPolicy('always');
+  const r = reconcileService('web', always, [{ ...task(0, 1, 'completed'), spec: always.spec.task }, { ...task(1, 1, 'running'), spec: always.spec.task }], 10, newId, half);
+  t.deepEqual(r.create.map((x) => [x.slot, x.generation]), [[0, 2]]);
+});
+
 // --- rollouts ------------------------------------------------------------------------
 
 const v2 = (over: Record<string, unknown> = {}, replicas = 4): ServiceRecord => ({
