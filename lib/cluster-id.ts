@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-file.js';
+import { GoatError } from './errors.js';
 import { join } from 'node:path';
 
 /** The store meta key of the cluster id. */
@@ -41,16 +42,23 @@ export class ClusterIdFile {
     this.#id = id;
   }
 
-  /** Reads `<dir>/cluster-id` (none when missing). */
+  /**
+   * Reads `<dir>/cluster-id` (none when missing). A file that exists but holds
+   * no valid id (garbage, empty, unreadable) is GOAT_ERR_STORE_CORRUPT naming
+   * the file and how to recover, and is left untouched: read as "no cluster",
+   * any manager would admit the worker, and a fresh one would stop its tasks.
+   */
   static async load(dir: string): Promise<ClusterIdFile> {
     const file = join(dir, 'cluster-id');
-    let id: string | undefined;
+    let text: string;
     try {
-      const text = (await readFile(file, 'utf8')).trim();
-      if (/^[A-Za-z0-9_.-]{1,128}$/.test(text)) id = text;
-    } catch {
-      // not joined to any cluster yet
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new ClusterIdFile(file, undefined); // not joined to any cluster yet
+      throw damaged(file, `unreadable: ${(err as Error).message}`);
     }
+    const id = text.trim();
+    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(id)) throw damaged(file, id === '' ? 'empty' : 'not a cluster id');
     return new ClusterIdFile(file, id);
   }
 
@@ -71,4 +79,14 @@ export class ClusterIdFile {
     if (id !== this.#id) return; // a later one is queued
     await writeFileAtomic(this.file, `${id}\n`);
   }
+}
+
+function damaged(file: string, reason: string): GoatError {
+  return new GoatError(
+    'GOAT_ERR_STORE_CORRUPT',
+    `cluster id file ${file} is damaged (${reason}); refusing to start on it, the file is left as it is. `
+      + 'Restore it from a backup (it holds one line, the cluster id the worker joined, e.g. c-0123456789abcdef), '
+      + 'or move it aside to join as a worker of no cluster (any manager then admits it, and one with a new store would stop its tasks).',
+    { details: { file, reason } },
+  );
 }

@@ -142,3 +142,52 @@ export function streamEvents(source: EventSource, req: IncomingMessage, res: Ser
   };
   enqueuePage(page);
 }
+
+/**
+ * The plain JSON form of `GET /v1/events` (a list, not a stream): the events
+ * after `since` up to `until` (the end of the log when asked), at most
+ * `limit`, written as one JSON array in pages read from the store — never
+ * built whole. A page is written only once the socket drained the last one
+ * (`res.write` returned true), so a client that does not read holds about
+ * one page and the socket's buffer in the manager, not the whole list; one
+ * that has not drained within `stallMs` has its response destroyed.
+ */
+export function sendEventList(source: Pick<EventSource, 'eventsSince'>, res: ServerResponse, since: number, limit: number, until: number, options: EventStreamOptions = {}): void {
+  const o = { ...EVENT_STREAM_DEFAULTS, ...options };
+  res.writeHead(200, { 'content-type': 'application/json' });
+  let last = since;
+  let left = limit;
+  let first = true;
+  let closed = false;
+  let stall: NodeJS.Timeout | undefined;
+  res.on('close', () => {
+    closed = true;
+    if (stall) clearTimeout(stall);
+  });
+  const page = (): void => {
+    if (closed) return;
+    let events: ClusterEvent[];
+    try {
+      events = left > 0 && last < until ? source.eventsSince(last, Math.min(o.pageSize, left)).filter((e) => e.seq <= until) : [];
+    } catch {
+      res.destroy(); // the status is sent: a truncated body is how the client learns
+      return;
+    }
+    if (events.length === 0) {
+      res.end(first ? '[]' : ']');
+      return;
+    }
+    let chunk = first ? '[' : ',';
+    chunk += events.map((e) => JSON.stringify(e)).join(',');
+    first = false;
+    last = events[events.length - 1]!.seq;
+    left -= events.length;
+    if (res.write(chunk)) return enqueuePage(page);
+    stall = setTimeout(() => res.destroy(), o.stallMs);
+    res.once('drain', () => {
+      if (stall) clearTimeout(stall);
+      enqueuePage(page);
+    });
+  };
+  enqueuePage(page);
+}

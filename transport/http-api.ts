@@ -13,7 +13,7 @@ import type { LogEvent, LogReadOptions } from '../lib/logs/index.js';
 import type { LogTarget } from './logs-api.js';
 import { logQuery, sendLogs } from './logs-http.js';
 import { bearerMatches } from './auth.js';
-import { parseSeq, streamEvents, type EventStreamOptions } from './event-stream.js';
+import { parseSeq, sendEventList, streamEvents, type EventStreamOptions } from './event-stream.js';
 import { checkIdempotencyKey, decodePathParam } from './request-guards.js';
 import { DiskFullState, diskFullError, isDiskFull } from './disk-full.js';
 
@@ -259,7 +259,8 @@ function events(api: ManagerApi, { req, res, query }: RequestContext, options: E
   // Without `since`, a plain list is the newest `limit` events, as `docker events` users expect (a stream still starts at 0).
   const newest = query.get('since') === null && api.lastEventSeq && !(req.headers.accept ?? '').includes('text/event-stream');
   const since = newest ? Math.max(0, end - limit) : parseSeq(query.get('since'), 'since', 0, end);
-  if (!(req.headers.accept ?? '').includes('text/event-stream')) return send(res, 200, api.eventsSince(since, limit));
+  // The list in pages, bounded per client like the stream (a client that does not read holds a page, not the list).
+  if (!(req.headers.accept ?? '').includes('text/event-stream')) return sendEventList(api, res, since, limit, end, options);
   streamEvents(api, req, res, since, options);
 }
 

@@ -566,7 +566,12 @@ export class Manager implements ManagerApi {
     // Its own sweep at start may run before `nodes` and `services` exist: once more now that the whole tree runs.
     this.tell('/cluster/manager/reconciler', { type: 'sweep' });
     const prune = (): void => {
-      this.store.pruneIdempotency(this.#clock.now());
+      try {
+        this.store.pruneIdempotency(this.#clock.now());
+      } catch (err) {
+        // A timer's throw would take the process down; the keys are pruned next time (expired ones are never used meanwhile).
+        log.warn(`pruning expired Idempotency-Keys failed, retried in a minute: ${err instanceof Error ? err.message : String(err)}`);
+      }
       this.#pruneTimer = this.#clock.setTimeout(prune, 60_000);
       (this.#pruneTimer as { unref?: () => void }).unref?.();
     };

@@ -107,6 +107,8 @@ export interface JoinedWorker {
 
 /** Starts a worker and links it to the manager. */
 export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
+  // Read before the worker starts: a damaged file refuses the start (GOAT_ERR_STORE_CORRUPT) with nothing started.
+  const clusterIds: ClusterIdStore = options.clusterIds ?? (options.epochs ? memoryClusterIds() : await ClusterIdFile.load(options.dataDir));
   const worker = await Worker.start(options);
   let usage = { tasks: 0, memoryMb: 0, cpuSeconds: 0 };
   // What the heartbeats carry, measured every USAGE_REFRESH_MS on the worker's clock (never a beat's own cost).
@@ -123,7 +125,6 @@ export async function joinCluster(options: JoinOptions): Promise<JoinedWorker> {
   const urls = (Array.isArray(options.join) ? options.join : [options.join]).map((u) => u.replace(/^http/, 'ws'));
   // Several managers (HA): the highest leader epoch seen is kept on disk; older ones are refused.
   const epochs: EpochStore = options.epochs ?? (await EpochFile.load(options.dataDir));
-  const clusterIds: ClusterIdStore = options.clusterIds ?? (options.epochs ? memoryClusterIds() : await ClusterIdFile.load(options.dataDir));
   // Refused as of another cluster: the next hellos carry the tasks' specs, so that a manager told to adopt this node can take them over.
   let refusedAsForeign = false;
   const link = new LinkClient({

@@ -138,6 +138,8 @@ export class Worker {
   #ownsRoot = false;
   #offBus: (() => void) | undefined;
   #status: 'ready' | 'degraded' = 'degraded';
+  /** Set (to the worker's logger) while the boot sweep still has to run: the engine did not answer at boot. */
+  #sweepPending: Logger | undefined;
 
   private constructor(
     readonly state: WorkerState,
@@ -159,7 +161,12 @@ export class Worker {
     const worker = new Worker(state, choice.runtime, { kind: choice.kind, reason: choice.reason, ...(choice.refusesTasks ? { refusesTasks: choice.refusesTasks } : {}) }, cluster, options.clock ?? systemClock);
     const log = options.logger ?? consola.withTag('goat:worker');
     log.info(`node ${state.name} (${state.nodeId}): ${choice.kind} runtime — ${choice.reason}`);
-    await sweepUnexplained(choice.runtime, state.assignments(), log);
+    const sweep = await sweepUnexplained(choice.runtime, state.assignments(), log);
+    if (sweep.skipped !== undefined) {
+      // The engine does not answer: the sweep runs when it first does, before the runtime is ready (see #runtimeGate).
+      worker.#sweepPending = log;
+      log.warn(`the runtime does not answer (${sweep.skipped}): what this worker's record does not explain is swept once it does`);
+    }
     for (const a of state.assignments()) worker.#track(a);
     await worker.#boot(options);
     return worker;
@@ -369,6 +376,13 @@ export class Worker {
       init: async (ctx) => {
         const health = await this.runtime.health();
         if (!health.ok) throw new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `${this.runtime.kind} runtime unavailable: ${health.detail}`, { temporary: true });
+        const sweepLog = this.#sweepPending;
+        if (sweepLog) {
+          // The boot sweep the engine's absence put off, before this node is ready (and before the tasks re-attach).
+          const sweep = await sweepUnexplained(this.runtime, this.state.assignments(), sweepLog);
+          if (sweep.skipped !== undefined) throw new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', `${this.runtime.kind} runtime unavailable: ${sweep.skipped}`, { temporary: true });
+          this.#sweepPending = undefined;
+        }
         this.#setStatus('ready');
         void this.#finishStops();
         off?.();

@@ -7,11 +7,13 @@
  */
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from '../../actors/worker/index.js';
+import { Worker, joinCluster } from '../../actors/worker/index.js';
+import { ClusterIdFile } from '../../lib/cluster-id.js';
 import { GoatError } from '../../lib/errors.js';
+import { ProcessRuntime, type Runtime } from '../../lib/runtime/index.js';
 import { startTestWorker } from '../helpers/worker.js';
 import { docker, dockerTest, imageBuilder, removeClusterContainers, requireEngine, runDockerTests } from '../runtime/helpers/docker.js';
 import { freePort } from '../runtime/helpers/net.js';
@@ -33,6 +35,33 @@ test('a damaged worker.json (garbage, empty, null, {}, wrong fields) is refused,
     t.regex(err?.message ?? '', /move it aside|backup/);
     t.is(await readFile(file, 'utf8'), text, 'the file is left as it was');
   }
+});
+
+test('a damaged cluster-id file (garbage, empty, unreadable) is refused, named, and left untouched; nothing starts', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-record-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'cluster-id');
+  // Read as "no cluster", such a worker would be admitted by any manager, and a fresh one would stop its tasks.
+  for (const text of ['', '\n', 'garbage{}', 'c-0123 extra', '\0\0\0\0', 'x'.repeat(200)]) {
+    await writeFile(file, text);
+    let started: Awaited<ReturnType<typeof joinCluster>> | undefined;
+    const err = await t.throwsAsync(async () => {
+      started = await joinCluster({ join: 'ws://127.0.0.1:9', token: 't', dataDir: dir, runtime: 'process', cluster: CLUSTER, logger: quiet });
+    }, { instanceOf: GoatError }, JSON.stringify(text));
+    await started?.stop();
+    t.is(err?.code, 'GOAT_ERR_STORE_CORRUPT');
+    t.true(err?.message.includes(file), 'names the file');
+    t.regex(err?.message ?? '', /move it aside|backup/);
+    t.is(await readFile(file, 'utf8'), text, 'the file is left as it was');
+    t.false(existsSync(join(dir, 'worker.json')), 'no worker was started');
+  }
+  await rm(file);
+  await mkdir(file); // unreadable as a file
+  t.is((await t.throwsAsync(ClusterIdFile.load(dir), { instanceOf: GoatError }))?.code, 'GOAT_ERR_STORE_CORRUPT');
+  await rm(file, { recursive: true });
+  t.is((await ClusterIdFile.load(dir)).id, undefined, 'a missing file is no cluster yet');
+  await writeFile(file, 'c-0123456789abcdef\n');
+  t.is((await ClusterIdFile.load(dir)).id, 'c-0123456789abcdef', 'a valid file is read');
 });
 
 test('a record that lost its assignments: the orphans are stopped on boot, and the re-sent assign is applied', async (t) => {
@@ -68,6 +97,65 @@ test('a record that lost its assignments: the orphans are stopped on boot, and t
   await second.w.stopTask('echo.1.x');
   t.false(existsSync(join(dir, 'tasks', 'echo.1.x-g1')));
   t.false((await assign(second.w, 1, ports[1]!)).applied);
+});
+
+/** `inner`, as an engine that does not answer until `up()`: every call fails GOAT_ERR_RUNTIME_UNAVAILABLE, health says why. */
+function engineAway(inner: Runtime): { runtime: Runtime; up(): void } {
+  let down = true;
+  const away = (): GoatError => new GoatError('GOAT_ERR_RUNTIME_UNAVAILABLE', 'engine away (test)', { temporary: true });
+  const runtime = new Proxy(inner, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop);
+      if (typeof value !== 'function') return value;
+      const fn = value as (...args: unknown[]) => unknown;
+      if (prop === 'health') return async () => (down ? { ok: false, detail: 'engine away (test)', at: Date.now() } : target.health());
+      if (prop === 'close' || prop === 'onHealth') return fn.bind(target);
+      return (...args: unknown[]) => (down ? Promise.reject(away()) : fn.apply(target, args));
+    },
+  });
+  return { runtime, up: () => (down = false) };
+}
+
+test('the boot sweep put off by an engine that does not answer runs when it first does: the orphan is stopped, the recorded task adopted', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-record-'));
+  const first = await startTestWorker(t, { runtime: 'process', cluster: CLUSTER, dataDir: dir });
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const ports = [await freePort(), await freePort()];
+  for (const slot of [0, 1]) {
+    await first.w.assign({ taskId: `late.${slot}.x`, service: 'late', slot, generation: 1, spec: { command: ['node', ECHO_SERVER], ports: [{ host: ports[slot]!, container: 7777 }] } });
+  }
+  const pids = await Promise.all([0, 1].map((slot) => eventually('running', async () => {
+    const s = await first.w.runtime.inspect(`late.${slot}.x`, 1);
+    return s?.running ? Number(s.runtimeId) : undefined;
+  }, 20_000)));
+  const nodeId = first.w.nodeId;
+  await first.shutdown();
+  // The record lost slot 1: its process is unexplained.
+  const file = join(dir, 'worker.json');
+  const record = JSON.parse(await readFile(file, 'utf8')) as { assignments: { slot: number }[] };
+  await writeFile(file, JSON.stringify({ ...record, assignments: record.assignments.filter((a) => a.slot === 0) }));
+
+  const engine = engineAway(new ProcessRuntime({ dataDir: dir, cluster: CLUSTER, nodeId }));
+  const warnings: string[] = [];
+  const second = await Worker.start({
+    dataDir: dir, cluster: CLUSTER, runtimeInstance: { runtime: engine.runtime, kind: 'process' }, runtimeBackoff: { initialMs: 50, maxMs: 200 },
+    logger: { info: () => undefined, warn: (m: string) => warnings.push(m) },
+  });
+  t.teardown(async () => {
+    await second.shutdown().catch(() => undefined);
+    for (const s of await engine.runtime.list().catch(() => [])) await engine.runtime.remove(s.taskId, s.generation).catch(() => undefined);
+  });
+  t.true(warnings.some((m) => m.includes('swept once it does')), 'says the sweep is put off');
+  t.is(second.status, 'degraded');
+  t.true(pids.every((pid) => pidExists(pid)), 'nothing touched while the engine does not answer');
+
+  engine.up();
+  await eventually('the orphan is stopped once the engine answers', () => !pidExists(pids[1]!), 15_000);
+  await eventually('the recorded task is adopted', () => second.task('late.0.x')?.state === 'running', 15_000);
+  t.is(second.status, 'ready');
+  t.true(pidExists(pids[0]!), 'the recorded task was adopted, not restarted');
+  t.deepEqual((await engine.runtime.list()).map((s) => `${s.taskId}@${s.generation}`), ['late.0.x@1']);
+  t.true(warnings.some((m) => m.includes('late.1.x@1') && m.includes('not in this worker\'s record')));
 });
 
 if (runDockerTests) test.before(() => requireEngine());

@@ -47,6 +47,19 @@ test('a bad config names the file, the field and what was expected', async (t) =
   t.is((await t.throwsAsync(loadConfig(undefined, {}, typo), { instanceOf: GoatError }))?.details['field'], '(root)');
 });
 
+test('worker.allowProcess opts the worker in to processes (off by default); a non-boolean is refused naming the field', async (t) => {
+  t.false((await loadConfig(undefined, {}, tmpdir())).worker.allowProcess, 'off without a file');
+  const off = await tempConfig(t, `export default { worker: { runtime: 'auto' } };`);
+  t.false((await loadConfig(undefined, {}, off)).worker.allowProcess, 'off when not set');
+  const on = await tempConfig(t, `export default { worker: { allowProcess: true } };`);
+  t.true((await loadConfig(undefined, {}, on)).worker.allowProcess);
+  const bad = await tempConfig(t, `export default { worker: { allowProcess: 'yes' } };`);
+  const err = await t.throwsAsync(loadConfig(undefined, {}, bad), { instanceOf: GoatError });
+  t.is(err?.code, 'GOAT_ERR_INVALID_CONFIG');
+  t.is(err?.details['field'], 'worker.allowProcess');
+  t.regex(err?.message ?? '', /worker\.allowProcess: .*boolean/);
+});
+
 test('a file that does not load, or is missing when named, is a clear error', async (t) => {
   const dir = await tempConfig(t, `export default { manager: { listen: `);
   const err = await t.throwsAsync(loadConfig(undefined, {}, dir), { instanceOf: GoatError });

@@ -9,6 +9,7 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { CLI, ProcessCluster, ServerProcess } from '../helpers/cli-process.js';
@@ -68,4 +69,18 @@ test('without Docker and without --allow-process a node runs nothing and says wh
   t.is((await c.api('PUT', '/v1/services/nope', { name: 'nope', replicas: 1, task: { command: [`/nonexistent/${marker}`], restart: { policy: 'no' } } })).status, 201);
   const failed = await eventually('the spawn error in ps', async () => (await c.cliJson<Task[]>('ps')).find((x) => x.service === 'nope' && (x.error !== null || x.failure !== null)), 30_000);
   t.regex(JSON.stringify([failed.error, failed.failure]), /nonexistent|ENOENT|executable/);
+  // The human `ps` says it too (what a user reads).
+  const ps = await c.cli('ps', '-a');
+  t.is(ps.code, 0, ps.stderr);
+  const line = ps.stdout.split('\n').find((l) => l.includes('nope')) ?? '';
+  t.regex(line, /nonexistent|ENOENT|executable/, ps.stdout);
+
+  // `worker.allowProcess: true` in the config file opts in as the flag does.
+  const configDir = join(c.dir, 'optin-config');
+  await mkdir(configDir, { recursive: true });
+  await writeFile(join(configDir, 'cluster.config.ts'), 'export default { worker: { allowProcess: true } };\n');
+  const viaConfig = autoWorker(c, 'via-config', ['--config', join(configDir, 'cluster.config.ts')]);
+  await eventually('via-config falls back to processes', () => /worker \S+ \(process runtime\)/.test(viaConfig.output) && viaConfig.output.includes('linked to'), 20_000)
+    .catch((err: unknown) => { throw new Error(`${String(err)}: ${viaConfig.output}`); });
+  t.false(/takes no tasks/.test(viaConfig.output));
 });

@@ -99,6 +99,20 @@ gated.serial('a worker joins over wss:// with --tls-ca and runs a task; the CLI 
   t.is(stop.code, 0, stop.stderr);
 });
 
+gated.serial('--join https:// links as wss:// (the URL a user copies from the manager)', async (t) => {
+  const dataDir = join(pki.dir, 'w-https');
+  workerDirs.push(dataDir);
+  const w = start('w-https', ['worker', '--join', url, '--token', TOKEN, '--data-dir', dataDir, '--name', 'w-https', '--runtime', 'process', '--allow-process', '--tls-ca', pki.ca]);
+  t.true(url.startsWith('https://'));
+  await eventually('w-https ready', async () => {
+    if (!w.alive) throw new Error(`worker exited:\n${w.output}`);
+    const r = await tlsCli(['nodes', '--json']);
+    return r.code === 0 && (JSON.parse(r.stdout) as { name: string; status: string }[]).some((n) => n.name === 'w-https' && n.status === 'ready');
+  }, 20_000);
+  t.regex(w.output, new RegExp(`linked to wss://127\\.0\\.0\\.1:${port}/v1/link`));
+  await w.kill9();
+});
+
 gated.serial('a client without the CA is refused with GOAT_ERR_TLS_UNTRUSTED naming the URL and --tls-ca', async (t) => {
   for (const ca of [null, pki.otherCa]) {
     const r = await tlsCli(['nodes'], ca);

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Manager } from '../../actors/manager/manager.js';
 import { AdminClient } from '../../lib/repl/index.js';
-import { ADMIN_LIMITS } from '../../transport/admin-server.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ADMIN_LIMITS, AdminServer, type AdminApi } from '../../transport/admin-server.js';
 import type { ActorInfo } from '../../lib/supervision/index.js';
 import { managerTree } from '../helpers/tree.js';
 
@@ -106,7 +108,7 @@ test.serial('a path of the old shape (before the cluster root) is an error that 
   t.is(info.path, '/cluster/manager/reconciler');
 });
 
-test.serial('asks in flight and message sizes are capped per session', async (t) => {
+test.serial('message sizes are capped; many asks at once against the real manager are answered or refused busy', async (t) => {
   const { client } = await setup(t);
   const big = { type: 'x', pad: 'a'.repeat(ADMIN_LIMITS.messageBytes) };
   const err = await t.throwsAsync(client.request('send', { path: '/cluster/manager/store', message: big }));
@@ -116,6 +118,70 @@ test.serial('asks in flight and message sizes are capped per session', async (t)
   const results = await Promise.all(asks);
   t.true(results.every((r) => r === 'ok' || r === 'GOAT_ERR_BUSY'), results.join(','));
   t.true(results.filter((r) => r === 'ok').length >= 1);
+});
+
+interface Answer { re: string; ok: boolean; error?: { code: string; message: string } }
+
+test.serial('the asks in flight cap: with calls that never answer, the 33rd ask of a session is GOAT_ERR_BUSY and at most 32 reach the manager', async (t) => {
+  // Calls that never resolve: the cap alone decides what is taken.
+  const calls: { id: string; resolve: (v: unknown) => void }[] = [];
+  const api: AdminApi = {
+    handle: (req) => new Promise((resolve) => calls.push({ id: (req as { id: string }).id, resolve })),
+    subscribe: () => () => undefined,
+  };
+  const server = createServer();
+  const admin = new AdminServer(api, TOKEN);
+  admin.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    admin.close();
+    server.closeAllConnections();
+    server.close();
+  });
+  const open = async (): Promise<{ ws: WebSocket; answers: Answer[] }> => {
+    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/admin`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const answers: Answer[] = [];
+    ws.on('message', (d) => answers.push(JSON.parse(String(d)) as Answer));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return { ws, answers };
+  };
+  const ask = (ws: WebSocket, id: string): void => ws.send(JSON.stringify({ id, type: 'ask', path: '/cluster/manager/store', message: { type: '$state' } }));
+  const a = await open();
+  t.teardown(() => a.ws.close());
+  const n = ADMIN_LIMITS.inFlight;
+  t.is(n, 32);
+  for (let i = 1; i <= n + 1; i++) ask(a.ws, `a${i}`);
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await until('the busy answer', () => a.answers.length >= 1);
+  t.is(a.answers.length, 1, 'only the 33rd is answered');
+  t.like(a.answers[0], { re: `a${n + 1}`, ok: false, error: { code: 'GOAT_ERR_BUSY' } });
+  t.regex(a.answers[0]?.error?.message ?? '', /32 requests in flight/);
+  t.is(calls.length, n, 'at most 32 in flight');
+  t.deepEqual(calls.map((c) => c.id), Array.from({ length: n }, (_, i) => `a${i + 1}`));
+  // The cap is per session: another session is not blocked.
+  const b = await open();
+  t.teardown(() => b.ws.close());
+  ask(b.ws, 'b1');
+  await until('b1 taken', () => calls.some((c) => c.id === 'b1'));
+  t.deepEqual(b.answers, []);
+  // One answer frees one place.
+  calls[0]!.resolve('done');
+  await until('a1 answered', () => a.answers.some((x) => x.re === 'a1'));
+  ask(a.ws, 'a34');
+  ask(a.ws, 'a35');
+  await until('a35 refused', () => a.answers.some((x) => x.re === 'a35'));
+  t.true(calls.some((c) => c.id === 'a34'), 'taken in the freed place');
+  t.is(a.answers.find((x) => x.re === 'a35')?.error?.code, 'GOAT_ERR_BUSY');
+  t.is(calls.filter((c) => c.id.startsWith('a')).length, n + 1);
 });
 
 test.serial('a bounded flood of bad admin frames: the manager stays up, nothing restarts, memory stays bounded', async (t) => {

@@ -121,12 +121,12 @@ test('/metrics is open by default and needs the token when metricsToken is set',
   t.is((await fetch(`${closed.manager.url}/metrics`, { headers: { authorization: `bearer ${TOKEN}` } })).status, 200);
 });
 
-/** A raw SSE subscriber that never reads its socket. */
-function slowSubscriber(url: string, since = 0): Promise<Socket> {
+/** A raw SSE subscriber (or, with `accept` JSON, a client of the plain list) that never reads its socket. */
+function slowSubscriber(url: string, since = 0, accept = 'text/event-stream', query = ''): Promise<Socket> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const s = connect(Number(port), hostname, () => {
-      s.write(`GET /v1/events?since=${since} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nAccept: text/event-stream\r\n\r\n`);
+      s.write(`GET /v1/events?since=${since}${query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nAccept: ${accept}\r\n\r\n`);
       s.pause();
       resolve(s);
     });
@@ -170,6 +170,42 @@ test('slow SSE subscribers are dropped while a reading client gets the whole rep
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error('slow subscribers still connected after 10 s')), 10_000)),
   ]);
   for (const text of got) t.false(text.includes('id: 5000\n'));
+  t.is((await fetch(`${manager.url}/readyz`)).status, 200);
+});
+
+/** Reads what a paused socket still gets, until the manager closes it (or fails after 10 s). */
+function drainToClose(sockets: Socket[]): Promise<string[]> {
+  return Promise.race([
+    Promise.all(sockets.map((s) => new Promise<string>((resolve) => {
+      let text = '';
+      s.on('data', (d: Buffer) => void (text += d.toString('utf8')));
+      s.on('error', () => undefined);
+      s.once('close', () => resolve(text));
+      s.resume();
+    }))),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('slow clients still connected after 10 s')), 10_000)),
+  ]);
+}
+
+test('the plain JSON event list is written in pages: clients that never read are cut off, a reading client gets the whole list', async (t) => {
+  const { manager, api } = await setup(t, { api: { events: { stallMs: 300, pageSize: 200 } } }, 5_000);
+  const slow = await Promise.all(Array.from({ length: 20 }, () => slowSubscriber(manager.url, 0, 'application/json', '&limit=10000')));
+  t.teardown(() => slow.forEach((s) => s.destroy()));
+  // A normal client reads the same list whole: valid JSON, every event once, in order.
+  const list = await api('GET', '/v1/events?since=0&limit=10000');
+  t.is(list.status, 200);
+  const events = JSON.parse(list.text) as { seq: number; type: string }[];
+  t.deepEqual(events.map((e) => e.seq), Array.from({ length: 5_000 }, (_, k) => k + 1));
+  t.is(events[0]?.type, 'test.filler');
+  // The same shapes as before: limit, the newest without since, an empty tail.
+  t.deepEqual((JSON.parse((await api('GET', '/v1/events?since=10&limit=3')).text) as { seq: number }[]).map((e) => e.seq), [11, 12, 13]);
+  t.deepEqual((JSON.parse((await api('GET', '/v1/events?limit=2')).text) as { seq: number }[]).map((e) => e.seq), [4_999, 5_000]);
+  t.is((await api('GET', '/v1/events?since=5000')).text, '[]');
+  // Those that never read were cut off once their socket stopped draining: they got what the kernel held, never the whole list.
+  for (const text of await drainToClose(slow)) {
+    t.regex(text, /^HTTP\/1\.1 200/);
+    t.false(text.includes('"seq":5000,'), 'not the end of the list');
+  }
   t.is((await fetch(`${manager.url}/readyz`)).status, 200);
 });
 
