@@ -109,6 +109,11 @@ export class EtcdStore implements Store {
   // Records with their JSON text: filters read the object, callers get a copy parsed from the text (~5× cheaper than structuredClone).
   readonly #services = new Map<string, Entry<ServiceRecord>>();
   readonly #tasks = new Map<string, Entry<TaskRecord>>();
+  // Indexes of #tasks (kept by #setTask): a service's tasks, the tasks not in a terminal state, how many per state,
+  // so that a reconcile, the history's pruning and /metrics cost the same however long the history is.
+  readonly #tasksByService = new Map<string, Set<string>>();
+  readonly #activeTasks = new Set<string>();
+  readonly #taskStates = new Map<string, number>();
   readonly #nodes = new Map<string, Entry<NodeRecord>>();
   readonly #nodeWritten = new Map<string, string>();
   #events: ClusterEvent[] = [];
@@ -177,7 +182,13 @@ export class EtcdStore implements Store {
     const v = JSON.parse(value) as unknown;
     switch (kind) {
       case 's/': this.#services.set(id, { v: v as ServiceRecord, text: value }); break;
-      case 't/': this.#tasks.set(id, { v: v as TaskRecord, text: value }); break;
+      case 't/': {
+        this.#index(this.#tasks.get(id), -1);
+        const e = { v: v as TaskRecord, text: value };
+        this.#tasks.set(id, e);
+        this.#index(e, 1);
+        break;
+      }
       case 'n/': this.#nodes.set(id, { v: v as NodeRecord, text: value }); this.#nodeWritten.set(id, nodeDesired(v as NodeRecord)); break;
       case 'e/': this.#events.push(v as ClusterEvent); break;
       case 'i/': this.#idem.set(id, v as { rec: IdempotencyRecord; expiresAt: number }); break;
@@ -307,6 +318,49 @@ export class EtcdStore implements Store {
     else map.set(key, value);
   }
 
+  /** Sets or deletes a task in the mirror, with its indexes (undone with the transaction). */
+  #setTask(id: string, value: Entry<TaskRecord> | undefined): void {
+    const old = this.#tasks.get(id);
+    this.#index(old, -1);
+    this.#set(this.#tasks, id, value);
+    this.#index(value, 1);
+    this.#undo.push(() => {
+      this.#index(value, -1);
+      this.#index(old, 1);
+    });
+  }
+
+  /** Adds (1) or removes (-1) a task entry from the indexes. */
+  #index(e: Entry<TaskRecord> | undefined, sign: 1 | -1): void {
+    if (!e) return;
+    const t = e.v;
+    let ids = this.#tasksByService.get(t.service);
+    if (sign > 0) {
+      if (!ids) this.#tasksByService.set(t.service, (ids = new Set()));
+      ids.add(t.id);
+      if (!isTerminal(t.state)) this.#activeTasks.add(t.id);
+    } else {
+      ids?.delete(t.id);
+      if (ids?.size === 0) this.#tasksByService.delete(t.service);
+      this.#activeTasks.delete(t.id);
+    }
+    const n = (this.#taskStates.get(t.state) ?? 0) + sign;
+    if (n > 0) this.#taskStates.set(t.state, n);
+    else this.#taskStates.delete(t.state);
+  }
+
+  /** The task entries of one service (its index), of those not in a terminal state, or all. */
+  #taskEntries(service: string | undefined, activeOnly: boolean): Entry<TaskRecord>[] {
+    const ids = service !== undefined ? this.#tasksByService.get(service) ?? [] : activeOnly ? this.#activeTasks : undefined;
+    if (!ids) return [...this.#tasks.values()];
+    const out: Entry<TaskRecord>[] = [];
+    for (const id of ids) {
+      const e = this.#tasks.get(id);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
   #kick(): void {
     if (this.#flushing) return;
     this.#flushing = true;
@@ -418,7 +472,7 @@ export class EtcdStore implements Store {
 
   listTasks(filter: TaskFilter = {}, activeOnly = false): TaskRecord[] {
     const out: Entry<TaskRecord>[] = [];
-    for (const e of this.#tasks.values()) {
+    for (const e of this.#taskEntries(filter.service, activeOnly)) {
       const t = e.v;
       if (filter.service !== undefined && t.service !== filter.service) continue;
       if (filter.state !== undefined && t.state !== filter.state) continue;
@@ -435,7 +489,7 @@ export class EtcdStore implements Store {
   }
 
   listCurrentTasks(service: string, createdSince: number): TaskRecord[] {
-    const mine = [...this.#tasks.values()].filter((e) => e.v.service === service);
+    const mine = this.#taskEntries(service, false);
     const newest = new Map<number, number>();
     for (const { v: t } of mine) newest.set(t.slot, Math.max(newest.get(t.slot) ?? 0, t.generation));
     return mine
@@ -445,15 +499,13 @@ export class EtcdStore implements Store {
   }
 
   countTasksByState(): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const { v: t } of this.#tasks.values()) counts[t.state] = (counts[t.state] ?? 0) + 1;
-    return counts;
+    return Object.fromEntries(this.#taskStates);
   }
 
   pruneTaskHistory(service: string, keep: number): number {
     if (!Number.isInteger(keep) || keep < 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', `keep must be a non-negative integer, got ${keep}`, { details: { field: 'keep' } });
     const bySlot = new Map<number, TaskRecord[]>();
-    for (const { v: t } of this.#tasks.values()) {
+    for (const { v: t } of this.#taskEntries(service, false)) {
       if (t.service !== service || !isTerminal(t.state)) continue;
       bySlot.set(t.slot, [...(bySlot.get(t.slot) ?? []), t]);
     }
@@ -467,7 +519,7 @@ export class EtcdStore implements Store {
       for (const t of tasks) {
         const text = JSON.stringify(t);
         this.#op(`t/${t.id}`, text);
-        this.#set(this.#tasks, t.id, entry<TaskRecord>(text));
+        this.#setTask(t.id, entry<TaskRecord>(text));
       }
     });
   }
@@ -477,7 +529,7 @@ export class EtcdStore implements Store {
       for (const id of ids) {
         if (!this.#tasks.has(id)) continue;
         this.#op(`t/${id}`, null);
-        this.#set(this.#tasks, id, undefined);
+        this.#setTask(id, undefined);
       }
     });
   }

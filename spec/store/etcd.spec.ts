@@ -50,6 +50,44 @@ etcd('listCurrentTasks reads what the SQLite store reads (live, newest per slot,
   await a.committed();
 });
 
+etcd('the mirror\'s task indexes (by service, active, per state) answer as the SQLite store through state changes, deletes, pruning, a rolled-back transaction and a fresh load', async (t) => {
+  const s = await setup();
+  const a = await open(s);
+  const sqlite = tempStore(t);
+  const both = (f: (x: typeof sqlite | EtcdStore) => void): void => {
+    f(a);
+    f(sqlite);
+  };
+  const same = (x: EtcdStore, what: string): void => {
+    t.deepEqual(x.countTasksByState(), sqlite.countTasksByState(), `${what}: counts`);
+    t.deepEqual(x.listActiveTasks(), sqlite.listActiveTasks(), `${what}: active`);
+    for (const svc of ['web', 'api', 'none']) {
+      t.deepEqual(x.listTasks({ service: svc }), sqlite.listTasks({ service: svc }), `${what}: ${svc}`);
+      t.deepEqual(x.listActiveTasks({ service: svc }), sqlite.listActiveTasks({ service: svc }), `${what}: ${svc} active`);
+      for (const since of [0, 50]) t.deepEqual(x.listCurrentTasks(svc, since), sqlite.listCurrentTasks(svc, since), `${what}: ${svc} current since ${since}`);
+    }
+    t.deepEqual(x.listTasks({ state: 'failed' }), sqlite.listTasks({ state: 'failed' }), `${what}: failed`);
+  };
+  both((x) => x.putTasks(slotHistory()));
+  same(a, 'loaded');
+  // web/0's running task fails; web/2's pending one runs.
+  const history = slotHistory();
+  both((x) => x.putTasks([{ ...history[2]!, state: 'failed' }, { ...history[7]!, state: 'running' }]));
+  same(a, 'state changes');
+  both((x) => x.deleteTasks(['web.1.g1', 'api.0.g1']));
+  same(a, 'deletes');
+  t.deepEqual([a.pruneTaskHistory('web', 1), sqlite.pruneTaskHistory('web', 1)].map(Number), [3, 3]);
+  same(a, 'pruned');
+  t.throws(() => a.transaction(() => {
+    a.putTasks([{ ...history[7]!, state: 'failed' }, { ...history[0]!, id: 'web.9.g1', slot: 9 }]);
+    a.deleteTasks(['web.0.g3']);
+    throw new Error('no');
+  }));
+  same(a, 'after a rolled-back transaction');
+  await a.committed();
+  same(await open(s), 'a fresh store loading it');
+});
+
 test('coalesce keeps the last write of each key; splitOps stays within 128 ops and the byte limit, in order', (t) => {
   t.deepEqual(coalesce([{ key: 'a', value: '1' }, { key: 'b', value: '1' }, { key: 'a', value: null }]), [{ key: 'b', value: '1' }, { key: 'a', value: null }]);
   const ops = Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: 'x' }));
