@@ -60,9 +60,19 @@ export interface Cluster {
   repl(options?: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream; historyFile?: string }): Promise<void>;
 }
 
-/** Makes a cluster from a config (the same shape as `cluster.config.ts`); nothing runs until `start()`. */
+/**
+ * Makes a cluster from a config (the same shape as `cluster.config.ts`); nothing runs until `start()`.
+ * `manager.etcd` (or GOAT_ETCD) is refused with GOAT_ERR_NOT_IMPLEMENTED: an in-process cluster has one
+ * manager on SQLite; several managers on etcd are `goat-cluster manager --etcd` processes.
+ */
 export function createCluster(config: GoatConfig = {}, options: CreateClusterOptions = {}): Cluster {
   const resolved: ResolvedConfig = resolveConfig(config, null, options.env ?? process.env);
+  if (resolved.manager.etcd) {
+    // Refused rather than silently run on SQLite: several managers are separate processes (`goat-cluster manager --etcd`).
+    throw new GoatError('GOAT_ERR_NOT_IMPLEMENTED', `createCluster runs one manager on SQLite in this process; manager.etcd${(options.env ?? process.env)['GOAT_ETCD'] ? ' (GOAT_ETCD)' : ''} asks for several managers on etcd: run \`goat-cluster manager --etcd ${resolved.manager.etcd.endpoints.join(',')}\` processes and join them (joinCluster with their URLs), or leave manager.etcd out`, {
+      details: { field: 'manager.etcd', endpoints: resolved.manager.etcd.endpoints },
+    });
+  }
   let root: ClusterRoot | undefined;
   let manager: Manager | undefined;
   let worker: JoinedWorker | undefined;

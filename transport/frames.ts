@@ -40,6 +40,8 @@ const taskReportSchema = z.strictObject({
   failure: z.strictObject({ kind: z.enum(['app', 'health', 'resource', 'runtime']), message: z.string().max(4096), code: z.string().max(128).optional() }).nullable().optional(),
   /** Published ports while it runs (`host` as the engine chose it). */
   ports: z.array(z.strictObject({ host: z.number().int().min(0).max(65_535).optional(), container: z.number().int().min(0).max(65_535) })).max(1_000).optional(),
+  /** Whether its current run passed its first health check (true for a task without one); absent from older workers. */
+  healthy: z.boolean().optional(),
 });
 
 /**

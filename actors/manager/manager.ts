@@ -277,7 +277,12 @@ export class Manager implements ManagerApi {
       let r = this.store.putService(spec, this.#clock.now());
       if (!before || r.version !== before.version) this.#journal.event('service.updated', spec.name, { version: r.version, replicas: spec.replicas });
       // The spec a rollback goes back to (Swarm's PreviousSpec): the one before the last change of the task.
-      if (before && JSON.stringify(before.spec.task) !== JSON.stringify(r.spec.task)) r = setServiceState(this.#context, r, { previousSpec: before.spec });
+      // The rollout starts with the change, so whoever reads the service next (`update --wait`) sees it, not the last one's status.
+      if (before && JSON.stringify(before.spec.task) !== JSON.stringify(r.spec.task)) {
+        const message = 'update in progress';
+        r = setServiceState(this.#context, r, { previousSpec: before.spec, update: { state: 'updating', message, version: r.version, startedAt: this.#clock.now() } });
+        this.#journal.event('update.started', spec.name, { version: r.version, message });
+      }
       return r;
     });
     await this.#acked(undefined);

@@ -128,7 +128,7 @@ export class Membership {
           adopted.push({
             id: t.taskId, service: name, slot: t.slot, generation: t.generation, node: hello.nodeId, state: t.state, desired: 'running',
             restarts: t.restarts, lastExit: null, failure: null, error: null, spec: asStored(specs[t.taskId]!, service.spec.task), createdAt: now, updatedAt: now,
-            ...(t.state === 'running' ? { runningSince: now } : {}),
+            ...(t.state === 'running' ? { runningSince: now, ...(t.healthy === false ? {} : { healthySince: now }) } : {}),
           });
         }
       }

@@ -7,7 +7,6 @@
  */
 import { actorChild, type NactRef } from '../supervision/index.js';
 import type { ChildSpec } from '../../lib/supervision/index.js';
-import { isTerminal } from '../../lib/model/index.js';
 import { isMessage, type ManagerContext, type ReconcilerMessage } from './context.js';
 
 /** The child spec of `reconciler`; `ensureNode` starts a node's actor when it has none. */
@@ -24,7 +23,8 @@ export function reconcilerActor(mc: ManagerContext, ensureNode: (id: string) => 
       // A down node needs its actor only while some of its tasks wait (`unknown`) to be lost.
       for (const n of store.listNodes()) if (n.status !== 'down' || store.listTasks({ node: n.id, state: 'unknown' }).length > 0) ensureNode(n.id);
       const services = new Set(store.listServices().map((x) => x.name));
-      for (const t of store.listTasks()) if (!isTerminal(t.state)) services.add(t.service);
+      // Deleted services with tasks still live: an indexed read, whatever the history.
+      for (const t of store.listActiveTasks()) services.add(t.service);
       for (const name of services) mc.tell(`/cluster/manager/services/${name}`, { type: 'reconcile' });
       return s;
     },

@@ -7,12 +7,12 @@
  * service, and a wake-up is set when the rollout or a slot's backoff wants
  * another look later. A restart rebuilds the slots from the store. A
  * deleted service whose tasks are all stopped ends (normal exit), and the
- * manager removes it from the tree.
+ * manager removes it from the tree; of its ended tasks only each slot's
+ * newest is kept (generations only grow per slot, across a re-creation).
  */
 import { nanoid } from 'nanoid';
 import { actorChild, type NactRef } from '../supervision/index.js';
 import type { ChildSpec, TimerId } from '../../lib/supervision/index.js';
-import { SERVICE_DEFAULTS } from '../../lib/model/defaults.js';
 import type { ServiceRecord, ServiceState as StoredServiceState } from '../../lib/model/index.js';
 import { initialServiceState, serviceStep, type ServiceState } from '../../lib/manager/index.js';
 import { isRolling, slotInfos } from '../../lib/model/index.js';
@@ -47,7 +47,9 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
         if (service && (effects.update !== undefined || effects.status !== undefined)) {
           setServiceState(mc, service, { ...(effects.update !== undefined ? { update: effects.update } : {}), ...(effects.status ? { status: effects.status } : {}) });
         }
-        store.pruneTaskHistory(name, service?.spec.taskHistory ?? SERVICE_DEFAULTS.taskHistory);
+        // A deleted service keeps only each slot's newest ended task, so that a service created again under its name
+        // goes on with higher generations (generations only grow per slot); a straggler's end starts a controller again.
+        store.pruneTaskHistory(name, service ? service.spec.taskHistory : 1);
       });
       for (const stop of effects.stops) mc.tell(`/cluster/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
       if (effects.place) mc.tell('/cluster/manager/scheduler', { type: 'place' });

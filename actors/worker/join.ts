@@ -234,6 +234,7 @@ export function toReport(t: TaskView): TaskReport {
     taskId: t.id, service: t.service, slot: t.slot, generation: t.generation, state: t.state, restarts: t.restarts,
     lastExit: t.lastExit ? { code: t.lastExit.code, signal: t.lastExit.signal, oomKilled: t.lastExit.oomKilled, message: clip(t.lastExit.message), finishedAt: t.lastExit.finishedAt } : null,
     ...(t.ports.length > 0 ? { ports: t.ports } : {}),
+    ...(t.healthy === undefined ? {} : { healthy: t.healthy }),
     // Why it is not running, so the manager's `ps` can say it (issue 11).
     error: t.error ? { ...(t.error.code ? { code: t.error.code.slice(0, 128) } : {}), message: clip(t.error.message) } : null,
     failure: t.failure ? { kind: t.failure.kind, message: clip(t.failure.message), ...(t.failure.code ? { code: t.failure.code.slice(0, 128) } : {}) }

@@ -17,7 +17,8 @@ import { actorChild, type NactRef } from '../supervision/index.js';
 /** What a task actor tells the worker. */
 export type TaskReport =
   | { type: 'starting'; taskId: string }
-  | { type: 'running'; taskId: string; run: RunningTask }
+  | { type: 'running'; taskId: string; run: RunningTask; /** False until its first health check passes (tasks with one). */ healthy: boolean }
+  | { type: 'healthy'; taskId: string }
   | { type: 'exited'; taskId: string; exit: ExitInfo }
   | { type: 'unhealthy'; taskId: string; detail: string }
   | { type: 'refused'; taskId: string; error: GoatError };
@@ -35,6 +36,7 @@ export interface TaskDeps {
 type Msg =
   | { type: 'exit'; run: number; exit: ExitInfo }
   | { type: 'unhealthy'; run: number; detail: string }
+  | { type: 'healthy'; run: number }
   | { type: 'refused'; error: GoatError };
 
 interface State {
@@ -83,7 +85,7 @@ export function taskChild(a: Assignment, deps: TaskDeps): ChildSpec<NactRef> {
         return { run, checker: null, refused: true };
       }
       const started = await rt.start(task);
-      deps.report({ type: 'running', taskId: a.taskId, run: started });
+      deps.report({ type: 'running', taskId: a.taskId, run: started, healthy: !a.spec.health });
       rt.wait(a.taskId, a.generation).then(
         (exit) => send({ type: 'exit', run, exit }),
         () => undefined, // the engine went away: the runtime actor restarts, and the tasks with it
@@ -96,7 +98,7 @@ export function taskChild(a: Assignment, deps: TaskDeps): ChildSpec<NactRef> {
           portOf: (p: number): number => started.ports.find((m) => m.container === p)?.host ?? p,
           exec: (argv: string[], timeoutMs: number) => rt.exec(a.taskId, a.generation, argv, timeoutMs),
         };
-        checker = new HealthChecker(health, () => probeOnce(health, target), (detail) => send({ type: 'unhealthy', run, detail }));
+        checker = new HealthChecker(health, () => probeOnce(health, target), (detail) => send({ type: 'unhealthy', run, detail }), undefined, () => send({ type: 'healthy', run }));
         checker.start();
       }
       return { run, checker, refused: false };
@@ -115,6 +117,9 @@ export function taskChild(a: Assignment, deps: TaskDeps): ChildSpec<NactRef> {
             return state;
           }
           throw new TaskExit(msg.exit);
+        case 'healthy':
+          if (msg.run === state.run) deps.report({ type: 'healthy', taskId: a.taskId });
+          return state;
         case 'unhealthy': {
           if (msg.run !== state.run) return state;
           deps.report({ type: 'unhealthy', taskId: a.taskId, detail: msg.detail });

@@ -97,6 +97,8 @@ export interface TaskView {
   error: { code?: string; message: string } | null;
   /** Its latest failure, classified (app, health, resource or runtime) and kept after it runs again; null if none yet. */
   failure: TaskFailure | null;
+  /** Whether its current run passed its first health check (true from the start for a task without one); absent before it runs. */
+  healthy?: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -415,9 +417,13 @@ export class Worker {
   #onReport(r: TaskReport): void {
     switch (r.type) {
       case 'starting':
+        // A new run: healthy again only once it runs (and passes its first health check).
+        if (this.#tasks.get(r.taskId)) delete this.#tasks.get(r.taskId)!.healthy;
         return this.#move(r.taskId, 'starting');
       case 'running':
-        return this.#move(r.taskId, 'running', { adopted: r.run.adopted, error: null, ports: r.run.ports.map((p) => ({ ...p })) });
+        return this.#move(r.taskId, 'running', { adopted: r.run.adopted, error: null, ports: r.run.ports.map((p) => ({ ...p })), healthy: r.healthy });
+      case 'healthy':
+        return this.#move(r.taskId, 'running', { healthy: true });
       case 'exited':
         return this.#move(r.taskId, 'exited', { lastExit: r.exit, ...(r.exit.code === 0 && !r.exit.oomKilled ? {} : { failure: classifyExit(r.exit) }) });
       case 'unhealthy': {

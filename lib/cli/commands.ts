@@ -3,7 +3,7 @@ import { type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
 import { GoatError } from '../errors.js';
 import { openSqliteStore, restoreSqliteStore } from '../store/sqlite.js';
-import { waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
+import { completedWhy, completesUnder, waitingWhy, type ClusterEvent, type NodeRecord, type TaskRecord } from '../model/index.js';
 import type { TreeNode } from '../supervision/index.js';
 import { call } from './client.js';
 import { goatFetch } from '../tls-fetch.js';
@@ -16,6 +16,9 @@ import { completionCommand, namesCommand } from './completion.js';
 import { UPDATE_OPTIONS, rollback, update } from './rollout.js';
 import { SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
 import { checkPlacement } from './placeable.js';
+import { convergence, currentTasks } from './converge.js';
+
+export { currentTasks };
 
 /** The server commands' code (manager, worker, Docker, etcd), loaded only when one runs: the client commands start fast. */
 const serve = (): Promise<typeof import('./serve.js')> => import('./serve.js');
@@ -50,8 +53,8 @@ const arg = (ctx: CommandContext, i: number, what: string): string => {
 const print = (ctx: CommandContext, data: unknown, human: () => string): void => void ctx.out.write(ctx.json ? `${JSON.stringify(data, null, 2)}\n` : human());
 
 interface ServiceJson {
-  name: string; replicas: number; version: number; spec: { task: { image?: string; command?: string[] } };
-  status?: { state: string; reason?: string }; update?: { state: string; message: string } | null;
+  name: string; replicas: number; version: number; spec: { task: { image?: string; command?: string[]; restart?: { policy?: string } } };
+  status?: { state: string; reason?: string }; update?: { state: string; message: string; version?: number } | null;
 }
 
 /** The body `goat-cluster run` sends: the whole spec from the task flags (see ./spec-flags.ts), one replica unless told. */
@@ -149,19 +152,15 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
       call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks?service=${encodeURIComponent(name)}`),
       call<ServiceJson>(client(ctx), 'GET', `/v1/services/${encodeURIComponent(name)}`),
     ]);
-    const tasks = currentTasks(all, replicas);
-    const running = tasks.filter((t) => t.state === 'running').length;
-    const rolling = svc.update && (svc.update.state === 'updating' || svc.update.state === 'rolling_back') ? svc.update.message : undefined;
-    const paused = svc.update?.state === 'paused' ? svc.update.message : undefined;
-    const waiting = paused ?? tasks.find((t) => t.state !== 'running' && t.error)?.error?.message ?? rolling;
-    const line = `${name}: ${running}/${replicas} running${waiting ? ` (waiting: ${waiting})` : ''}`;
+    const { running, completed, waiting, paused, done } = convergence(svc, all, replicas);
+    const line = `${name}: ${running}/${replicas} running${completed ? `, ${completed} completed` : ''}${waiting ? ` (waiting: ${waiting})` : ''}`;
     if (line !== last) ctx.err.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
     last = line;
     if (paused) {
       if (tty) ctx.err.write('\n');
       throw new GoatError('GOAT_ERR_NOT_READY', `${name}: ${paused}`);
     }
-    if (running === replicas && !rolling) {
+    if (done) {
       if (tty) ctx.err.write('\n');
       return;
     }
@@ -173,20 +172,10 @@ async function converge(ctx: CommandContext, name: string, replicas: number): Pr
   }
 }
 
-/** The current (highest generation) task of each slot below `replicas`. */
-export function currentTasks(tasks: readonly TaskRecord[], replicas: number): TaskRecord[] {
-  const bySlot = new Map<number, TaskRecord>();
-  for (const t of tasks) {
-    if (t.slot >= replicas || t.desired !== 'running') continue;
-    const seen = bySlot.get(t.slot);
-    if (!seen || t.generation > seen.generation) bySlot.set(t.slot, t);
-  }
-  return [...bySlot.values()].sort((a, b) => a.slot - b.slot);
-}
-
 /** Why a task waits, with the reschedule countdown as of now. */
-export function whyColumn(t: TaskRecord, now = Date.now()): string {
-  return waitingWhy(t.error?.message ?? t.failure?.message ?? '', t.state === 'pending' ? t.notBefore : undefined, now);
+export function whyColumn(t: TaskRecord, now = Date.now(), policy?: string): string {
+  const done = t.state === 'completed' && t.desired === 'running' && completesUnder(policy) ? completedWhy(policy!) : '';
+  return waitingWhy(t.error?.message ?? t.failure?.message ?? done, t.state === 'pending' ? t.notBefore : undefined, now);
 }
 
 /** The commands by name. */
@@ -216,10 +205,11 @@ export const commands: Record<string, Command> = {
       const [tasks, services] = await Promise.all([call<TaskRecord[]>(client(ctx), 'GET', `/v1/tasks${q}`), call<ServiceJson[]>(client(ctx), 'GET', '/v1/services')]);
       // Without -a: the current task of each slot of the services that exist (and anything still stopping).
       const replicas = new Map(services.map((s) => [s.name, s.replicas]));
+      const policies = new Map(services.map((s) => [s.name, s.spec.task.restart?.policy]));
       const current = new Set([...replicas].flatMap(([name, n]) => currentTasks(tasks.filter((t) => t.service === name), n).map((t) => t.id)));
       const shown = ctx.values['all'] ? tasks : tasks.filter((t) => current.has(t.id) || (replicas.has(t.service) && !['completed', 'failed', 'lost', 'stopped'].includes(t.state)));
       print(ctx, shown, () => table(['TASK', 'SERVICE', 'SLOT', 'GEN', 'NODE', 'STATE', 'PORTS', 'RESTARTS', 'UPDATED', 'WHY'],
-        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, portsText(t), String(t.restarts), ago(t.updatedAt), whyColumn(t)])));
+        shown.map((t) => [t.id, t.service, String(t.slot), String(t.generation), t.node ?? '-', t.state, portsText(t), String(t.restarts), ago(t.updatedAt), whyColumn(t, Date.now(), policies.get(t.service))])));
     },
   },
   services: {

@@ -126,5 +126,10 @@ function tlsOf(env: NodeJS.ProcessEnv, section: { cert: string; key: string } | 
 function etcdOf(envEndpoints: string | undefined, section: { endpoints: string[]; prefix?: string | undefined; leaseTtlMs?: number | undefined } | undefined): ResolvedConfig['manager']['etcd'] {
   const endpoints = envEndpoints ? envEndpoints.split(',').map((e) => e.trim()).filter(Boolean) : section?.endpoints;
   if (!endpoints || endpoints.length === 0) return null;
+  // The file's endpoints are checked by the schema; the variable's here, as strictly.
+  const bad = envEndpoints ? endpoints.find((e) => !URL.canParse(e)) : undefined;
+  if (bad !== undefined) {
+    throw new GoatError('GOAT_ERR_INVALID_CONFIG', `GOAT_ETCD: '${bad}' is not a URL (comma-separated etcd endpoints, e.g. http://127.0.0.1:2379)`, { details: { file: 'GOAT_ETCD', field: 'manager.etcd.endpoints', expected: 'a URL such as http://127.0.0.1:2379' } });
+  }
   return { endpoints, prefix: section?.prefix ?? 'goat', leaseTtlMs: section?.leaseTtlMs ?? 3_000 };
 }

@@ -19,6 +19,7 @@
  */
 import type { Etcd3, Lease, Watcher } from 'etcd3';
 import { systemClock, type Clock } from '../supervision/clock.js';
+import { probeManager } from './manager-probe.js';
 
 /** Who leads, as stored in the leader key. */
 export interface LeaderInfo {
@@ -285,14 +286,28 @@ function parseLeader(value: Buffer, epoch: number): LeaderInfo | null {
   }
 }
 
-/** The managers registered under `<prefix>/managers/` and who leads: for `goat-cluster managers`. */
-export async function listManagers(client: Etcd3, prefix = 'goat'): Promise<{ managers: { id: string; url: string; leader: boolean; epoch: number | null; healthy: boolean }[]; leader: LeaderInfo | null }> {
+/** How {@link listManagers} tells whether a manager is alive. */
+export interface ListManagersOptions {
+  /** This manager's id: counted healthy without a probe (it is answering). */
+  self?: string;
+  /** Probes one manager's URL. @default {@link probeManager} (`/healthz` within 500 ms) */
+  probe?: (url: string) => Promise<boolean>;
+}
+
+/**
+ * The managers registered under `<prefix>/managers/` and who leads: for
+ * `goat-cluster managers`. `healthy`: the manager answered its `/healthz`
+ * (probed side by side, 500 ms each) — a paused one keeps its registration
+ * until its lease expires, but shows unhealthy.
+ */
+export async function listManagers(client: Etcd3, prefix = 'goat', options: ListManagersOptions = {}): Promise<{ managers: { id: string; url: string; leader: boolean; epoch: number | null; healthy: boolean }[]; leader: LeaderInfo | null }> {
   const regs = await client.getAll().prefix(`${prefix}/managers/`).strings();
   const res = await client.kv.range({ key: Buffer.from(`${prefix}/leader`) });
   const kv = res.kvs[0];
   const leader = kv ? parseLeader(kv.value, Number(kv.create_revision)) : null;
-  const managers = Object.values(regs).map((text) => JSON.parse(text) as { id: string; url: string })
-    .map((m) => ({ id: m.id, url: m.url, leader: leader?.id === m.id, epoch: leader?.id === m.id ? leader.epoch : null, healthy: true }))
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const probe = options.probe ?? ((url: string) => probeManager(url));
+  const managers = await Promise.all(Object.values(regs).map((text) => JSON.parse(text) as { id: string; url: string })
+    .map(async (m) => ({ id: m.id, url: m.url, leader: leader?.id === m.id, epoch: leader?.id === m.id ? leader.epoch : null, healthy: m.id === options.self || (await probe(m.url)) })));
+  managers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { managers, leader };
 }

@@ -27,7 +27,7 @@ import { loadServerTls, type TlsFiles, type TlsServerCredentials } from '../tls.
 import type { ManagerInfo } from '../../transport/http-api.js';
 import { GoatError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { openEtcdStore } from '../store/etcd.js';
+import { openEtcdStore, type EtcdStore } from '../store/etcd.js';
 import { DEFAULT_LEASE_TTL_MS, Election, listManagers, type LeaderInfo } from './election.js';
 import { staleReads, type StaleReads } from './stale-reads.js';
 
@@ -58,6 +58,8 @@ export class HaManager {
   #chain: Promise<void> = Promise.resolve();
   #stopping = false;
   #staleReads: StaleReads | undefined;
+  /** The leader's store while this manager leads: fenced the moment the election steps down. */
+  #store: EtcdStore | null = null;
   /** Leadership changes seen, for tests and `goat-cluster managers`. */
   readonly history: { at: number; role: 'leader' | 'follower'; epoch: number; reason?: string }[] = [];
 
@@ -111,6 +113,10 @@ export class HaManager {
   get manager(): Manager | null {
     return this.#manager;
   }
+  /** The leader's store while this manager leads (null otherwise). */
+  get store(): EtcdStore | null {
+    return this.#store;
+  }
   /** The etcd client (for `managers`). */
   get client(): Etcd3 {
     return this.#client;
@@ -138,7 +144,11 @@ export class HaManager {
     this.#election = new Election({
       client: this.#client, prefix, id: this.id, url: this.#url, leaseTtlMs: this.#o.etcd.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
       onLeader: (epoch) => this.#serial(() => this.#lead(epoch)),
-      onStepDown: (reason) => this.#serial(() => this.#follow(reason)),
+      onStepDown: (reason) => {
+        // Refuse writes at once (keepalive lost, key gone, resigned): not only once the tree, stopping in turn, closes the store.
+        this.#store?.fence(`stepped down: ${reason}`);
+        this.#serial(() => this.#follow(reason));
+      },
       onLeaderChange: (l) => {
         if (l && l.id !== this.id) this.#log.info(`leader: ${l.id} at ${l.url} (epoch ${l.epoch})`);
       },
@@ -158,6 +168,11 @@ export class HaManager {
       client: this.#client, prefix, epoch, endpoints: this.#o.etcd.endpoints,
       onFenced: (err) => this.#election.stepDown(err.message),
     });
+    if (this.#election.epoch !== epoch) {
+      store.close(); // stepped down while it was loading
+      return;
+    }
+    this.#store = store;
     store.appendEvents([{ at: Date.now(), type: 'manager.leader', subject: this.id, data: { epoch, url: this.#url } }]);
     await this.#closeFollower();
     if (this.#election.epoch !== epoch) {
@@ -172,7 +187,7 @@ export class HaManager {
       let readAt = 0;
       const managers = async (): Promise<ManagerInfo[]> => {
         readAt = Date.now();
-        known = (await listManagers(this.#client, prefix)).managers;
+        known = (await listManagers(this.#client, prefix, { self: this.id })).managers;
         return known;
       };
       await managers().catch(() => undefined);
@@ -198,6 +213,7 @@ export class HaManager {
   async #follow(reason: string): Promise<void> {
     const m = this.#manager;
     this.#manager = null;
+    this.#store = null;
     if (m) {
       this.#log.warn(`manager ${this.id} stepped down: ${reason}`);
       await m.stop().catch(() => undefined);

@@ -23,6 +23,8 @@ export interface ReportedTask {
   error?: { code?: string | undefined; message: string } | null | undefined;
   /** Published ports while it runs (`host` chosen by the engine when the spec left it open). */
   ports?: { host?: number | undefined; container: number }[] | undefined;
+  /** Whether its current run passed its first health check (true for a task without one); absent from older workers (taken as true). */
+  healthy?: boolean | undefined;
 }
 
 /** What applying reports decided. */
@@ -76,7 +78,8 @@ export function applyReports(nodeId: string, reports: readonly ReportedTask[], g
     // The worker's own error and failure (a refusal, a spawn or start error), so `ps` says why (issue 11).
     const fault = applyReportedFault({ ...t, failure }, { ...(r.error === undefined ? {} : { error: r.error === null ? null : { ...(r.error.code ? { code: r.error.code } : {}), message: r.error.message } }), ...(r.failure === undefined ? {} : { failure: r.failure === null ? null : { kind: r.failure.kind, message: r.failure.message, ...(r.failure.code ? { code: r.failure.code } : {}) } }) });
     const ports = r.ports ?? t.ports;
-    if (!moved && r.restarts === t.restarts && lastExit === t.lastExit && !fault.changed && JSON.stringify(ports) === JSON.stringify(t.ports)) continue;
+    const healthySince = healthySinceOf(t, r, moved, now);
+    if (!moved && r.restarts === t.restarts && lastExit === t.lastExit && !fault.changed && JSON.stringify(ports) === JSON.stringify(t.ports) && healthySince === t.healthySince) continue;
     const next: TaskRecord = {
       ...t, state: moved ? r.state : t.state, restarts: r.restarts, lastExit, ...fault.fields, updatedAt: now,
       ...(ports ? { ports } : {}),
@@ -84,14 +87,28 @@ export function applyReports(nodeId: string, reports: readonly ReportedTask[], g
       // Every failed task says why: what the worker said, else the failure, else the last exit.
       ...(moved && r.state === 'failed' && !r.error && fault.fields.failure ? { error: { ...(fault.fields.failure.code ? { code: fault.fields.failure.code } : {}), message: fault.fields.failure.message } } : {}),
     };
+    if (healthySince === undefined) delete next.healthySince;
+    else next.healthySince = healthySince;
     if (moved && r.state === 'failed' && !fault.fields.failure && !next.error) next.error = { message: lastExit?.message ?? 'failed on its node' };
     written.set(t.id, next);
     if (moved) out.events.push({ type: 'task.state', subject: t.id, data: { state: r.state, generation: t.generation, node: nodeId, restarts: r.restarts, ...(r.state === 'failed' || r.state === 'exited' ? { failure: next.failure, error: next.error } : {}) } });
-    const look = isTerminal(next.state) || (moved && next.state === 'running' && watches(t.service));
+    const look = isTerminal(next.state) || ((moved || healthySince !== t.healthySince) && next.state === 'running' && watches(t.service));
     if (look && !out.services.includes(t.service)) out.services.push(t.service);
   }
   out.puts = [...written.values()];
   return out;
+}
+
+/**
+ * When the task's current run became healthy: when it started running, for
+ * a task without a health check (and from an older worker, which does not
+ * say); when its node first said so, for a task with one. A new run starts
+ * unhealthy again.
+ */
+function healthySinceOf(t: TaskRecord, r: ReportedTask, moved: boolean, now: number): number | undefined {
+  if (moved && r.state === 'running') return r.healthy === false ? undefined : now;
+  if (t.state === 'running' && r.state === 'running' && r.healthy === true && t.healthySince === undefined) return now;
+  return t.healthySince;
 }
 
 /** What a hello decided, on top of its reports. */

@@ -16,3 +16,4 @@ export { stepRollout, isRolling, type RolloutObservation, type RolloutEffect, ty
 export { decideSlot, FRESH_SLOT, type SlotSupervision, type SlotEvent, type SlotDecision } from './slot.js';
 export { applyReportedFault, clip, MAX_REPORTED_MESSAGE, type ReportedFault } from './report.js';
 export { tasksBySlot, slotInfos, serviceInfo, waitingWhy, type SlotInfo, type ServiceInfo } from './slots.js';
+export { completesUnder, completedForGood, completedWhy } from './completion.js';

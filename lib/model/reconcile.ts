@@ -5,17 +5,20 @@
  * {@link stepRollout}). The scheduler decides where; the worker decides how to run.
  *
  * Policy, per slot `0 … replicas-1`:
+ * - its task of the current spec completed under restart policy `no` / `on-failure` → done: nothing;
  * - no live task → create one (pending) with generation = 1 + the slot's highest so far,
  *   placed no sooner than the slot's reschedule backoff allows and, after a
  *   failure, preferably elsewhere;
  * - several live tasks of one spec → keep the highest generation (the current one), stop the others;
  * - a live task whose spec is not the service's → outdated: the rollout replaces it when its turn
- *   comes (stop-first: stopped as its successor is created; start-first: stopped once its successor runs);
+ *   comes (stop-first: stopped as its successor is created; start-first: stopped once its successor
+ *   runs, and passed its first health check when it has one);
  * and every live task of a slot ≥ replicas, or of a deleted service, is stopped.
  * "Live" means wanted running and not in a terminal state.
  */
 import type { Random } from '../supervision/index.js';
 import type { ClusterEvent, RolloutStatus, ServiceRecord, ServiceStatus, TaskRecord } from './records.js';
+import { completedForGood } from './completion.js';
 import { stepRollout, type RolloutEffect } from './rollout.js';
 import { FRESH_SLOT, decideSlot, type SlotEvent } from './slot.js';
 import { specKey as key, tasksBySlot } from './slots.js';
@@ -93,10 +96,11 @@ export function reconcileService(
     for (const t of [...extraFresh, ...extraStale]) stop.push(t.id);
     if (fresh) {
       // start-first: the outdated task stops once its successor runs.
-      if (stale && (fresh.state === 'running' || fresh.generation < stale.generation)) stop.push(stale.id);
+      if (stale && ((fresh.state === 'running' && monitorFrom(fresh) !== undefined) || fresh.generation < stale.generation)) stop.push(stale.id);
       if (fresh.supervision?.escalated && fresh.state !== 'running') escalated.push(pastBudget(slot, fresh));
       if (fresh.createdAt >= rolloutSince) {
-        const doneAt = fresh.state === 'running' && fresh.runningSince !== undefined ? fresh.runningSince + monitorMs : undefined;
+        const since = fresh.state === 'running' ? monitorFrom(fresh) : undefined;
+        const doneAt = since === undefined ? undefined : since + monitorMs;
         if (doneAt !== undefined && doneAt <= now) lastDoneAt = Math.max(lastDoneAt ?? 0, doneAt);
         else {
           inflight++;
@@ -109,6 +113,9 @@ export function reconcileService(
       outdated.push({ slot, task: stale, inSlot });
       continue;
     }
+    // Its task of this spec completed under `no` / `on-failure`: the slot's work is done, not a failure.
+    const latest = inSlot[0];
+    if (latest && completedForGood(latest) && key(latest.spec) === specKey) continue;
     const next = successor(name, slot, inSlot, service, now, newId, random, events);
     if (next.supervision?.escalated) escalated.push(pastBudget(slot, next));
     create.push(next);
@@ -202,6 +209,15 @@ function successor(
     events.push({ type: 'alert', subject: name, data: { service: name, slot, node: latest?.node ?? null, error: latest ? whyFailed(latest) : '', message: `service ${name} slot ${slot} is past its reschedule budget: ${d.why}` } });
   }
   return task;
+}
+
+/**
+ * When a running task's monitor starts: once it is healthy when it has a
+ * health check (its first probe passed), else once it runs. Undefined while
+ * it is not (yet) healthy.
+ */
+function monitorFrom(t: TaskRecord): number | undefined {
+  return t.spec.health ? t.healthySince : t.runningSince;
 }
 
 function pastBudget(slot: number, t: TaskRecord): string {

@@ -84,8 +84,13 @@ export interface TaskRecord {
   ports?: { host?: number | undefined; container: number }[];
   createdAt: number;
   updatedAt: number;
-  /** When it last entered `running` (the rollout's monitor and the reschedule reset count from it). */
+  /** When it last entered `running` (the reschedule reset counts from it). */
   runningSince?: number;
+  /**
+   * When its current run passed its first health check; for a task without
+   * one, when it started running. The rollout's monitor counts from it.
+   */
+  healthySince?: number;
   /** Pending: not placed before this time (ms since the epoch): the slot's reschedule backoff. */
   notBefore?: number;
   /** Pending: nodes to avoid (where the slot failed, the most recent last), unless no other node fits. */

@@ -6,7 +6,7 @@
  * it without restarting a slot already updated.
  *
  * Policy: at most `parallelism` slots are in flight (a new task not yet
- * running for `monitorMs`); the next slot starts `delayMs` after the last
+ * running — and healthy, when it has a health check — for `monitorMs`); the next slot starts `delayMs` after the last
  * one was done. A new task of this rollout that restarts or fails counts as
  * a failure; once failures / started > `maxFailureRatio`, `failureAction`
  * applies: `pause` (the rollout stops, saying why), `rollback` (the previous
@@ -21,7 +21,7 @@ export interface RolloutObservation {
   version: number;
   /** Slots whose live task runs another spec, in slot order. */
   outdated: number[];
-  /** New tasks of this rollout not yet updated (not yet running for `monitorMs`). */
+  /** New tasks of this rollout not yet updated (not yet running, and healthy when they have a health check, for `monitorMs`). */
   inflight: number;
   /** When an in-flight running task will have run `monitorMs` (the earliest), if any. */
   monitorEndsAt?: number;
@@ -37,8 +37,8 @@ export interface RolloutObservation {
 
 /** Something the caller must do or say. */
 export type RolloutEffect =
-  | { type: 'event'; event: 'update.started' | 'update.paused' | 'update.completed' | 'update.rollback' | 'update.rolled_back'; message: string }
-  /** Put the previous spec back (and roll it out with `rollback` settings). */
+  | { type: 'event'; event: 'update.started' | 'update.paused' | 'update.completed' | 'update.rolled_back'; message: string }
+  /** Put the previous spec back (and roll it out with `rollback` settings); the manager records `update.rollback` as it does. */
   | { type: 'rollback'; message: string };
 
 /** What {@link stepRollout} decides. */
@@ -83,7 +83,8 @@ export function stepRollout(status: RolloutStatus | null, obs: RolloutObservatio
     const why = `${obs.failures.length} of ${obs.started} new task${obs.started === 1 ? '' : 's'} failed (max ratio ${spec.maxFailureRatio}); task ${first.taskId}: ${first.why}`;
     if (spec.failureAction === 'rollback' && !rollingBack && obs.canRollBack) {
       const message = `rolling back: ${why}`;
-      effects.push({ type: 'rollback', message }, { type: 'event', event: 'update.rollback', message });
+      // The manager puts the previous spec back and records `update.rollback` as it does (one event, as for a rollback asked for).
+      effects.push({ type: 'rollback', message });
       return { status: { ...current, state: 'rolling_back', message }, replace: [], effects };
     }
     const message = `${rollingBack ? 'rollback' : 'update'} paused: ${why}${spec.failureAction === 'rollback' && !rollingBack ? ' (no previous spec to roll back to)' : ''}`;

@@ -6,6 +6,7 @@
  * slot's current task and, while it waits for its reschedule backoff, when it
  * will be re-placed and why.
  */
+import { completedForGood, completedWhy } from './completion.js';
 import type { RolloutState, ServiceRecord, ServiceStatus, TaskRecord } from './records.js';
 import type { TaskSpec } from './spec.js';
 import type { TaskState } from './state.js';
@@ -70,7 +71,8 @@ export function slotInfos(tasks: readonly TaskRecord[], service?: ServiceRecord)
   const out: SlotInfo[] = [];
   for (const [slot, [t]] of tasksBySlot(tasks)) {
     if (!t) continue;
-    const why = t.error?.message ?? t.failure?.message ?? (t.state === 'failed' ? t.lastExit?.message : undefined);
+    const why = t.error?.message ?? t.failure?.message ?? (t.state === 'failed' ? t.lastExit?.message : undefined)
+      ?? (completedForGood(t) ? completedWhy(t.spec.restart.policy) : undefined);
     out.push({
       slot, taskId: t.id, generation: t.generation, state: t.state, desired: t.desired, node: t.node,
       ...(t.state === 'pending' && t.notBefore !== undefined ? { notBefore: t.notBefore } : {}),

@@ -58,17 +58,23 @@ async function probeExec(target: ProbeTarget, argv: string[], timeoutMs: number)
   return r.code === 0 ? { ok: true, detail: what } : { ok: false, detail: `${what}${r.output ? `: ${r.output.trim().slice(-200)}` : ''}` };
 }
 
-/** Probes a task periodically and calls `onUnhealthy` once when `retries` probes in a row failed. */
+/**
+ * Probes a task periodically: calls `onHealthy` once, when a probe first
+ * passes (the rollout's monitor counts from then), and `onUnhealthy` once,
+ * when `retries` probes in a row failed.
+ */
 export class HealthChecker {
   #timer: TimerId | null = null;
   #failures = 0;
   #stopped = false;
+  #healthy = false;
 
   constructor(
     private readonly spec: HealthSpec,
     private readonly probe: () => Promise<ProbeResult>,
     private readonly onUnhealthy: (detail: string) => void,
     private readonly clock: Clock = systemClock,
+    private readonly onHealthy: (detail: string) => void = () => undefined,
   ) {}
 
   /** Starts probing after the start period. */
@@ -91,6 +97,10 @@ export class HealthChecker {
     const result = await this.probe();
     if (this.#stopped) return;
     this.#failures = result.ok ? 0 : this.#failures + 1;
+    if (result.ok && !this.#healthy) {
+      this.#healthy = true;
+      this.onHealthy(result.detail);
+    }
     if (this.#failures >= this.spec.retries) {
       this.#stopped = true;
       this.onUnhealthy(`${this.#failures} health checks failed in a row; last: ${result.detail}`);

@@ -27,9 +27,11 @@
  * Keys, under `<prefix>/d/`: `s/<service>`, `t/<task id>`, `n/<node id>`,
  * `e/<seq, 16 digits>`, `i/<idempotency key>`, `m/<meta key>`; values JSON.
  * Every Txn also puts `<prefix>/writer` = the epoch that wrote it, so etcd's
- * history shows which leader committed what (`etcdctl watch --rev N`).
+ * history shows which leader committed what (`etcdctl watch --rev N`); the
+ * store watches that key from the revision it loaded at, and a write by
+ * another epoch fences it at once.
  */
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, Watcher } from 'etcd3';
 import { GoatError } from '../errors.js';
 import { isTerminal, type ClusterEvent, type NodeRecord, type ServiceRecord, type ServiceSpec, type ServiceState, type TaskRecord } from '../model/index.js';
 import { canonicalJson } from './sqlite.js';
@@ -107,6 +109,11 @@ export class EtcdStore implements Store {
   // Records with their JSON text: filters read the object, callers get a copy parsed from the text (~5× cheaper than structuredClone).
   readonly #services = new Map<string, Entry<ServiceRecord>>();
   readonly #tasks = new Map<string, Entry<TaskRecord>>();
+  // Indexes of #tasks (kept by #setTask): a service's tasks, the tasks not in a terminal state, how many per state,
+  // so that a reconcile, the history's pruning and /metrics cost the same however long the history is.
+  readonly #tasksByService = new Map<string, Set<string>>();
+  readonly #activeTasks = new Set<string>();
+  readonly #taskStates = new Map<string, number>();
   readonly #nodes = new Map<string, Entry<NodeRecord>>();
   readonly #nodeWritten = new Map<string, string>();
   #events: ClusterEvent[] = [];
@@ -124,6 +131,7 @@ export class EtcdStore implements Store {
   #flushing = false;
   #fenced: GoatError | undefined;
   #closed = false;
+  #writerWatch: Watcher | null = null;
   /** Txns sent and their operations, for metrics and tests. */
   readonly stats = { txns: 0, ops: 0, retries: 0 };
 
@@ -174,7 +182,13 @@ export class EtcdStore implements Store {
     const v = JSON.parse(value) as unknown;
     switch (kind) {
       case 's/': this.#services.set(id, { v: v as ServiceRecord, text: value }); break;
-      case 't/': this.#tasks.set(id, { v: v as TaskRecord, text: value }); break;
+      case 't/': {
+        this.#index(this.#tasks.get(id), -1);
+        const e = { v: v as TaskRecord, text: value };
+        this.#tasks.set(id, e);
+        this.#index(e, 1);
+        break;
+      }
       case 'n/': this.#nodes.set(id, { v: v as NodeRecord, text: value }); this.#nodeWritten.set(id, nodeDesired(v as NodeRecord)); break;
       case 'e/': this.#events.push(v as ClusterEvent); break;
       case 'i/': this.#idem.set(id, v as { rec: IdempotencyRecord; expiresAt: number }); break;
@@ -213,12 +227,40 @@ export class EtcdStore implements Store {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(this.#fenced);
+    this.#stopWatch();
     this.#onFenced?.(this.#fenced);
+  }
+
+  /**
+   * Watches `<prefix>/writer` from `revision` + 1 (the revision the desired
+   * state was loaded at): a Txn committed by another epoch fences the store at
+   * once — defense in depth beside the guard of every Txn, which would only
+   * find out at this store's next write. Resolves once the watch is set up.
+   */
+  async watchWriters(revision: number): Promise<void> {
+    if (this.#closed || this.#fenced || this.#writerWatch) return;
+    const watcher = await this.#client.watch().key(this.#writerKey.toString()).startRevision(String(revision + 1)).create();
+    if (this.#closed || this.#fenced) {
+      void watcher.cancel().catch(() => undefined);
+      return;
+    }
+    this.#writerWatch = watcher;
+    watcher.on('put', (kv) => {
+      const writer = kv.value.toString();
+      if (writer !== String(this.epoch)) this.fence(`epoch ${writer} committed a write at revision ${String(kv.mod_revision)} (another manager leads)`);
+    });
+  }
+
+  #stopWatch(): void {
+    const w = this.#writerWatch;
+    this.#writerWatch = null;
+    if (w) void w.cancel().catch(() => undefined);
   }
 
   /** Stops writing; whoever still waits for a commit is answered (GOAT_ERR_NOT_READY): nothing waits forever. */
   close(): void {
     this.#closed = true;
+    this.#stopWatch();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.reject(closedBeforeCommit());
@@ -274,6 +316,49 @@ export class EtcdStore implements Store {
     this.#undo.push(() => (had ? map.set(key, old as V) : map.delete(key)));
     if (value === undefined) map.delete(key);
     else map.set(key, value);
+  }
+
+  /** Sets or deletes a task in the mirror, with its indexes (undone with the transaction). */
+  #setTask(id: string, value: Entry<TaskRecord> | undefined): void {
+    const old = this.#tasks.get(id);
+    this.#index(old, -1);
+    this.#set(this.#tasks, id, value);
+    this.#index(value, 1);
+    this.#undo.push(() => {
+      this.#index(value, -1);
+      this.#index(old, 1);
+    });
+  }
+
+  /** Adds (1) or removes (-1) a task entry from the indexes. */
+  #index(e: Entry<TaskRecord> | undefined, sign: 1 | -1): void {
+    if (!e) return;
+    const t = e.v;
+    let ids = this.#tasksByService.get(t.service);
+    if (sign > 0) {
+      if (!ids) this.#tasksByService.set(t.service, (ids = new Set()));
+      ids.add(t.id);
+      if (!isTerminal(t.state)) this.#activeTasks.add(t.id);
+    } else {
+      ids?.delete(t.id);
+      if (ids?.size === 0) this.#tasksByService.delete(t.service);
+      this.#activeTasks.delete(t.id);
+    }
+    const n = (this.#taskStates.get(t.state) ?? 0) + sign;
+    if (n > 0) this.#taskStates.set(t.state, n);
+    else this.#taskStates.delete(t.state);
+  }
+
+  /** The task entries of one service (its index), of those not in a terminal state, or all. */
+  #taskEntries(service: string | undefined, activeOnly: boolean): Entry<TaskRecord>[] {
+    const ids = service !== undefined ? this.#tasksByService.get(service) ?? [] : activeOnly ? this.#activeTasks : undefined;
+    if (!ids) return [...this.#tasks.values()];
+    const out: Entry<TaskRecord>[] = [];
+    for (const id of ids) {
+      const e = this.#tasks.get(id);
+      if (e) out.push(e);
+    }
+    return out;
   }
 
   #kick(): void {
@@ -387,7 +472,7 @@ export class EtcdStore implements Store {
 
   listTasks(filter: TaskFilter = {}, activeOnly = false): TaskRecord[] {
     const out: Entry<TaskRecord>[] = [];
-    for (const e of this.#tasks.values()) {
+    for (const e of this.#taskEntries(filter.service, activeOnly)) {
       const t = e.v;
       if (filter.service !== undefined && t.service !== filter.service) continue;
       if (filter.state !== undefined && t.state !== filter.state) continue;
@@ -404,7 +489,7 @@ export class EtcdStore implements Store {
   }
 
   listCurrentTasks(service: string, createdSince: number): TaskRecord[] {
-    const mine = [...this.#tasks.values()].filter((e) => e.v.service === service);
+    const mine = this.#taskEntries(service, false);
     const newest = new Map<number, number>();
     for (const { v: t } of mine) newest.set(t.slot, Math.max(newest.get(t.slot) ?? 0, t.generation));
     return mine
@@ -414,15 +499,13 @@ export class EtcdStore implements Store {
   }
 
   countTasksByState(): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const { v: t } of this.#tasks.values()) counts[t.state] = (counts[t.state] ?? 0) + 1;
-    return counts;
+    return Object.fromEntries(this.#taskStates);
   }
 
   pruneTaskHistory(service: string, keep: number): number {
     if (!Number.isInteger(keep) || keep < 0) throw new GoatError('GOAT_ERR_INVALID_SPEC', `keep must be a non-negative integer, got ${keep}`, { details: { field: 'keep' } });
     const bySlot = new Map<number, TaskRecord[]>();
-    for (const { v: t } of this.#tasks.values()) {
+    for (const { v: t } of this.#taskEntries(service, false)) {
       if (t.service !== service || !isTerminal(t.state)) continue;
       bySlot.set(t.slot, [...(bySlot.get(t.slot) ?? []), t]);
     }
@@ -436,7 +519,7 @@ export class EtcdStore implements Store {
       for (const t of tasks) {
         const text = JSON.stringify(t);
         this.#op(`t/${t.id}`, text);
-        this.#set(this.#tasks, t.id, entry<TaskRecord>(text));
+        this.#setTask(t.id, entry<TaskRecord>(text));
       }
     });
   }
@@ -446,7 +529,7 @@ export class EtcdStore implements Store {
       for (const id of ids) {
         if (!this.#tasks.has(id)) continue;
         this.#op(`t/${id}`, null);
-        this.#set(this.#tasks, id, undefined);
+        this.#setTask(id, undefined);
       }
     });
   }
@@ -612,10 +695,19 @@ export function splitOps(ops: Op[], limits: { opsPerTxn: number; bytesPerTxn: nu
   return out;
 }
 
-/** Opens the leader's store: loads the desired state at one revision. */
+/**
+ * Opens the leader's store: loads the desired state at one revision and
+ * watches the writer key from the next one ({@link EtcdStore.watchWriters}).
+ */
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStore> {
   const store = new EtcdStore(options);
-  await store.load();
+  const revision = await store.load();
+  try {
+    await store.watchWriters(revision);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   return store;
 }
 

@@ -105,6 +105,23 @@ test('a failing health check restarts the task', async (t) => {
   t.is(w.task('sick.0.h1')?.failure?.kind, 'health');
 });
 
+test('a task with a health check runs unhealthy until its first probe passes, then is reported healthy; one without is healthy as it runs (issue 10)', async (t) => {
+  const { w } = await worker(t);
+  const port = await freePort();
+  const seen: string[] = [];
+  w.subscribe((e) => void (e.type === 'task' && seen.push(`${e.task.id} ${e.task.state} ${String(e.task.healthy)}`)));
+  await w.assign({ taskId: 'hc.0.h1', service: 'hc', slot: 0, generation: 1, spec: {
+    command: ['node', ECHO_SERVER], ports: [{ host: port, container: 7777 }],
+    health: { tcp: { port: 7777 }, intervalMs: 100, timeoutMs: 500, retries: 1_000, startPeriodMs: 300 },
+  } });
+  await w.assign({ taskId: 'plain.0.p1', service: 'plain', slot: 0, generation: 1, spec: { command: ['node', ECHO_SERVER], env: { PORT: '0' } } });
+  await eventually('hc healthy', () => w.task('hc.0.h1')?.healthy === true, 15_000);
+  await eventually('plain running', () => w.task('plain.0.p1')?.state === 'running', 15_000);
+  t.true(seen.includes('hc.0.h1 running false'), `running before healthy: ${seen.join(', ')}`);
+  t.true(seen.indexOf('hc.0.h1 running false') < seen.indexOf('hc.0.h1 running true'));
+  t.is(seen.find((x) => x.startsWith('plain.0.p1 running')), 'plain.0.p1 running true');
+});
+
 test('a restarted worker re-adopts its running task: same process, zero restarts, no duplicate', async (t) => {
   const first = await worker(t);
   const port = await freePort();

@@ -31,3 +31,57 @@ test('run --wait: progress until converged; a service that cannot be placed fail
   t.is(stuck.code, 1);
   t.regex(stuck.stderr, /big did not converge: 0\/1 running; 0\/1 nodes available: 1 insufficient memory/);
 });
+
+test('--wait judges the current generation and spec: after failed generations, update and scale --wait exit 0; a rollout that pauses fails at once saying why (issue 10)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'goat-wait-'));
+  const token = 'wait-token-5678';
+  const manager = await Manager.start({ dataDir: join(dir, 'm'), listen: '127.0.0.1:0', token, logger: quiet });
+  const w = await joinCluster({ join: manager.url, token, dataDir: join(dir, 'w'), runtime: 'process', logger: quiet, cluster: `goat-wait2-${process.pid}` });
+  t.teardown(async () => {
+    for (const task of w.worker.tasks()) await w.worker.runtime.remove(task.id, task.generation).catch(() => undefined);
+    await w.stop();
+    await manager.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await eventually('linked', () => manager.listNodes().length === 1);
+  const g = ['--manager', manager.url, '--token', token];
+  // A command that exists nowhere: the slot fails generation after generation.
+  const bad = await cli([...g, 'run', 'flaky', '--command', `goat-no-such-program-${process.pid}`]);
+  t.is(bad.code, 0, bad.stderr);
+  await eventually('two failed generations', () => manager.listTasks({ service: 'flaky', state: 'failed' }).length >= 2, 30_000, 100);
+  const fixed = await cli([...g, 'update', 'flaky', '--command', `node ${ECHO_SERVER}`, '-e', 'PORT=0', '--update-monitor-ms', '200', '--wait', '--timeout', '60']);
+  t.is(fixed.code, 0, fixed.stderr);
+  t.regex(fixed.stderr, /flaky: 1\/1 running\n$/);
+  const scaled = await cli([...g, 'scale', 'flaky', '2', '--wait', '--timeout', '60']);
+  t.is(scaled.code, 0, scaled.stderr);
+  t.regex(scaled.stderr, /flaky: 2\/2 running\n$/);
+  t.is(manager.listTasks({ service: 'flaky', state: 'running' }).length, 2);
+
+  // The rollout is recorded with the change itself: a --wait reading the service at once sees this change's rollout, not the last one's.
+  const changed = await manager.putService({ ...manager.getService('flaky')!.spec, task: { ...manager.getService('flaky')!.spec.task, env: { PORT: '0', V: '2' } } });
+  t.like(changed.record.update, { state: 'updating', version: changed.record.version });
+  await eventually('the V=2 rollout completed', () => manager.getService('flaky')?.update?.state === 'completed', 30_000, 100);
+  t.is(manager.listTasks({ service: 'flaky' }).filter((x) => x.state === 'running' && x.spec.env['V'] === '2').length, 2);
+
+  // A task that completes (exit 0) under restart policy on-failure: its slot's work is done. --wait counts it, it is not re-placed.
+  const seen: string[] = [];
+  manager.subscribeEvents((e) => void ((e.subject === 'once' || e.subject.startsWith('once/')) && seen.push(e.type)));
+  const once = await cli([...g, 'run', 'once', '--command', 'node -e 0', '--restart', 'on-failure', '--replicas', '2', '--wait', '--timeout', '60']);
+  t.is(once.code, 0, once.stderr);
+  t.regex(once.stderr, /once: 0\/2 running, 2 completed\n$/);
+  // Longer than the first reschedule delay (1 s): nothing re-placed.
+  await new Promise((r) => setTimeout(r, 2_500));
+  t.deepEqual(manager.listTasks({ service: 'once' }).map((x) => `${x.slot} g${x.generation} ${x.state}`).sort(), ['0 g1 completed', '1 g1 completed']);
+  t.deepEqual(seen.filter((type) => type === 'slot.backoff' || type === 'alert' || type === 'service.degraded'), []);
+  t.is(manager.getService('once')?.status?.state ?? 'running', 'running');
+  const ps = await cli([...g, 'ps', '--service', 'once']);
+  t.regex(ps.stdout, /completed .*completed \(restart policy on-failure\)/);
+  const services = await cli([...g, 'services']);
+  t.regex(services.stdout, /once\s+running\s+0\/2/);
+
+  // A spec that crashes, failureAction pause: --wait fails with the pause's reason, long before its timeout.
+  const crash = await cli([...g, 'update', 'flaky', '--command', 'node -e process.exit(3)', '--update-failure-action', 'pause', '--wait', '--timeout', '120']);
+  t.is(crash.code, 1, crash.stderr);
+  t.regex(crash.stderr, /flaky: update paused: \d+ of \d+ new tasks? failed .*exited with code 3/);
+  t.notRegex(crash.stderr, /did not converge/);
+});

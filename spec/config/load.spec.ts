@@ -85,3 +85,30 @@ test('worker.logs sets the log rotation of both runtimes (defaults 10 MiB × 3);
   const err = await t.throwsAsync(loadConfig(undefined, {}, bad), { instanceOf: GoatError });
   t.is(err?.details['field'], 'worker.logs.maxBytes');
 });
+
+test('manager.etcd turns HA on with its defaults; GOAT_ETCD (comma-separated) overrides its endpoints and keeps its other fields; bad endpoints are refused', async (t) => {
+  t.is((await loadConfig(undefined, {}, tmpdir())).manager.etcd, null, 'one manager on SQLite by default');
+  const env = await loadConfig(undefined, { GOAT_ETCD: ' http://10.0.0.1:2379, http://10.0.0.2:2379 ,' }, tmpdir());
+  t.deepEqual(env.manager.etcd, { endpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: 'goat', leaseTtlMs: 3_000 });
+  const dir = await tempConfig(t, `export default { manager: { etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: 'prod', leaseTtlMs: 5000 } } };`);
+  t.deepEqual((await loadConfig(undefined, {}, dir)).manager.etcd, { endpoints: ['http://127.0.0.1:2379'], prefix: 'prod', leaseTtlMs: 5_000 });
+  t.deepEqual((await loadConfig(undefined, { GOAT_ETCD: 'http://etcd-a:2379' }, dir)).manager.etcd, { endpoints: ['http://etcd-a:2379'], prefix: 'prod', leaseTtlMs: 5_000 });
+  const defaults = await tempConfig(t, `export default { manager: { etcd: { endpoints: ['http://127.0.0.1:2379'] } } };`);
+  t.deepEqual((await loadConfig(undefined, {}, defaults)).manager.etcd, { endpoints: ['http://127.0.0.1:2379'], prefix: 'goat', leaseTtlMs: 3_000 });
+  for (const [body, field, expected] of [
+    [`{ endpoints: [] }`, 'manager.etcd.endpoints', /at least one endpoint/],
+    [`{ endpoints: ['not a url'] }`, 'manager.etcd.endpoints.0', /a URL such as http:\/\/127\.0\.0\.1:2379/],
+    [`{ endpoints: ['http://127.0.0.1:2379'], leaseTtlMs: 500 }`, 'manager.etcd.leaseTtlMs', /1000/],
+    [`{ endpoints: ['http://127.0.0.1:2379'], prefix: 'a/b' }`, 'manager.etcd.prefix', /letters, digits/],
+  ] as const) {
+    const bad = await tempConfig(t, `export default { manager: { etcd: ${body} } };`);
+    const err = await t.throwsAsync(loadConfig(undefined, {}, bad), { instanceOf: GoatError });
+    t.is(err?.code, 'GOAT_ERR_INVALID_CONFIG', body);
+    t.is(err?.details['field'], field, body);
+    t.regex(err?.message ?? '', expected, body);
+  }
+  const badEnv = await t.throwsAsync(loadConfig(undefined, { GOAT_ETCD: 'http://ok:2379,not a url' }, tmpdir()), { instanceOf: GoatError });
+  t.is(badEnv?.code, 'GOAT_ERR_INVALID_CONFIG');
+  t.is(badEnv?.details['field'], 'manager.etcd.endpoints');
+  t.regex(badEnv?.message ?? '', /GOAT_ETCD: 'not a url' is not a URL/);
+});

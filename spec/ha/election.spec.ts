@@ -79,6 +79,7 @@ etcd('one leader of three; resign → another at once; a vanished leader → ano
 
   // The leader's store, guarded by its epoch.
   const store = await openEtcdStore({ client: first.client, prefix: first.election.key.replace(/\/leader$/, ''), epoch: epoch1 });
+  t.teardown(() => store.close()); // its writer watch
   store.putService(service('web'), 1);
   await store.committed();
 

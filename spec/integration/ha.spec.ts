@@ -3,16 +3,22 @@
  * three `goat-cluster manager --etcd …` processes, `goat-cluster worker
  * --runtime process` processes, on loopback.
  *
- * - `kill -9` of the leader ten times in a row, with a scale-up after each: a
- *   new leader each time, nothing lost or duplicated (one task and one
- *   process per slot), no task restarted (same pids), no node declared down;
- * - a follower: `/readyz` 503 naming the leader, `goat_leader`/`goat_epoch`
+ * - `kill -9` of the leader ten times in a row during scale-ups (half of the
+ *   kills right after the leader acknowledged a `PATCH replicas`, before its
+ *   tasks run; the others followed by a scale-up through the new leader): a
+ *   new leader each time, the acknowledged count kept, nothing lost or
+ *   duplicated (slots 0..n-1, one task per slot and generation, one process
+ *   per task), no task restarted (same pids), no node declared down;
+ * - a follower: `/readyz` 503 naming the leader, `goat-cluster managers` (a
+ *   registered manager that never answers shows unhealthy), `goat_leader`/`goat_epoch`
  *   on each manager's `/metrics`, the managers in `/v1/tree`, its API forwards to the
  *   leader, a worker joined only to it ends up linked to the leader, a wrong
  *   token is 401;
  * - unreachable etcd endpoints at start: exit 1 with an error naming them.
  */
 import test from 'ava';
+import { Etcd3 } from 'etcd3';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { nanoid } from 'nanoid';
 import { cli } from '../helpers/cli-process.js';
 import { etcdTest, freePort } from '../helpers/etcd-cluster.js';
@@ -40,8 +46,8 @@ const echo = (name: string, replicas: number): unknown => echoService(RUN, name,
 /** Rounds of leader kill -9 (the issue asks for ten in a row). */
 const KILL_ROUNDS = 10;
 
-etcd('kill -9 of the leader, again and again with scale-ups: a new leader each time, no task restarted (same pids), no node down', async (t) => {
-  t.timeout(360_000);
+etcd('kill -9 of the leader, again and again during scale-ups: a new leader each time, the acknowledged scale kept, nothing lost or duplicated, no task restarted (same pids), no node down', async (t) => {
+  t.timeout(420_000);
   const c = await haCluster(3);
   let leader = await c.leader();
   c.startWorker('w1');
@@ -52,22 +58,42 @@ etcd('kill -9 of the leader, again and again with scale-ups: a new leader each t
   const before = await c.pids();
   const known = new Map(before);
   const failovers: number[] = [];
+  const startedBeforeKill: string[] = [];
   const rounds = KILL_ROUNDS;
   for (let round = 0; round < rounds; round++) {
     const old = leader;
+    const replicas = 3 + round;
+    // Every other round (half of them) the leader dies right after acknowledging a scale-up, before its tasks run:
+    // the new leader must keep the acknowledged count and place exactly the missing slots.
+    const midScale = round % 2 === 0;
+    if (midScale) {
+      const scaled = await c.api<{ replicas: number }>(old, 'PATCH', '/v1/services/web', { replicas });
+      t.is(scaled.status, 200, JSON.stringify(scaled.json));
+      t.is(scaled.json.replicas, replicas);
+    }
     const killedAt = Date.now();
     await old.proc.kill9();
+    // How many of the new slots had a process already when the leader died (logged: the kill lands before most start).
+    if (midScale) startedBeforeKill.push(`${[...(await c.pids()).keys()].filter((id) => !known.has(id)).length}/${replicas - tasks.length}`);
     leader = await c.leader(30_000);
     failovers.push(Date.now() - killedAt);
     t.not(leader.name, old.name);
-    // Scale up through the new leader; the earlier tasks keep their processes.
-    const replicas = 3 + round;
-    await eventually('scale accepted', async () => ((await c.api(leader, 'PATCH', '/v1/services/web', { replicas }).catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 20_000, 200);
+    if (midScale) {
+      const kept = await c.api<{ replicas: number }>(leader, 'GET', '/v1/services/web');
+      t.is(kept.json.replicas, replicas, `round ${round}: the acknowledged replica count survived the failover`);
+    } else {
+      // Scale up through the new leader; the earlier tasks keep their processes.
+      await eventually('scale accepted', async () => ((await c.api(leader, 'PATCH', '/v1/services/web', { replicas }).catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 20_000, 200);
+    }
     tasks = await c.running(leader, 'web', replicas);
+    const all = await c.api<{ slot: number; generation: number; desired: string }[]>(leader, 'GET', '/v1/tasks?service=web');
     const now = await c.pids();
-    // Nothing lost or duplicated: one task per slot, one live process per task; every task seen before kept its pid.
-    t.deepEqual(tasks.map((x) => x.slot).sort((a, b) => a - b), Array.from({ length: replicas }, (_, i) => i));
-    t.is([...now].filter(([, pid]) => pidExists(pid)).length, replicas, `one process per task: ${JSON.stringify([...now])}`);
+    // Nothing lost or duplicated: slots exactly 0..n-1, one task per slot and generation, one live process per task; every task seen before kept its pid.
+    t.deepEqual(tasks.map((x) => x.slot).sort((a, b) => a - b), Array.from({ length: replicas }, (_, i) => i), `round ${round}`);
+    const slotGens = all.json.map((x) => `${x.slot}/${x.generation}`);
+    t.is(new Set(slotGens).size, slotGens.length, `round ${round}: no duplicated slot/generation: ${slotGens.join(' ')}`);
+    t.is(all.json.filter((x) => x.desired === 'running').length, replicas, `round ${round}: nothing else meant to run`);
+    t.is([...now].filter(([, pid]) => pidExists(pid)).length, replicas, `round ${round}: one process per task: ${JSON.stringify([...now])}`);
     for (const [id, pid] of known) if (tasks.some((x) => x.id === id)) t.is(now.get(id), pid, `task ${id} kept its process`);
     for (const [id, pid] of now) if (!known.has(id)) known.set(id, pid);
     t.true(tasks.every((x) => x.restarts === 0), 'no task restarted');
@@ -84,6 +110,7 @@ etcd('kill -9 of the leader, again and again with scale-ups: a new leader each t
   t.is(epochs.length, rounds + 1, JSON.stringify(epochs));
   t.true(epochs.every((e, i) => i === 0 || e > epochs[i - 1]!), `epochs grow: ${epochs.join(', ')}`);
   t.log(`leader kill -9 → new leader ready: ${failovers.map((ms) => `${ms} ms`).join(', ')}`);
+  t.log(`killed right after a scale-up's 200: new slots with a process at the kill ${startedBeforeKill.join(', ')}`);
 });
 
 etcd('a follower: /readyz 503 names the leader, its API forwards to the leader, a worker joined to it ends on the leader, a wrong token is 401', async (t) => {
@@ -122,6 +149,30 @@ etcd('a follower: /readyz 503 names the leader, its API forwards to the leader, 
   const nodes = await c.api<Node[]>(leader, 'GET', '/v1/nodes');
   t.true(nodes.json.some((n) => n.name === 'only-follower' && n.status === 'ready'));
   t.true(w.proc.alive);
+  // `goat-cluster managers`: both real managers healthy; a registered manager that accepts connections but never
+  // answers (as a SIGSTOPped one, whose key lives on until its lease expires) shows HEALTHY no.
+  const probes = new Set<Socket>();
+  const silent = createTcpServer((socket) => {
+    probes.add(socket);
+    socket.on('close', () => probes.delete(socket));
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of probes) socket.destroy();
+    silent.close(() => resolve());
+  }));
+  const paused = { id: 'paused-manager', url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` };
+  const etcdClient = new Etcd3({ hosts: c.etcd.endpoints });
+  t.teardown(() => etcdClient.close());
+  await etcdClient.put(`goat/managers/${paused.id}`).value(JSON.stringify(paused));
+  const managers = await cli(['managers', '--manager', `${follower.url},${leader.url}`, '--token', TOKEN]);
+  t.is(managers.code, 0, managers.stderr);
+  const rows = managers.stdout.trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+  const byUrl = new Map(rows.map((r) => [r[1], r]));
+  t.deepEqual(byUrl.get(leader.url)?.slice(2), ['yes', String(epoch), 'yes'], managers.stdout);
+  t.deepEqual(byUrl.get(follower.url)?.slice(2), ['no', '-', 'yes'], managers.stdout);
+  t.deepEqual(byUrl.get(paused.url), [paused.id, paused.url, 'no', '-', 'no'], managers.stdout);
+  await etcdClient.delete().key(`goat/managers/${paused.id}`);
   // A worker with a wrong token on the follower is refused (401) and never linked.
   const bad = c.startWorker('bad-token', [follower.url], 'wrong-token-xxxx');
   await eventually('the refusal is reported', () => /401/.test(bad.proc.output), 15_000);

@@ -94,6 +94,13 @@ test.serial('a command that exists nowhere: backoff, why, other nodes, alert and
     t.is(f.failure?.kind, 'resource', JSON.stringify(f));
     t.regex(f.error?.message ?? '', /executable goat-ghost-.* not found on this node/);
   }
+  // The task.state event of a failed task says why too.
+  const failedEvent = (await events(c)).find((e) => e.type === 'task.state' && e.subject === failed[0]!.id && e.data['state'] === 'failed');
+  t.like(failedEvent?.data, { failure: { kind: 'resource' } }, JSON.stringify(failedEvent));
+  t.regex(String((failedEvent?.data['error'] as { message?: string } | undefined)?.message), /executable goat-ghost-.* not found on this node/);
+  // And `ps -a`, on a failed row.
+  const psAll = (await c.cli('ps', '-a')).stdout;
+  t.regex(psAll, /^ghost\.0\.\S+.*\bfailed\b.*not found on this node/m, psAll);
   // Each failure moves the slot to the other node (the node penalty).
   const names = await nodeNames(c);
   const order = failed.sort((x, y) => x.generation - y.generation).map((x) => names.get(x.node!));
@@ -181,7 +188,7 @@ test.serial('rollouts of 4 replicas: stop-first keeps 3 running, start-first 4; 
   }, 90_000, 200);
   t.is(back.spec.task.env['V'], '3');
   await eventually('4 running the old spec', async () => (await tasks(c, 'web')).filter((x) => x.state === 'running' && x.desired === 'running').length === 4, 60_000, 200);
-  t.true((await events(c)).some((e) => e.type === 'update.rollback' && e.subject === 'web'));
+  t.is((await events(c)).filter((e) => e.type === 'update.rollback' && e.subject === 'web').length, 1, 'one update.rollback event for the automatic rollback');
 
   // The same with pause: the rollout stops and says why.
   const pause = await c.cli('update', 'web', '--command', `node -e process.exit(4) ${marker}`, '--update-failure-action', 'pause', '--update-order', 'stop-first');
@@ -213,6 +220,55 @@ test.serial('rollouts of 4 replicas: stop-first keeps 3 running, start-first 4; 
   }, 30_000, 300);
   const ps = await c.cli('ps');
   t.notRegex(ps.stdout, /\bweb\./, 'ps without -a shows no tasks of a deleted service');
+});
+
+test.serial('with a health check, a new task counts as updated only once healthy for monitorMs; one that never passes rolls back (failureAction rollback)', async (t) => {
+  const c = await cluster(['a']);
+  const marker = `${RUN}-hc`;
+  c.markers.add(marker);
+  const r = await c.cli('run', 'hc', '--command', `node "${ECHO_SERVER}" ${marker}`, '-e', 'PORT=0', '--replicas', '2', '--wait', '--timeout', '60');
+  t.is(r.code, 0, r.stderr);
+  // The new spec's health check passes once this file exists; until then it fails, but never enough to be a verdict.
+  const flag = join(c.dir, `hc-healthy-${nanoid(6)}`);
+  const patchedAt = Date.now();
+  const patched = await c.api('PATCH', '/v1/services/hc', {
+    task: { env: { PORT: '0', V: '2' }, health: { exec: ['sh', '-c', `test -e "${flag}"`], intervalMs: 100, retries: 100_000, startPeriodMs: 0 } },
+    update: { parallelism: 1, monitorMs: 300, failureAction: 'pause' },
+  });
+  t.is(patched.status, 200);
+  const first = await eventually('the first new task running', async () => {
+    const ts = (await tasks(c, 'hc')).filter((x) => x.state === 'running' && x.desired === 'running' && (x as unknown as { createdAt: number }).createdAt >= patchedAt);
+    return ts.length === 1 ? ts[0] : undefined;
+  }, 30_000, 100);
+  // Running for many monitor periods but not healthy: not updated, so the next slot is not replaced.
+  await sleep(3_000);
+  const meanwhile = await tasks(c, 'hc');
+  t.is(meanwhile.filter((x) => (x as unknown as { createdAt: number }).createdAt >= patchedAt).length, 1, `only the first slot is being updated: ${meanwhile.map((x) => `${x.slot}g${x.generation} ${x.state}`).join(', ')}`);
+  t.like(meanwhile.find((x) => x.id === first.id), { state: 'running', restarts: 0 });
+  t.is((await service(c, 'hc')).update?.state, 'updating');
+  t.is((meanwhile.find((x) => x.id === first.id) as unknown as { healthySince?: number }).healthySince, undefined);
+  // Healthy: each slot is updated after monitorMs, and the rollout completes.
+  await writeFile(flag, 'ok');
+  await eventually('rollout completed once healthy', async () => (await service(c, 'hc')).update?.state === 'completed', 60_000, 200);
+  const done = (await tasks(c, 'hc')).filter((x) => x.state === 'running' && x.desired === 'running');
+  t.is(done.length, 2);
+  for (const x of done) t.true(typeof (x as unknown as { healthySince?: number }).healthySince === 'number', `${x.id} healthy`);
+
+  // A health check that never passes, with a verdict (2 failures): a failure of the update, rolled back by itself.
+  const bad = await c.api('PATCH', '/v1/services/hc', {
+    task: { env: { PORT: '0', V: '3' }, health: { exec: ['false'], intervalMs: 100, retries: 2, startPeriodMs: 0 } },
+    update: { parallelism: 1, monitorMs: 5_000, failureAction: 'rollback' },
+  });
+  t.is(bad.status, 200);
+  const back = await eventually('rolled back', async () => {
+    const s = await service(c, 'hc');
+    return s.update?.state === 'rolled_back' ? s : undefined;
+  }, 60_000, 200);
+  t.is(back.spec.task.env['V'], '2');
+  const rollback = (await events(c)).filter((e) => e.type === 'update.rollback' && e.subject === 'hc');
+  t.is(rollback.length, 1, 'one update.rollback event');
+  t.regex(String(rollback[0]?.data['message']), /health checks? failed/);
+  await eventually('2 running the healthy spec', async () => (await tasks(c, 'hc')).filter((x) => x.state === 'running' && x.desired === 'running').length === 2, 60_000, 200);
 });
 
 test.serial('a manager kill -9 mid-rollout, restarted: the rollout finishes and no updated task is restarted', async (t) => {

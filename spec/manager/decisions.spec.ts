@@ -99,6 +99,31 @@ test('reports: a task that starts running makes a degraded or rolling service lo
   t.false(watchesRunning(undefined));
 });
 
+test('reports: healthySince is set when a run with a health check first passes it, at once for one without (or from a worker that does not say), and reset by a new run (issue 10)', (t) => {
+  const checked = task('web', 0, { node: 'n1', state: 'starting' });
+  let store = new Map([[checked.id, checked]]);
+  const rolling = (): boolean => true;
+  const up = applyReports('n1', [{ ...report(checked, 'running'), healthy: false }], (id) => store.get(id), 10, rolling);
+  t.like(up.puts[0], { state: 'running', runningSince: 10 });
+  t.is(up.puts[0]!.healthySince, undefined, 'running, not yet healthy');
+  store = new Map([[checked.id, up.puts[0]!]]);
+  const healthy = applyReports('n1', [{ ...report(checked, 'running'), healthy: true }], (id) => store.get(id), 25, rolling);
+  t.like(healthy.puts[0], { state: 'running', runningSince: 10, healthySince: 25 });
+  t.deepEqual(healthy.services, ['web'], 'a rolling service looks again when a task becomes healthy');
+  store = new Map([[checked.id, healthy.puts[0]!]]);
+  t.deepEqual(applyReports('n1', [{ ...report(checked, 'running'), healthy: true }], (id) => store.get(id), 30, rolling).puts, [], 'healthy again: nothing changes');
+  for (const state of ['exited', 'restarting', 'starting'] as const) {
+    store = new Map([[checked.id, applyReports('n1', [{ ...report(checked, state), restarts: 1 }], (id) => store.get(id), 45).puts[0]!]]);
+  }
+  const again = applyReports('n1', [{ ...report(checked, 'running'), restarts: 1, healthy: false }], (id) => store.get(id), 50);
+  t.like(again.puts[0], { runningSince: 50 });
+  t.is(again.puts[0]!.healthySince, undefined, 'a new run is not healthy until it passes again');
+  const plain = task('web', 1, { node: 'n1', state: 'starting' });
+  for (const r of [{ ...report(plain, 'running'), healthy: true }, report(plain, 'running')]) {
+    t.like(applyReports('n1', [r], (id) => (id === plain.id ? plain : undefined), 60).puts[0], { runningSince: 60, healthySince: 60 });
+  }
+});
+
 test('service step: creates one task per empty slot, stops the extra slots, and keeps slots → current task as its state', (t) => {
   const record = (replicas: number): ServiceRecord => ({ name: 'web', spec: service('web', replicas), version: 1, createdAt: 0, updatedAt: 0 });
   let n = 0;

@@ -145,3 +145,50 @@ test('manager on a simulated clock: disconnect.lostAfterMs keeps a down node\'s 
   await clock.advance(0);
   t.is(m.getTask(pinned!.id)?.state, 'running', 'adopted back');
 });
+
+test('worker loss re-places at once: the slot\'s next task is assigned at the very moment its node is down, no backoff (simulated clock, default detector)', async (t) => {
+  const clock = new SimulatedClock(1_000_000);
+  const dir = await mkdtemp(join(tmpdir(), 'goat-liveness-'));
+  const m = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', token: 'test-token-123456', logger: { info: () => undefined, warn: () => undefined }, clock, recoveryGraceMs: 0 });
+  t.teardown(async () => {
+    await m.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const { heartbeatMs, downAfterMs } = detectorConfig();
+  const events: ClusterEvent[] = [];
+  m.subscribeEvents((e: ClusterEvent) => void events.push(e));
+  const links = new Map(['a', 'b'].map((id) => [id, new FakeLink(hello(id))]));
+  for (const l of links.values()) m.attachLink(l);
+  await clock.advance(0);
+  await m.putService({ name: 'web', replicas: 1, task: { command: ['sleep', '60'] } });
+  await clock.advance(0);
+  const [first] = m.listTasks({ service: 'web' });
+  t.is(first?.state, 'assigned');
+  const lostNode = first!.node!;
+  const [other, survivor] = [...links].find(([id]) => id !== lostNode)!;
+  const gone = links.get(lostNode)!;
+  gone.report([{ taskId: first!.id, service: 'web', slot: 0, generation: 1, state: 'running', restarts: 0 }]);
+  gone.beat();
+  survivor.beat();
+  await clock.advance(0);
+  t.is(m.getTask(first!.id)?.state, 'running');
+  // The worker's machine is lost: its link drops, no heartbeat any more; the other node keeps beating.
+  const lostAt = clock.now();
+  gone.close(1006, 'machine lost');
+  while (m.listNodes().find((n) => n.id === lostNode)?.status !== 'down' && clock.now() - lostAt < 4 * downAfterMs) {
+    await clock.advance(heartbeatMs / 4);
+    survivor.beat();
+  }
+  const down = events.find((e) => e.type === 'node.status' && e.subject === lostNode && e.data.status === 'down');
+  t.truthy(down, 'the node is declared down');
+  t.true(down!.at - lostAt <= downAfterMs + heartbeatMs, `down ${down!.at - lostAt} ms after the loss: within downAfterMs + a heartbeat`);
+  await clock.advance(0);
+  t.is(m.getTask(first!.id)?.state, 'lost');
+  const next = m.listTasks({ service: 'web' }).find((x) => x.generation === 2);
+  t.is(next?.notBefore, undefined, 'no reschedule backoff for a lost task');
+  t.is(next?.createdAt, down!.at, 'created as the node went down');
+  const assigned = events.find((e) => e.type === 'task.state' && e.subject === next?.id && e.data.state === 'assigned');
+  t.is(assigned?.data.node, other);
+  t.is(assigned!.at - down!.at, 0, 'assigned at the same simulated instant: no delay');
+  t.false(events.some((e) => e.type === 'slot.backoff'));
+});

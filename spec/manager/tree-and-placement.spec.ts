@@ -117,3 +117,36 @@ test('a change of replicas goes API → services/<name> → scheduler → nodes/
   await clock.advance(0);
   t.deepEqual(link.commands.slice(2).map((c) => c.type), ['stop', 'stop']);
 });
+
+test('a deleted service keeps only each slot\'s newest ended task (its generations go on if it is created again) (issue 10)', async (t) => {
+  const clock = new SimulatedClock(1_000_000);
+  const m = await manager(t, { clock });
+  const link = new FakeLink(hello('n1'));
+  m.attachLink(link);
+  await clock.advance(0);
+  await m.putService({ name: 'web', replicas: 2, task: sleepCmd });
+  await m.putService({ name: 'kept', replicas: 1, task: sleepCmd });
+  await clock.advance(0);
+  const [a, b] = m.listTasks({ service: 'web' });
+  // History: slot 0 fails once and is re-placed after its backoff.
+  link.report([
+    { taskId: a!.id, service: 'web', slot: a!.slot, generation: 1, state: 'failed', restarts: 0, error: { message: 'boom' } },
+    { taskId: b!.id, service: 'web', slot: b!.slot, generation: 1, state: 'running', restarts: 0 },
+  ]);
+  await clock.advance(0);
+  await clock.advance(2_000);
+  t.is(m.listTasks({ service: 'web' }).length, 3, 'a failed task and the slots\' current tasks');
+  const kept = m.listTasks({ service: 'kept' });
+  t.is(kept.length, 1);
+  await m.deleteService('web');
+  await clock.advance(0);
+  await clock.advance(1_000);
+  const left = m.listTasks({ service: 'web' });
+  t.deepEqual(left.map((x) => `${x.slot} g${x.generation} ${x.state}`).sort(), ['0 g2 stopped', '1 g1 stopped'], 'only each slot\'s newest ended task is left');
+  t.is(children(m, 'services').filter((c) => c.id === 'web').length, 0, 'its controller is gone');
+  t.deepEqual(m.listTasks({ service: 'kept' }).map((x) => x.id), kept.map((x) => x.id), 'other services keep theirs');
+  // Created again: its slots go on with higher generations.
+  await m.putService({ name: 'web', replicas: 2, task: sleepCmd });
+  await clock.advance(0);
+  t.deepEqual(m.listTasks({ service: 'web' }).filter((x) => x.desired === 'running').map((x) => `${x.slot} g${x.generation}`).sort(), ['0 g3', '1 g2']);
+});

@@ -102,6 +102,31 @@ test('past the budget: an alert once, the service degraded, the slot still re-pl
   t.deepEqual(ok.events?.map((e) => e.type), ['service.running']);
 });
 
+test('a task that completes under restart policy no / on-failure ends its slot\'s work: not re-placed, no backoff, no alert, the service running; under always it is re-placed (issue 10)', (t) => {
+  const withPolicy = (policy: string, reschedule: Record<string, unknown> = {}): ServiceRecord => {
+    const spec = normalizeServiceSpec({ name: 'web', replicas: 2, task: { image: 'goat/echo', restart: { policy } }, reschedule });
+    return { name: 'web', spec, version: 1, createdAt: 0, updatedAt: 0, status: { state: 'degraded', reason: 'slot 0 is past its reschedule budget', since: 1 } };
+  };
+  for (const policy of ['no', 'on-failure']) {
+    const service = withPolicy(policy, { maxAttempts: 1 });
+    const escalated = { failures: [1, 2], consecutive: 2, escalated: true };
+    const done = { ...task(0, 2, 'completed'), spec: service.spec.task, supervision: escalated, lastExit: { code: 0, signal: null, oomKilled: false, message: 'exited with code 0', finishedAt: 5 } };
+    const running = { ...task(1, 1, 'running'), spec: service.spec.task };
+    const r = reconcileService('web', service, [done, running], 10, newId, half);
+    t.deepEqual([r.create, r.stop], [[], []], `${policy}: the completed slot is not re-placed`);
+    t.false((r.events ?? []).some((e) => e.type === 'slot.backoff' || e.type === 'alert'), policy);
+    t.is(r.status?.state, 'running', `${policy}: a completed slot is no failure: not degraded`);
+    // A changed spec runs again in that slot.
+    const v2 = { ...service, version: 2, spec: normalizeServiceSpec({ ...service.spec, task: { image: 'goat/echo:v2', restart: { policy } } }) };
+    t.deepEqual(reconcileService('web', v2, [done, running], 10, newId, half).create.filter((x) => x.slot === 0).map((x) => [x.generation, x.spec.image]), [[3, 'goat/echo:v2']]);
+    // Stopped on purpose (scale-down), then scaled up again: the slot runs again.
+    t.deepEqual(reconcileService('web', service, [{ ...done, desired: 'stopped' as const }, running], 10, newId, half).create.map((x) => x.slot), [0]);
+  }
+  const always = withPolicy('always');
+  const r = reconcileService('web', always, [{ ...task(0, 1, 'completed'), spec: always.spec.task }, { ...task(1, 1, 'running'), spec: always.spec.task }], 10, newId, half);
+  t.deepEqual(r.create.map((x) => [x.slot, x.generation]), [[0, 2]]);
+});
+
 // --- rollouts ------------------------------------------------------------------------
 
 const v2 = (over: Record<string, unknown> = {}, replicas = 4): ServiceRecord => ({
@@ -136,6 +161,42 @@ test('start-first: the old task stops only once its successor runs', (t) => {
   t.deepEqual([r2.create, r2.stop], [[], []], 'new task pending: the old one keeps running');
   const r3 = reconcileService('web', svc2, [...old, { ...r1.create[0]!, state: 'running', runningSince: 30 }], 40, newId);
   t.deepEqual(r3.stop, ['web.0.g1']);
+});
+
+test('with a health check, a new task counts as updated once healthy for monitorMs, not once running; an unhealthy verdict fails the update (issue 10)', (t) => {
+  const health = { exec: ['true'], intervalMs: 100, retries: 3 };
+  const checked = (over: Record<string, unknown> = {}): ServiceRecord => {
+    const base = v2({ ...over }, 2);
+    return { ...base, spec: normalizeServiceSpec({ ...base.spec, task: { ...base.spec.task, health } }) };
+  };
+  const old = [0, 1].map((s) => task(s, 1));
+  const r1 = reconcileService('web', checked(), old, 10, newId);
+  t.deepEqual(r1.create.map((x) => x.slot), [0]);
+  const svc2 = { ...checked(), update: r1.update! };
+  // Running for longer than monitorMs, but never healthy: still in flight, the next slot waits.
+  const running = { ...r1.create[0]!, state: 'running' as const, node: 'n1', runningSince: 20 };
+  const unhealthy = reconcileService('web', svc2, [running, old[1]!], 5_000, newId);
+  t.deepEqual([unhealthy.create, unhealthy.stop], [[], []]);
+  t.is(unhealthy.wakeAt, undefined, 'no monitor runs before the first passing probe');
+  t.is(unhealthy.update, undefined, 'the rollout goes on waiting');
+  // Healthy at 3 000: updated at 4 000 (monitorMs 1 s), not at 1 020.
+  const healthy = { ...running, healthySince: 3_000 };
+  const r2 = reconcileService('web', svc2, [healthy, old[1]!], 3_500, newId);
+  t.deepEqual([r2.create, r2.stop, r2.wakeAt], [[], [], 4_000]);
+  const r3 = reconcileService('web', svc2, [healthy, old[1]!], 4_000, newId);
+  t.deepEqual(r3.stop, ['web.1.g1']);
+  // The health check's verdict (the task exits unhealthy and restarts): a failure of the update, as a crash.
+  const failedHealth = { ...running, state: 'restarting' as const, restarts: 1, failure: { kind: 'health' as const, message: '3 health checks failed in a row' } };
+  const back = reconcileService('web', { ...checked({ failureAction: 'rollback' }), update: r1.update! }, [failedHealth, old[1]!], 5_000, newId);
+  t.is(back.update?.state, 'rolling_back');
+  t.regex(back.rollback ?? '', /rolling back: 1 of 1 new task failed .*3 health checks failed in a row/);
+  // start-first: the old task stops once its successor is healthy, not once it runs.
+  const sf = { ...checked({ order: 'start-first' }) };
+  const s1 = reconcileService('web', sf, old, 10, newId);
+  const sfSvc = { ...sf, update: s1.update! };
+  const sfRunning = { ...s1.create[0]!, state: 'running' as const, node: 'n1', runningSince: 20 };
+  t.deepEqual(reconcileService('web', sfSvc, [...old, sfRunning], 30, newId).stop, []);
+  t.deepEqual(reconcileService('web', sfSvc, [...old, { ...sfRunning, healthySince: 40 }], 50, newId).stop, ['web.0.g1']);
 });
 
 test('a failing new task: pause says why; rollback asks for the previous spec; completes when all are updated', (t) => {

@@ -40,6 +40,7 @@ test('failures over maxFailureRatio: pause, rollback or continue', (t) => {
   const back = stepRollout(updating, failing, spec({ failureAction: 'rollback' }), 1);
   t.is(back.status?.state, 'rolling_back');
   t.true(back.effects.some((e) => e.type === 'rollback'));
+  t.false(back.effects.some((e) => e.type === 'event' && (e.event as string) === 'update.rollback'), 'the manager records update.rollback as it rolls back: once');
   const noPrevious = stepRollout(updating, { ...failing, canRollBack: false }, spec({ failureAction: 'rollback' }), 1);
   t.regex(noPrevious.status?.message ?? '', /no previous spec/);
   t.deepEqual(stepRollout(updating, failing, spec({ failureAction: 'continue' }), 1).replace, [0]);

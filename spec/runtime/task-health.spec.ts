@@ -38,6 +38,19 @@ test('a success resets the count of failures', async (t) => {
   t.deepEqual(verdicts, []);
 });
 
+test('the first passing probe calls onHealthy, once (the rollout monitor counts from it)', async (t) => {
+  const clock = new SimulatedClock();
+  const s = scripted([false, true, false, true]);
+  const healthy: number[] = [];
+  new HealthChecker({ ...spec, startPeriodMs: 0 }, s.probe, () => undefined, clock, () => healthy.push(clock.now())).start();
+  await clock.advance(150);
+  t.deepEqual(healthy, [], 'the first probe failed');
+  await clock.advance(50);
+  t.deepEqual(healthy, [200]);
+  await clock.advance(1_000);
+  t.deepEqual(healthy, [200], 'once');
+});
+
 test('stop() ends the probing', async (t) => {
   const clock = new SimulatedClock();
   const verdicts: string[] = [];

@@ -3,12 +3,13 @@
  * every record round-trips through etcd (a fresh store loads what another
  * wrote), transactions roll back, a write is fenced by the leader key's create
  * revision (epoch), big writes are split within etcd's limits, heartbeat-only
- * node changes stay in memory, the event log stays bounded.
+ * node changes stay in memory, the event log stays bounded, a write by another
+ * epoch (seen by the store's watch of the writer key) fences the store.
  */
 import test from 'ava';
 import { Etcd3 } from 'etcd3';
 import { isGoatError } from '../../lib/errors.js';
-import { ETCD_LIMITS, openEtcdStore, type EtcdStore } from '../../lib/store/index.js';
+import { ETCD_LIMITS, EtcdStore, openEtcdStore } from '../../lib/store/index.js';
 import { coalesce, splitOps } from '../../lib/store/etcd.js';
 import { EtcdCluster, etcdTest } from '../helpers/etcd-cluster.js';
 import { node, service, slotHistory, task, tempStore } from './helpers.js';
@@ -27,11 +28,15 @@ async function setup(): Promise<{ client: Etcd3; prefix: string; epoch: number; 
   return { client, prefix, epoch: Number(put.header.revision), endpoints: c.endpoints };
 }
 
+const opened: EtcdStore[] = [];
 async function open(s: { client: Etcd3; prefix: string; epoch: number }, extra: { maxEvents?: number; onFenced?: () => void } = {}): Promise<EtcdStore> {
-  return openEtcdStore({ client: s.client, prefix: s.prefix, epoch: s.epoch, ...extra });
+  const store = await openEtcdStore({ client: s.client, prefix: s.prefix, epoch: s.epoch, ...extra });
+  opened.push(store);
+  return store;
 }
 
 test.after.always(async () => {
+  for (const store of opened) store.close(); // their writer watches
   client?.close();
   if (cluster) await (await cluster).stop();
 });
@@ -43,6 +48,44 @@ etcd('listCurrentTasks reads what the SQLite store reads (live, newest per slot,
   sqlite.putTasks(slotHistory());
   for (const since of [0, 50, Number.MAX_SAFE_INTEGER]) t.deepEqual(a.listCurrentTasks('web', since), sqlite.listCurrentTasks('web', since), `since ${since}`);
   await a.committed();
+});
+
+etcd('the mirror\'s task indexes (by service, active, per state) answer as the SQLite store through state changes, deletes, pruning, a rolled-back transaction and a fresh load', async (t) => {
+  const s = await setup();
+  const a = await open(s);
+  const sqlite = tempStore(t);
+  const both = (f: (x: typeof sqlite | EtcdStore) => void): void => {
+    f(a);
+    f(sqlite);
+  };
+  const same = (x: EtcdStore, what: string): void => {
+    t.deepEqual(x.countTasksByState(), sqlite.countTasksByState(), `${what}: counts`);
+    t.deepEqual(x.listActiveTasks(), sqlite.listActiveTasks(), `${what}: active`);
+    for (const svc of ['web', 'api', 'none']) {
+      t.deepEqual(x.listTasks({ service: svc }), sqlite.listTasks({ service: svc }), `${what}: ${svc}`);
+      t.deepEqual(x.listActiveTasks({ service: svc }), sqlite.listActiveTasks({ service: svc }), `${what}: ${svc} active`);
+      for (const since of [0, 50]) t.deepEqual(x.listCurrentTasks(svc, since), sqlite.listCurrentTasks(svc, since), `${what}: ${svc} current since ${since}`);
+    }
+    t.deepEqual(x.listTasks({ state: 'failed' }), sqlite.listTasks({ state: 'failed' }), `${what}: failed`);
+  };
+  both((x) => x.putTasks(slotHistory()));
+  same(a, 'loaded');
+  // web/0's running task fails; web/2's pending one runs.
+  const history = slotHistory();
+  both((x) => x.putTasks([{ ...history[2]!, state: 'failed' }, { ...history[7]!, state: 'running' }]));
+  same(a, 'state changes');
+  both((x) => x.deleteTasks(['web.1.g1', 'api.0.g1']));
+  same(a, 'deletes');
+  t.deepEqual([a.pruneTaskHistory('web', 1), sqlite.pruneTaskHistory('web', 1)].map(Number), [3, 3]);
+  same(a, 'pruned');
+  t.throws(() => a.transaction(() => {
+    a.putTasks([{ ...history[7]!, state: 'failed' }, { ...history[0]!, id: 'web.9.g1', slot: 9 }]);
+    a.deleteTasks(['web.0.g3']);
+    throw new Error('no');
+  }));
+  same(a, 'after a rolled-back transaction');
+  await a.committed();
+  same(await open(s), 'a fresh store loading it');
 });
 
 test('coalesce keeps the last write of each key; splitOps stays within 128 ops and the byte limit, in order', (t) => {
@@ -194,4 +237,37 @@ etcd('a store closed with writes in flight answers their waiters (GOAT_ERR_NOT_R
   const waiting = a.committed().then(() => 'committed', (e: unknown) => (isGoatError(e) ? e.code : String(e)));
   a.close();
   t.is(await waiting, 'GOAT_ERR_NOT_READY');
+});
+
+etcd('a write by another epoch, seen on the writer key from the load revision on, fences the store at once (before its own next write)', async (t) => {
+  const s = await setup();
+  let fenced = 0;
+  const a = await open(s, { onFenced: () => fenced++ });
+  a.putService(service('web'), 1);
+  await a.committed();
+  // Its own Txns (writer = its epoch) do not fence it.
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(a.fenced, undefined);
+  // Another leader's Txn (here: the writer key alone, the leader key untouched, so the Txn guard would not notice).
+  await s.client.put(`${s.prefix}/writer`).value(String(s.epoch + 1000));
+  const started = Date.now();
+  while (!a.fenced && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 10));
+  t.regex(a.fenced?.message ?? '', new RegExp(`epoch ${s.epoch + 1000} committed a write`));
+  t.is(a.fenced?.code, 'GOAT_ERR_NOT_READY');
+  t.is(fenced, 1);
+  t.throws(() => a.putService(service('web', 5), 2), { message: /no longer the leader/ });
+
+  // A write by another epoch between the load and the watch is caught too: the watch starts at the load revision + 1.
+  const b = new EtcdStore({ client: s.client, prefix: s.prefix, epoch: s.epoch });
+  opened.push(b);
+  const revision = await b.load();
+  await s.client.put(`${s.prefix}/writer`).value(String(s.epoch + 2000));
+  await b.watchWriters(revision);
+  const started2 = Date.now();
+  while (!b.fenced && Date.now() - started2 < 10_000) await new Promise((r) => setTimeout(r, 10));
+  t.regex(b.fenced?.message ?? '', new RegExp(`epoch ${s.epoch + 2000} committed a write`));
+  // A store loaded after that write is not fenced by it.
+  const c = await open(s);
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(c.fenced, undefined);
 });
