@@ -56,6 +56,8 @@ interface WorkerSlot {
   /** The cluster id it remembers: its `<dataDir>/cluster-id`, kept across its restarts, in memory. */
   clusterIds: ClusterIdStore;
   machine: SimMachine;
+  /** Its process's task record (WorkerState over `saved`). */
+  state?: WorkerState;
   joined: JoinedWorker | null;
   ctx: SimCtx | null;
 }
@@ -277,7 +279,9 @@ export class SimCluster {
     const w = this.workers.get(node);
     const link = w?.joined?.link;
     if (!link || link.status === 'connected') return false;
-    return this.store.getTask(taskId)?.spec.disconnect.stopAfterMs !== undefined;
+    // The worker's own record of the task first: the store may have forgotten it (its service deleted meanwhile).
+    const mine = w?.state?.assignments().find((a) => a.taskId === taskId);
+    return (mine ?? this.store.getTask(taskId))?.spec.disconnect.stopAfterMs !== undefined;
   }
 
   /**
@@ -354,7 +358,7 @@ export class SimCluster {
       void joinCluster({
         dataDir: `/sim/${w.name}`, name: w.name, join: 'ws://manager:7070', token: SIM_TOKEN, logger: silent,
         runtimeInstance: { runtime: w.machine.runtimeFor(ctx), kind: 'docker' },
-        state: this.#watchFencing(w, WorkerState.inMemory(w.saved, `node-${w.name}`, w.name)),
+        state: (w.state = this.#watchFencing(w, WorkerState.inMemory(w.saved, `node-${w.name}`, w.name))),
         epochs: w.epochs, clusterIds: w.clusterIds,
         linkConnect: (url, o) => this.net.connect(w.name, ctx, url, o.handshakeTimeout ?? 10_000) as never,
       }).then((joined) => {

@@ -124,6 +124,15 @@ for (const seed of [199, 569, 629]) {
   });
 }
 
+// A harness fix: a worker may fence a task whose service was deleted meanwhile (the store forgot it; the worker's record
+// still says `stopAfterMs`): CI seeds 351 and 475, once deleted services' tasks left the store.
+for (const seed of [351, 475]) {
+  test.serial(`regression seed ${seed} (CI budget): a worker fencing a task of a deleted service is self-fencing`, async (t) => {
+    const r = await runSim(configFor(seed, ci));
+    t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+  });
+}
+
 test.serial('regression seed 868 (CI budget): a worker re-linked as its node was declared down is not left linked to an ended actor', async (t) => {
   const r = await runSim(configFor(868, ci));
   t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
