@@ -8,9 +8,11 @@
  * `nodes/<id>` and `services/<name>` actors, their pure decisions in
  * lib/manager, the recovery grace, stops and re-placement) over the real
  * SQLite store (in memory, kept across manager restarts as a disk would
- * be), started with `http: false` and handed each link through
- * `Manager.attachLink`; the real `LinkServer`/`ManagerLink` (hello,
- * heartbeats, commands re-sent until acked). On each worker, `joinCluster`
+ * be, with group commit as the manager opens its file: each commit an event
+ * of the manager's process), started with `http: false`, a growing epoch
+ * per incarnation, and handed each socket through `Manager.acceptSocket`
+ * (its own hello, cluster-id admission and welcome); the real
+ * `LinkServer`/`ManagerLink` (hello, heartbeats, commands re-sent until acked). On each worker, `joinCluster`
  * — the real `Worker` (its nact supervision tree: runtime gate, tasks,
  * restart policies, backoff, budgets), `LinkClient` (reconnect backoff,
  * silence detection) and self-fencing. Faked: the engine
