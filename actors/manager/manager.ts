@@ -120,6 +120,14 @@ export interface ManagerOptions {
 /** How often a node's liveness is checked (ms): a quarter of a second keeps a verdict within 250 ms of due. */
 const CHECK_MS = 250;
 
+/**
+ * The least time between two resyncs after lost groups of writes (ms): every
+ * link is closed and each worker says hello again. A store that keeps failing
+ * (disk full) would otherwise make the links flap with every group; 5 s is
+ * longer than a worker's reconnect and shorter than the sweep's use.
+ */
+export const STORE_LOST_RESYNC_MS = 5_000;
+
 /** A running manager. */
 export class Manager implements ManagerApi {
   /** The manager's own supervisor, `/cluster/manager`. */
@@ -138,6 +146,9 @@ export class Manager implements ManagerApi {
   readonly #cluster = new ClusterTree();
   /** Expired Idempotency-Keys are deleted on this timer (they would otherwise stay until looked up). */
   #pruneTimer: TimerId | undefined;
+  /** A resync after a lost group, put off to keep links from flapping (see storeLost). */
+  #resyncTimer: TimerId | undefined;
+  #lastResyncAt: number | undefined;
   #nodesSup: Supervisor<NactRef> | undefined;
   #servicesSup: Supervisor<NactRef> | undefined;
   /** Children being started under `nodes` or `services`, with the messages that wait for them. */
@@ -246,6 +257,8 @@ export class Manager implements ManagerApi {
   async stop(): Promise<void> {
     this.#ready = false;
     if (this.#pruneTimer !== undefined) this.#clock.clearTimeout(this.#pruneTimer);
+    if (this.#resyncTimer !== undefined) this.#clock.clearTimeout(this.#resyncTimer);
+    this.#resyncTimer = undefined;
     await this.#clusterRoot.remove('manager');
     this.#offBus?.();
     if (this.#ownsRoot) await this.#clusterRoot.stop();
@@ -449,6 +462,20 @@ export class Manager implements ManagerApi {
    * from its own `onLost`.
    */
   storeLost(): void {
+    // At most once per STORE_LOST_RESYNC_MS: a store that keeps failing (disk full) must not make the links flap
+    // with every group; a loss meanwhile is answered by one resync at the end of the interval.
+    const now = this.#clock.now();
+    if (this.#resyncTimer !== undefined) return;
+    const wait = this.#lastResyncAt === undefined ? 0 : this.#lastResyncAt + STORE_LOST_RESYNC_MS - now;
+    if (wait > 0) {
+      this.#resyncTimer = this.#clock.setTimeout(() => {
+        this.#resyncTimer = undefined;
+        this.storeLost();
+      }, wait);
+      (this.#resyncTimer as { unref?: () => void }).unref?.();
+      return;
+    }
+    this.#lastResyncAt = now;
     for (const link of this.#nodeLinks.values()) if (link.open) link.close(LINK_CLOSE.RESYNC.code, 'the store lost a group of writes: say hello again');
     this.tell('/cluster/manager/reconciler', { type: 'sweep' });
   }

@@ -8,7 +8,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Manager } from '../../actors/manager/manager.js';
+import { Manager, STORE_LOST_RESYNC_MS } from '../../actors/manager/manager.js';
 import { detectorConfig, type ClusterEvent } from '../../lib/model/index.js';
 import { linkedLiveness, livenessStep, recoveringLiveness, type LivenessEvent, type LivenessState } from '../../lib/manager/index.js';
 import { openSqliteStore } from '../../lib/store/index.js';
@@ -191,4 +191,39 @@ test('worker loss re-places at once: the slot\'s next task is assigned at the ve
   t.is(assigned?.data.node, other);
   t.is(assigned!.at - down!.at, 0, 'assigned at the same simulated instant: no delay');
   t.false(events.some((e) => e.type === 'slot.backoff'));
+});
+
+test('manager on a simulated clock: a lost group of writes makes every worker say hello again, at most once per STORE_LOST_RESYNC_MS (a failing disk does not make the links flap)', async (t) => {
+  const clock = new SimulatedClock(1_000_000);
+  const m = await manager(t, clock);
+  const links: FakeLink[] = [];
+  const attach = (): FakeLink => {
+    const l = new FakeLink(hello('a'));
+    links.push(l);
+    m.attachLink(l);
+    return l;
+  };
+  /** Advances the clock with the current link beating every 100 ms (alive, never declared down). */
+  const live = async (ms: number): Promise<void> => {
+    for (let left = ms; left > 0; left -= 100) {
+      links[links.length - 1]!.beat();
+      await clock.advance(Math.min(100, left));
+    }
+  };
+  const first = attach();
+  await clock.advance(0);
+  m.storeLost();
+  t.is(first.closed?.code, 4010, 'RESYNC: what the lost group held is asked again in the next hello');
+  const second = attach();
+  await clock.advance(100);
+  m.storeLost();
+  m.storeLost();
+  t.is(second.closed, null, 'a second loss within the interval waits');
+  await live(STORE_LOST_RESYNC_MS - 200);
+  t.is(second.closed, null);
+  await live(100);
+  t.is(second.closed?.code, 4010, 'one resync at the end of the interval answers the losses meanwhile');
+  const third = attach();
+  await live(STORE_LOST_RESYNC_MS * 3);
+  t.is(third.closed, null, 'and nothing more without a new loss');
 });
