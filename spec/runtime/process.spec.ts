@@ -143,18 +143,34 @@ test('stop kills the whole process group, children included', async (t) => {
 test('a new runtime on the same data dir lists the live process and adopts it instead of starting it twice', async (t) => {
   const dataDir = await tempDataDir();
   const first = await newRuntime(dataDir);
-  const port = await freePort();
-  const task = makeTask('echo', { command: [NODE, ECHO_SERVER], ports: [{ host: port, container: 7777 }] });
-  const handle = await startTask(first, task);
+  // A port free when chosen can be taken by another test before the echo binds it (it then exits, and the POST
+  // below would reach that other program): the echo must say it listens, else it gets another port.
+  let port = 0;
+  let task: RuntimeTask | undefined;
+  let handle: Awaited<ReturnType<typeof startTask>> | undefined;
+  for (let attempt = 1; !task; attempt++) {
+    port = await freePort();
+    const candidate = makeTask('echo', { command: [NODE, ECHO_SERVER], ports: [{ host: port, container: 7777 }] });
+    const started = await startTask(first, candidate);
+    const outcome = await eventually('the echo listens or exits', async () => {
+      if ((await first.logs(candidate.taskId, 1))?.stdout.some((l) => l.startsWith('echo listening'))) return 'listens';
+      return (await first.list()).some((s) => s.taskId === candidate.taskId && !s.running) ? 'exited' : undefined;
+    });
+    if (outcome === 'listens') [task, handle] = [candidate, started];
+    else {
+      t.true(attempt < 3, `the echo could not bind a free port three times (last ${port})`);
+      await first.remove(candidate.taskId, candidate.generation); // gone from the data dir the second runtime lists
+    }
+  }
 
   const second = await newRuntime(dataDir);
   const listed = await second.list();
   t.is(listed.length, 1);
-  t.like(listed[0], { taskId: task.taskId, generation: 1, running: true, runtimeId: handle.runtimeId, ports: [{ host: port, container: 7777 }] });
+  t.like(listed[0], { taskId: task.taskId, generation: 1, running: true, runtimeId: handle!.runtimeId, ports: [{ host: port, container: 7777 }] });
 
   t.like(await second.prepare(task), { exists: true });
   const again = await second.start(task);
-  t.like(again, { adopted: true, runtimeId: handle.runtimeId });
+  t.like(again, { adopted: true, runtimeId: handle!.runtimeId });
   t.is((await post(port, 'still one')).text, 'still one');
   const listening = (await second.logs(task.taskId, 1))?.stdout.filter((l) => l.startsWith('echo listening')) ?? [];
   t.is(listening.length, 1, 'the program started once');
