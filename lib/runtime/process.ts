@@ -182,7 +182,8 @@ export class ProcessRuntime implements Runtime {
         await this.terminate(key, record, 0);
       }
       this.children.delete(key);
-      await rm(this.files.dir(taskId, generation), { recursive: true, force: true });
+      // maxRetries: the exit of the process just killed can still write its record (a temp file, then a rename) while the folder goes (ENOTEMPTY).
+      await rm(this.files.dir(taskId, generation), { recursive: true, force: true, maxRetries: 5 });
     });
   }
 
