@@ -63,8 +63,10 @@ export function serviceStep(
   for (const id of r.stop) {
     const t = byId.get(id);
     if (!t) continue;
-    // A task not placed yet is stopped at once; a placed one is stopped by its node, then reported.
-    if (t.node === null) puts.push({ ...t, desired: 'stopped', state: 'stopped', updatedAt: now });
+    // A task not placed yet is stopped at once; a placed one is stopped by its node, then reported; one that
+    // already ended (a completed slot scaled away) is only no longer wanted.
+    if (isTerminal(t.state)) puts.push({ ...t, desired: 'stopped', updatedAt: now });
+    else if (t.node === null) puts.push({ ...t, desired: 'stopped', state: 'stopped', updatedAt: now });
     else {
       puts.push({ ...t, desired: 'stopped', updatedAt: now });
       stops.push({ node: t.node, id: t.id, generation: t.generation });

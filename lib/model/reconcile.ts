@@ -80,6 +80,8 @@ export function reconcileService(
   const rolloutSince = rollout && rollout.version === service.version ? rollout.startedAt : now;
   const monitorMs = (rollout?.state === 'rolling_back' ? service.spec.rollback : service.spec.update).monitorMs;
   for (const t of live) if (t.slot >= replicas) stop.push(t.id);
+  // A completed slot scaled away is retired (wanted stopped), so that scaling up again runs it anew.
+  for (const t of mine) if (t.slot >= replicas && completedForGood(t)) stop.push(t.id);
 
   const bySlot = tasksBySlot(mine);
   const outdated: { slot: number; task: TaskRecord; inSlot: TaskRecord[] }[] = [];

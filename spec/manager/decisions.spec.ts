@@ -141,3 +141,16 @@ test('service step: creates one task per empty slot, stops the extra slots, and 
   t.true(deleted.effects.done, 'a deleted service with every task stopped: its controller ends');
   t.is(deleted.state.version, null);
 });
+
+test('service step: a completed slot (restart policy no) scaled away is only no longer wanted — no stop sent to its node — and scaled up again it runs anew (issue 10)', (t) => {
+  const spec = { ...service('job', 1), task: { ...service('job', 1).task, restart: { ...service('job', 1).task.restart, policy: 'no' as const } } };
+  const record = (replicas: number): ServiceRecord => ({ name: 'job', spec: { ...spec, replicas }, version: 1, createdAt: 0, updatedAt: 0 });
+  const done: TaskRecord = task('job', 0, { id: 'job.0.a', state: 'completed', node: 'n1', spec: spec.task });
+  const newId = (s: string, slot: number): string => `${s}.${slot}.new`;
+  t.deepEqual(serviceStep(initialServiceState('job'), record(1), [done], 5, newId).effects.puts, [], 'its work is done: nothing to do');
+  const down = serviceStep(initialServiceState('job'), record(0), [done], 5, newId);
+  t.deepEqual(down.effects.stops, [], 'nothing runs: no stop command');
+  t.deepEqual(down.effects.puts.map((x) => [x.id, x.state, x.desired]), [['job.0.a', 'completed', 'stopped']]);
+  const up = serviceStep(down.state, record(1), down.effects.puts, 6, newId);
+  t.deepEqual(up.effects.puts.map((x) => [x.slot, x.generation, x.state]), [[0, 2, 'pending']]);
+});

@@ -119,7 +119,9 @@ test('a task that completes under restart policy no / on-failure ends its slot\'
     // A changed spec runs again in that slot.
     const v2 = { ...service, version: 2, spec: normalizeServiceSpec({ ...service.spec, task: { image: 'goat/echo:v2', restart: { policy } } }) };
     t.deepEqual(reconcileService('web', v2, [done, running], 10, newId, half).create.filter((x) => x.slot === 0).map((x) => [x.generation, x.spec.image]), [[3, 'goat/echo:v2']]);
-    // Stopped on purpose (scale-down), then scaled up again: the slot runs again.
+    // Scaled down, the completed slot is retired (wanted stopped); scaled up again, the slot runs again.
+    const down = { ...service, spec: { ...service.spec, replicas: 0 } };
+    t.deepEqual(reconcileService('web', down, [done, running], 10, newId, half).stop.sort(), [done.id, running.id], `${policy}: scale-down retires the completed slot too`);
     t.deepEqual(reconcileService('web', service, [{ ...done, desired: 'stopped' as const }, running], 10, newId, half).create.map((x) => x.slot), [0]);
   }
   const always = withPolicy('always');
