@@ -11,6 +11,8 @@ import { freePort } from '../runtime/helpers/net.js';
 import { eventually } from '../runtime/helpers/wait.js';
 
 test('the manager exits non-zero with a last line naming the escalation chain', async (t) => {
+  // Eleven crashes wait out the reconciler's restart backoff (100 ms doubling to 10 s): ~40 s in all.
+  t.timeout(120_000);
   const c = await ProcessCluster.create(await freePort(), 'escalation-token');
   t.teardown(() => c.cleanup());
   const m = await c.startManager();
@@ -21,7 +23,7 @@ test('the manager exits non-zero with a last line naming the escalation chain', 
       if (!m.alive) return true;
       const info = (await client.request('ask', { path: '/cluster/manager/reconciler', message: { type: '$info' } }).catch(() => null)) as { status?: string } | null;
       return info?.status === 'running' || !m.alive;
-    }, 10_000);
+    }, 20_000); // a restart comes up to the backoff's cap (10 s) after its crash, and a loaded machine adds to it
     if (m.alive) await client.request('send', { path: '/cluster/manager/reconciler', message: { type: '$kill', reason: `round ${i}` } }).catch(() => undefined);
   }
   client.close();
