@@ -289,7 +289,13 @@ test.serial('a manager kill -9 mid-rollout, restarted: the rollout finishes and 
   const done = await eventually('rollout completed after the restart', async () => {
     const s = await service(c, 'roll').catch(() => undefined);
     return s?.update?.state === 'completed' ? s : undefined;
-  }, 90_000, 200);
+  }, 90_000, 200).catch(async (err: Error) => {
+    // Seen once in CI (1 run in ~10): say where the rollout stood, for whoever finds it failing.
+    const s = await service(c, 'roll').catch(() => undefined);
+    const ts = await tasks(c, 'roll').catch(() => []);
+    const rows = ts.map((x) => `${x.slot}g${x.generation} ${x.state}/${x.desired} on ${x.node ?? '-'} created ${(x as unknown as { createdAt: number }).createdAt - patchedAt} ms after the PATCH, running since ${String((x as unknown as { runningSince?: number }).runningSince)}`);
+    throw new Error(`${err.message}\nupdate: ${JSON.stringify(s?.update)}\ntasks:\n${rows.join('\n')}\nmanager output:\n${c.manager.output.slice(-4_000)}`);
+  });
   t.is(done.update?.state, 'completed');
   const after = await tasks(c, 'roll');
   for (const u of updatedBefore) {
