@@ -6,21 +6,9 @@
  */
 import test from 'ava';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import { probeManager } from '../../lib/ha/manager-probe.js';
-
-async function listen(t: { teardown: (fn: () => Promise<void>) => void }, server: Server, sockets: Set<Socket> = new Set()): Promise<string> {
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+import { listen } from '../helpers/listen.js';
 
 test('healthy when /healthz answers 200; not when it answers 503 or nothing listens', async (t) => {
   const paths: string[] = [];

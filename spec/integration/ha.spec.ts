@@ -18,9 +18,10 @@
  */
 import test from 'ava';
 import { Etcd3 } from 'etcd3';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import { nanoid } from 'nanoid';
 import { cli } from '../helpers/cli-process.js';
+import { listen } from '../helpers/listen.js';
 import { etcdTest, freePort } from '../helpers/etcd-cluster.js';
 import { echoService, HaCluster, status, type HaNode as Node } from '../helpers/ha-cluster.js';
 import { eventually, pidExists } from '../runtime/helpers/wait.js';
@@ -151,17 +152,7 @@ etcd('a follower: /readyz 503 names the leader, its API forwards to the leader, 
   t.true(w.proc.alive);
   // `goat-cluster managers`: both real managers healthy; a registered manager that accepts connections but never
   // answers (as a SIGSTOPped one, whose key lives on until its lease expires) shows HEALTHY no.
-  const probes = new Set<Socket>();
-  const silent = createTcpServer((socket) => {
-    probes.add(socket);
-    socket.on('close', () => probes.delete(socket));
-  });
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const socket of probes) socket.destroy();
-    silent.close(() => resolve());
-  }));
-  const paused = { id: 'paused-manager', url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` };
+  const paused = { id: 'paused-manager', url: await listen(t, createTcpServer(() => undefined)) }; // accepts, never answers
   const etcdClient = new Etcd3({ hosts: c.etcd.endpoints });
   t.teardown(() => etcdClient.close());
   await etcdClient.put(`goat/managers/${paused.id}`).value(JSON.stringify(paused));
