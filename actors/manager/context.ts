@@ -71,11 +71,15 @@ export interface ManagerContext {
 /** Messages of `/cluster/manager/store`. */
 export type StoreMessage = { type: 'beat'; node: string; usage: NodeRecord['usage']; at: number };
 /** Messages of `/cluster/manager/scheduler`. */
-export type SchedulerMessage = { type: 'place' } | { type: 'round' };
+export type SchedulerMessage =
+  /** Something changed: a round at once. `at`: the wake-up set for a slot's backoff (`placeAt`) fired, so it is gone. */
+  | { type: 'place'; at?: number }
+  | { type: 'round' };
 /** Messages of `/cluster/manager/reconciler`. */
 export type ReconcilerMessage = { type: 'sweep' };
 /** Messages of `/cluster/manager/services/<name>`. */
-export type ServiceMessage = { type: 'reconcile' };
+/** `wake`: the wake-up set for this time fired, so it is gone (a new one is set when the step still wants one). */
+export type ServiceMessage = { type: 'reconcile'; wake?: number };
 /** Messages of `/cluster/manager/nodes/<id>`. */
 export type NodeMessage =
   | { type: 'linked'; link: NodeLink }

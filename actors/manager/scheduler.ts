@@ -42,7 +42,9 @@ export function schedulerActor(mc: ManagerContext): ChildSpec<NactRef> {
         // A change: the backoff is over; the changes already queued join one round (it is queued after them).
         if (s.timer !== null) mc.clock.clearTimeout(s.timer);
         if (!s.requested) ctx.tell({ type: 'round' });
-        return { ...s, placement: { ...s.placement, idleRounds: 0 }, requested: true, timer: null };
+        // The backoff wake-up that fired is gone, even when the clock reads a little before its time (as Node's timers can).
+        const placeAt = s.placeAt !== null && msg.at === s.placeAt.at ? null : s.placeAt;
+        return { ...s, placement: { ...s.placement, idleRounds: 0 }, requested: true, timer: null, placeAt };
       }
       if (s.timer !== null) mc.clock.clearTimeout(s.timer);
       const now = mc.clock.now();
@@ -52,7 +54,8 @@ export function schedulerActor(mc: ManagerContext): ChildSpec<NactRef> {
       let placeAt = s.placeAt !== null && s.placeAt.at > now ? s.placeAt : null;
       if (next.waitUntil !== null && (placeAt === null || next.waitUntil < placeAt.at)) {
         if (placeAt) mc.clock.clearTimeout(placeAt.timer);
-        placeAt = { at: next.waitUntil, timer: mc.clock.setTimeout(() => ctx.tell({ type: 'place' }), Math.max(0, next.waitUntil - now)) };
+        const at = next.waitUntil;
+        placeAt = { at, timer: mc.clock.setTimeout(() => ctx.tell({ type: 'place', at }), Math.max(0, at - now)) };
       }
       return { placement: next.state, requested: false, timer, placeAt };
     },

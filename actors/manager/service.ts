@@ -54,10 +54,13 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
       for (const stop of effects.stops) mc.tell(`/cluster/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
       if (effects.place) mc.tell('/cluster/manager/scheduler', { type: 'place' });
       if (effects.rollback !== undefined) mc.rollback(name, effects.rollback);
-      let wake = s.wake;
-      if (effects.wakeAt !== undefined && (wake === null || effects.wakeAt < wake.at || wake.at <= now)) {
+      // A wake-up that fired is gone, even when the clock reads a little before its time (as Node's timers can):
+      // kept, it would stand for a timer that no longer exists, and the rollout would wait for it for good.
+      let wake = s.wake !== null && (msg.wake === s.wake.at || s.wake.at <= now) ? null : s.wake;
+      if (effects.wakeAt !== undefined && (wake === null || effects.wakeAt < wake.at)) {
         if (wake) mc.clock.clearTimeout(wake.timer);
-        wake = { at: effects.wakeAt, timer: mc.clock.setTimeout(() => ctx.tell({ type: 'reconcile' }), Math.max(0, effects.wakeAt - now)) };
+        const at = effects.wakeAt;
+        wake = { at, timer: mc.clock.setTimeout(() => ctx.tell({ type: 'reconcile', wake: at }), Math.max(0, at - now)) };
       }
       // A deleted service whose tasks are all stopped needs no controller any more.
       if (effects.done) ctx.exit();
