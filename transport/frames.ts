@@ -115,7 +115,14 @@ export const BODY_SCHEMAS = {
     /** As in `hello`: why this node takes no tasks now; absent when it takes them. */
     unavailable: z.string().max(1024).optional(),
   }),
-  report: z.strictObject({ tasks: z.array(taskReportSchema).max(100_000) }),
+  report: z.strictObject({
+    tasks: z.array(taskReportSchema).max(100_000),
+    /**
+     * 1, 2, 3 … per report of a link: a task's report that arrives after a later one of the same link (frames
+     * overtaken or repeated on the way) is not applied over it. Absent from older workers (applied as they come).
+     */
+    seq: count.optional(),
+  }),
   /** The worker's whole supervision tree, flattened: on every link, after `welcome`. */
   tree_snapshot: z.strictObject({ seq: count, nodes: z.array(flatNodeSchema).max(50_000) }),
   /** What changed in it since the previous `tree_*` frame (rate-limited by the worker). */

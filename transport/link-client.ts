@@ -107,6 +107,8 @@ interface Session {
   /** The manager is taken as gone after this long unheard (the welcome's `linkSilenceMs`). */
   silenceMs: number;
   seq: number;
+  /** The last `report` frame's `seq` on this socket. */
+  reportSeq: number;
   lastHeardAt: number;
   timer: TimerId | null;
   lastError: string;
@@ -194,7 +196,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
   report(tasks: TaskReport[]): boolean {
     const s = this.#session;
     if (!s || this.#status !== 'connected') return false;
-    return sendFrame(s.ws, 'report', { tasks });
+    return sendFrame(s.ws, 'report', { tasks, seq: ++s.reportSeq });
   }
 
   /** Sends the worker's tree or a change of it; false when not connected (the next link starts with a snapshot). */
@@ -235,7 +237,7 @@ export class LinkClient extends Emitter<LinkClientEvents> {
       this.#scheduleReconnect(url, 1006, errorMessage(err), false);
       return;
     }
-    const session: Session = { ws, url, welcomed: false, heartbeatMs: 0, silenceMs: 0, seq: 0, lastHeardAt: this.#clock.now(), timer: null, lastError: '', epoch: 0 };
+    const session: Session = { ws, url, welcomed: false, heartbeatMs: 0, silenceMs: 0, seq: 0, reportSeq: 0, lastHeardAt: this.#clock.now(), timer: null, lastError: '', epoch: 0 };
     this.#session = session;
     ws.on('error', (err) => (session.lastError = linkErrorMessage(url, err)));
     ws.on('open', () => void this.#sayHello(session));

@@ -30,7 +30,7 @@ export interface NodeLink {
   /** Closes the link. */
   close(code?: number, reason?: string): void;
   on(event: 'heartbeat', listener: (body: { seq: number; usage: NodeRecord['usage']; unavailable?: string | undefined }) => void): () => void;
-  on(event: 'report', listener: (body: { tasks: ReportedTask[] }) => void): () => void;
+  on(event: 'report', listener: (body: { tasks: ReportedTask[]; seq?: number | undefined }) => void): () => void;
   on(event: 'close', listener: (body: { code: number; reason: string }) => void): () => void;
 }
 
@@ -84,7 +84,7 @@ export type ServiceMessage = { type: 'reconcile'; wake?: number };
 export type NodeMessage =
   | { type: 'linked'; link: NodeLink }
   | { type: 'heartbeat'; linkNo: number; usage: NodeRecord['usage']; unavailable?: string | undefined }
-  | { type: 'report'; linkNo: number; tasks: ReportedTask[] }
+  | { type: 'report'; linkNo: number; tasks: ReportedTask[]; seq?: number | undefined }
   | { type: 'apply-reports' }
   | { type: 'closed'; linkNo: number }
   | { type: 'check'; due: number }

@@ -37,6 +37,12 @@ export interface NodeState {
   loseTimers: Map<string, TimerId>;
   /** Reports received and not applied yet: applied together, in one transaction, once the mailbox has no more. */
   reports: ReportedTask[];
+  /**
+   * Per task, the `seq` of the last report of this link taken for it: an older one that arrives after it (frames
+   * overtaken or repeated on a hostile network) is dropped. Found by the simulation (CI seed 122): a task's
+   * `unknown`, sent just before its `running`, arrived after it, and the task stayed `unknown` for good.
+   */
+  reportSeq: Map<string, number>;
 }
 
 /**
@@ -66,7 +72,7 @@ export function nodeActor(mc: ManagerContext, id: string): ChildSpec<NactRef> {
         // timeout of silence (found by the simulation, CI seeds 668 and 884: a store error restarted the store actor
         // and, with it unopened, the node's actor).
         liveness: inGrace ? recoveringLiveness(mc.startedAt, mc.settings.recoveryGraceMs) : { ...recoveringLiveness(Math.max(record?.lastSeenAt ?? now, now), 0), graceUntil: null },
-        stopping: new Set(), checkTimer: null, loseTimers: new Map(), reports: [],
+        stopping: new Set(), checkTimer: null, loseTimers: new Map(), reports: [], reportSeq: new Map(),
       };
       // A node stored as down stays down (its unknown tasks wait to be lost); else it is suspect until its hello.
       if (record?.status === 'down') {
@@ -113,9 +119,11 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
     }
     case 'report': {
       if (msg.linkNo !== s.linkNo) return s;
+      const tasks = msg.seq === undefined ? msg.tasks : msg.tasks.filter((t) => newer(s, t, msg.seq!));
+      if (tasks.length === 0) return s;
       // Queued; the reports already in the mailbox join them, and one transaction applies them all.
       if (s.reports.length === 0) ctx.tell({ type: 'apply-reports' });
-      s.reports.push(...msg.tasks);
+      s.reports.push(...tasks);
       return s;
     }
     case 'apply-reports':
@@ -193,6 +201,16 @@ function receive(mc: ManagerContext, s: NodeState, msg: NodeMessage, ctx: ActorC
   }
 }
 
+/** Whether a task's report in frame `seq` is newer than what this link said of it before (and remember it when it is). */
+function newer(s: NodeState, t: ReportedTask, seq: number): boolean {
+  const last = s.reportSeq.get(t.taskId);
+  if (last !== undefined && last >= seq) return false;
+  // A task that ended is not wanted back by any report: its entry can go (the link's entries stay few).
+  if (isTerminal(t.state)) s.reportSeq.delete(t.taskId);
+  else s.reportSeq.set(t.taskId, seq);
+  return true;
+}
+
 /**
  * A down node's actor ends, unless a new link of its node is attached: its
  * `linked` message waits in this mailbox and would be lost with the actor,
@@ -241,7 +259,7 @@ function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorCont
   const linkNo = s.linkNo + 1;
   const offs = [
     link.on('heartbeat', (hb) => ctx.tell({ type: 'heartbeat', linkNo, usage: hb.usage, unavailable: hb.unavailable })),
-    link.on('report', (r) => ctx.tell({ type: 'report', linkNo, tasks: r.tasks })),
+    link.on('report', (r) => ctx.tell({ type: 'report', linkNo, tasks: r.tasks, seq: r.seq })),
     link.on('close', () => ctx.tell({ type: 'closed', linkNo })),
   ];
   const hello = link.hello;
@@ -260,7 +278,7 @@ function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorCont
     if (old?.status !== node.status) mc.journal.event('node.status', node.id, { status: node.status });
     write(mc, out);
   });
-  const next: NodeState = { ...s, link, linkNo, unlisten: () => offs.forEach((off) => off()), stopping: new Set(), liveness: linkedLiveness(now) };
+  const next: NodeState = { ...s, link, linkNo, unlisten: () => offs.forEach((off) => off()), stopping: new Set(), reportSeq: new Map(), liveness: linkedLiveness(now) };
   if (next.checkTimer === null) armCheck(mc, ctx, next);
   // Seed 002: re-send the last desired state on every (re)connect.
   for (const t of out.resend) ctx.tell({ type: 'assign', task: t, resent: true });

@@ -416,10 +416,20 @@ export class Worker {
 
   #onReport(r: TaskReport): void {
     switch (r.type) {
-      case 'starting':
+      case 'starting': {
+        const view = this.#tasks.get(r.taskId);
+        if (!view) return;
         // A new run: healthy again only once it runs (and passes its first health check).
-        if (this.#tasks.get(r.taskId)) delete this.#tasks.get(r.taskId)!.healthy;
+        delete view.healthy;
+        // A task that exited and starts again without a restart of its own (the tasks supervisor restarted with the
+        // engine, its children afresh) restarts all the same: it stayed `exited` in everyone's eyes while it ran (found by
+        // the simulation, CI seeds 326 and 623: a task starting as the engine went away).
+        if (view.state === 'exited') {
+          view.restarts += 1;
+          this.#move(r.taskId, 'restarting');
+        }
         return this.#move(r.taskId, 'starting');
+      }
       case 'running':
         return this.#move(r.taskId, 'running', { adopted: r.run.adopted, error: null, ports: r.run.ports.map((p) => ({ ...p })), healthy: r.healthy });
       case 'healthy':

@@ -4,7 +4,7 @@
  * and its `report` frames (what changed). The one small place where a hello
  * is interpreted: cluster identity checks and log routing hook in here.
  */
-import { canTransition, classifyExit, isRolling, isTerminal, type ServiceRecord, type TaskRecord, type TaskState } from '../model/index.js';
+import { canReach, canTransition, classifyExit, isRolling, isTerminal, type ServiceRecord, type TaskRecord, type TaskState } from '../model/index.js';
 import { applyReportedFault } from '../model/report.js';
 import type { PendingEvent } from './journal.js';
 
@@ -72,7 +72,9 @@ export function applyReports(nodeId: string, reports: readonly ReportedTask[], g
       continue;
     }
     const lastExit = r.lastExit ? { code: r.lastExit.code, signal: r.lastExit.signal, oomKilled: r.lastExit.oomKilled, message: r.lastExit.message, finishedAt: r.lastExit.finishedAt } : t.lastExit;
-    const moved = r.state !== t.state && canTransition(t.state, r.state);
+    // Where the worker says the task is now, even when the moves between went unreported (`exited` → `running`: it
+    // restarted while its link was down; found by the simulation, CI seeds 326 and 623, a task left `exited` for good).
+    const moved = r.state !== t.state && canReach(t.state, r.state);
     const failure = r.failure ? { kind: r.failure.kind, message: r.failure.message, ...(r.failure.code ? { code: r.failure.code } : {}) }
       : r.lastExit ? (classifyExit(r.lastExit) ?? t.failure) : t.failure;
     // The worker's own error and failure (a refusal, a spawn or start error), so `ps` says why (issue 11).

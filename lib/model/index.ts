@@ -5,7 +5,7 @@
  */
 export { TASK_DEFAULTS, SERVICE_DEFAULTS } from './defaults.js';
 export { normalizeTaskSpec, taskSpecSchema, RESTART_POLICIES, type RestartPolicy, type TaskSpec, type TaskSpecInput, type HealthSpec } from './spec.js';
-export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, canTransition, transition, isTerminal, type TaskState } from './state.js';
+export { TASK_STATES, TERMINAL_STATES, TRANSITIONS, canTransition, canReach, transition, isTerminal, type TaskState } from './state.js';
 export { restartTypeOf, childOptionsFor } from './policy.js';
 export { classifyExit, classifyError, type FailureKind, type TaskFailure, type ExitFacts } from './failure.js';
 export { normalizeServiceSpec, withServiceDefaults, serviceSpecSchema, SERVICE_NAME, ROLLOUT_ORDERS, FAILURE_ACTIONS, type ServiceSpec, type ServiceSpecInput, type RescheduleSpec, type RolloutSpec } from './service.js';

@@ -36,6 +36,28 @@ export function canTransition(from: TaskState, to: TaskState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/**
+ * True when `to` can follow `from` through one or more allowed moves: a
+ * worker says where a task is now, and the moves between may have gone
+ * unreported (its link was down meanwhile: `exited` then `running` means it
+ * restarted). Nothing follows a terminal state, and nothing goes back to
+ * `pending` or `assigned`.
+ */
+export function canReach(from: TaskState, to: TaskState): boolean {
+  const seen = new Set<TaskState>([from]);
+  const queue: TaskState[] = [from];
+  while (queue.length > 0) {
+    for (const next of TRANSITIONS[queue.shift()!]) {
+      if (next === to) return true;
+      if (!seen.has(next)) {
+        seen.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return false;
+}
+
 /** Returns `to` when the move is allowed, else throws GOAT_ERR_INVALID_TRANSITION. */
 export function transition(from: TaskState, to: TaskState, taskId = '?'): TaskState {
   if (!canTransition(from, to)) {

@@ -23,7 +23,8 @@
  */
 import { Manager } from '../../actors/manager/manager.js';
 import { joinCluster, memoryClusterIds, memoryEpochs, type ClusterIdStore, type EpochStore, type JoinedWorker } from '../../actors/worker/join.js';
-import type { ClusterEvent } from '../model/index.js';
+import { isLive, isRolling, type ClusterEvent } from '../model/index.js';
+import { specKey } from '../model/slots.js';
 import { openSqliteStore, type Store } from '../store/index.js';
 import { WorkerState } from '../store/worker-state.js';
 import type { SimConfig, SimOp, SimServiceSpec, StoreFaultMode } from './config.js';
@@ -536,6 +537,9 @@ export class SimCluster {
           this.obs.fail('running-equals-desired', `${node} still runs ${i.task.taskId}@${i.task.generation}, which the store does not want there (store: ${t ? `${t.state}/${t.desired} on ${t.node}` : 'unknown task'}; worker: ${view ? view.state : 'forgotten'})`);
           continue;
         }
+        // What the store says of a copy that runs where it is wanted: running (a stale `unknown` or `starting` holds up
+        // a rollout, and `ps` would say so wrongly).
+        if (t.state !== 'running') this.obs.fail('states-agree', `${node} runs ${i.task.taskId}@${i.task.generation}, which the store says is ${t.state} after settling`);
         const k = `${i.task.service}/${i.task.slot}`;
         bySlot.set(k, [...(bySlot.get(k) ?? []), `${node}:${i.task.taskId}`]);
       }
@@ -552,6 +556,19 @@ export class SimCluster {
     }
     for (const n of this.store.listNodes()) {
       if (n.status !== 'ready') this.obs.fail('nodes-back', `node ${n.id} is ${n.status} after settling`);
+    }
+    // Every rollout is done (issue 10: a rollout stalled for good when a controller's wake-up fired early): none still
+    // replacing slots, and no live task of an older spec unless the rollout of this version is paused (it says why).
+    for (const s of this.store.listServices()) {
+      const u = s.update;
+      if (isRolling(u)) {
+        this.obs.fail('rollouts-done', `service ${s.name}: its rollout of version ${u!.version} is still ${u!.state} after settling (${u!.message}; ${this.store.listTasks({ service: s.name }).filter(isLive).map((t) => `${t.slot}g${t.generation} ${t.state}${specKey(t.spec) === specKey(s.spec.task) ? '' : ' old spec'}`).join(', ')})`);
+        continue;
+      }
+      if (u?.state === 'paused' && u.version === s.version) continue;
+      const want = specKey(s.spec.task);
+      const old = this.store.listTasks({ service: s.name }).filter((t) => isLive(t) && t.slot < s.spec.replicas && specKey(t.spec) !== want);
+      if (old.length > 0) this.obs.fail('rollouts-done', `service ${s.name} v${s.version}: ${old.length} live tasks of an older spec after settling (${old.slice(0, 3).map((t) => `${t.id}@${t.generation} ${t.state}`).join(', ')}; rollout ${u ? `${u.state} v${u.version}` : 'none'})`);
     }
     const pending = this.store.listTasks({ state: 'pending' }).filter((t) => t.desired === 'running');
     if (pending.length > 0) this.obs.fail('nothing-pending', `${pending.length} tasks pending after settling: ${pending.slice(0, 3).map((t) => `${t.id} (${t.error?.message ?? ''})`).join(', ')}`);

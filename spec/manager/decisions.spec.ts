@@ -87,6 +87,17 @@ test('hello: a copy the manager no longer wants (stale generation, unknown task)
   t.deepEqual(out.puts, []);
 });
 
+test('hello: where a task is now counts even when the moves between went unreported (exited, restarted while the link was down: running); nothing revives a terminal task', (t) => {
+  const crashed = task('web', 0, { node: 'n1', state: 'exited', restarts: 1 });
+  const done = task('web', 1, { node: 'n1', state: 'failed' });
+  const store = new Map([crashed, done].map((x) => [x.id, x]));
+  const out = applyHello('n1', 'w1', [{ ...report(crashed, 'running'), restarts: 2 }, report(done, 'running')], [crashed], (id) => store.get(id), 7);
+  const byId = new Map(out.puts.map((x) => [x.id, x]));
+  t.like(byId.get(crashed.id), { state: 'running', restarts: 2, runningSince: 7 });
+  t.false(byId.has(done.id), 'a failed task stays failed');
+  t.deepEqual(out.stops, [{ id: done.id, generation: done.generation }], 'and its copy is stopped');
+});
+
 test('reports: a task that starts running makes a degraded or rolling service look again (issue 10: degraded → running); others only on terminal states', (t) => {
   const ghost = task('ghost', 0, { node: 'n1', state: 'starting' });
   const web = task('web', 0, { node: 'n1', state: 'starting' });

@@ -8,13 +8,9 @@
  * scheduler's wake-up at the end of a slot's reschedule backoff.
  */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Manager } from '../../actors/manager/manager.js';
 import { SimulatedClock, type Clock, type TimerId } from '../../lib/supervision/index.js';
-import type { TaskRecord } from '../../lib/model/index.js';
 import { FakeLink, hello } from './helpers/fake-link.js';
+import { drive, drivenManager as manager, reportOf as report } from './helpers/driven.js';
 
 /** A simulated clock whose timers run `earlyMs` before their time (never sooner than 1 ms after they were set). */
 class EarlyClock implements Clock {
@@ -34,33 +30,6 @@ class EarlyClock implements Clock {
   advance(ms: number): Promise<void> {
     return this.#sim.advance(ms);
   }
-}
-
-async function manager(t: { teardown(f: () => Promise<void>): void }, clock: Clock): Promise<Manager> {
-  const dir = await mkdtemp(join(tmpdir(), 'goat-early-'));
-  const m = await Manager.start({ dataDir: dir, listen: '127.0.0.1:0', token: 'test-token-123456', logger: { info: () => undefined, warn: () => undefined }, clock, heartbeatMs: 100, downAfterMs: 60_000, recoveryGraceMs: 0 });
-  t.teardown(async () => {
-    await m.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return m;
-}
-
-const report = (x: TaskRecord, state: 'running' | 'failed'): Parameters<FakeLink['report']>[0][number] => ({
-  taskId: x.id, service: x.service, slot: x.slot, generation: x.generation, state, restarts: 0,
-  ...(state === 'failed' ? { failure: { kind: 'app' as const, message: 'exited with code 1' } } : {}),
-});
-
-/** Advances in 50 ms steps until `done` (or `limitMs` of simulated time), the node beating and running what it is assigned. */
-async function drive(clock: EarlyClock, m: Manager, link: FakeLink, done: () => boolean, limitMs: number): Promise<number> {
-  const from = clock.now();
-  while (!done() && clock.now() - from < limitMs) {
-    const assigned = m.listTasks({ node: 'a' }).filter((x) => x.state === 'assigned' && x.desired === 'running');
-    if (assigned.length > 0) link.report(assigned.map((x) => report(x, 'running')));
-    link.beat();
-    await clock.advance(50);
-  }
-  return clock.now() - from;
 }
 
 test('a rollout goes on after each monitor period though every wake-up fires 3 ms early', async (t) => {

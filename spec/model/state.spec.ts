@@ -1,6 +1,6 @@
 import test from 'ava';
 import { GoatError } from '../../lib/errors.js';
-import { TASK_STATES, TRANSITIONS, canTransition, isTerminal, transition, type TaskState } from '../../lib/model/index.js';
+import { TASK_STATES, TRANSITIONS, canReach, canTransition, isTerminal, transition, type TaskState } from '../../lib/model/index.js';
 
 const allowed: [TaskState, TaskState][] = [
   ['pending', 'assigned'], ['pending', 'failed'], ['pending', 'stopped'],
@@ -38,4 +38,19 @@ test('the happy path and a restart loop go forward', (t) => {
 test('terminal states are completed, failed, lost and stopped, and have no way out', (t) => {
   t.deepEqual(TASK_STATES.filter(isTerminal), ['completed', 'failed', 'lost', 'stopped']);
   for (const s of TASK_STATES.filter(isTerminal)) t.deepEqual(TRANSITIONS[s], []);
+});
+
+test('canReach: a state that follows through unreported moves (exited → running: a restart), never out of a terminal state, never back to pending or assigned', (t) => {
+  t.true(canReach('exited', 'running'));
+  t.true(canReach('exited', 'starting'));
+  t.true(canReach('running', 'starting'), 'running, then exited and restarted');
+  t.true(canReach('unknown', 'running'));
+  for (const from of TASK_STATES) {
+    for (const to of TASK_STATES) {
+      if (canTransition(from, to)) t.true(canReach(from, to), `${from} → ${to} is one move`);
+    }
+    t.false(canReach(from, 'pending'));
+    if (from !== 'pending') t.false(canReach(from, 'assigned'), `${from} → assigned`);
+  }
+  for (const from of TASK_STATES.filter(isTerminal)) for (const to of TASK_STATES) t.false(canReach(from, to), `${from} → ${to}`);
 });

@@ -143,6 +143,20 @@ test.serial('regression seed 60 (CI budget): a task fenced between its worker\'s
   t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
 });
 
+// Found by the settled checks `rollouts-done` and `states-agree` (issue 10): a scale mid-rollout left the rollout at the
+// service's old version, `updating` for good once no slot was outdated (19, 35, 50); a task's report overtaken by an
+// older one of the same link left it `unknown` (122); a task starting as its engine went away stayed `exited` in its
+// worker's eyes, and so in the store's, while it ran again (326, 623).
+for (const [seed, bug] of [
+  [19, 'a scale to 0 mid-rollout'], [35, 'a scale to 0 mid-rollout'], [50, 'scales mid-rollout'],
+  [122, 'a report overtaken on the way'], [326, 'a task started afresh after the engine came back'], [623, 'a task started afresh after the engine came back'],
+] as const) {
+  test.serial(`regression seed ${seed} (CI budget): ${bug}: every rollout ends and the store says what runs`, async (t) => {
+    const r = await runSim(configFor(seed, ci));
+    t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+  });
+}
+
 test.serial('nothing real inside a run: the network and the file system throw and are reported, time and randomness are the simulation’s', async (t) => {
   const sched = new SimScheduler(new Prng(1), realSetImmediate);
   const touched: string[] = [];

@@ -242,7 +242,7 @@ test('a manager that stops answering heartbeats is noticed and the client reconn
   t.is(connections, 2);
 });
 
-test('report sends task changes only while connected; stop closes and stays closed', async (t) => {
+test('report sends task changes only while connected, numbered 1, 2 … on each link; stop closes and stays closed', async (t) => {
   const h = await withHarness(t);
   const c = client(t, [h.base]);
   const task = { taskId: 'web.0.x', service: 'web', slot: 0, generation: 1, state: 'running' as const, restarts: 0 };
@@ -252,9 +252,23 @@ test('report sends task changes only while connected; stop closes and stays clos
   c.start();
   const link = await linkP;
   await connected;
-  const reported = new Promise((resolve) => link.on('report', resolve));
+  const reports = (l: typeof link, n: number): Promise<unknown[]> => new Promise((resolve) => {
+    const got: unknown[] = [];
+    l.on('report', (r) => got.push(r) === n && resolve(got));
+  });
+  const reported = reports(link, 2);
   t.true(c.report([task]));
-  t.deepEqual(await reported, { tasks: [task] });
+  t.true(c.report([{ ...task, state: 'exited' }]));
+  t.deepEqual(await reported, [{ tasks: [task], seq: 1 }, { tasks: [{ ...task, state: 'exited' }], seq: 2 }]);
+  // A new link numbers its reports from 1 again (the manager keeps the order per link).
+  const relinkP = h.nextLink();
+  const reconnected = once(c, 'connected');
+  link.close(LINK_CLOSE.RESYNC.code, LINK_CLOSE.RESYNC.meaning);
+  const relink = await relinkP;
+  await reconnected;
+  const again = reports(relink, 1);
+  t.true(c.report([task]));
+  t.deepEqual(await again, [{ tasks: [task], seq: 1 }]);
   const lost = once(c, 'disconnected');
   await c.stop();
   t.like(await lost, { code: LINK_CLOSE.NORMAL.code, retryInMs: null });

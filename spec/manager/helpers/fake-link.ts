@@ -8,7 +8,7 @@ import type { CommandBody, CommandResult, CommandType } from '../../../transport
 
 interface Events {
   heartbeat: { seq: number; usage: NodeRecord['usage'] };
-  report: { tasks: ReportedTask[] };
+  report: { tasks: ReportedTask[]; seq?: number };
   close: { code: number; reason: string };
 }
 
@@ -41,8 +41,9 @@ export class FakeLink extends Emitter<Events> implements NodeLink {
   beat(): void {
     this.emit('heartbeat', { seq: this.#seq++, usage: { tasks: 0, memoryMb: 0, cpuSeconds: 0 } });
   }
-  report(tasks: ReportedTask[]): void {
-    this.emit('report', { tasks });
+  /** A report frame; `seq` as a worker numbers them on its link (absent: an older worker's). */
+  report(tasks: ReportedTask[], seq?: number): void {
+    this.emit('report', seq === undefined ? { tasks } : { tasks, seq });
   }
 }
 
