@@ -14,6 +14,7 @@ import { isLive, type TaskRecord } from '../../lib/model/index.js';
 import { buildNodeTable, place } from '../../lib/scheduler/index.js';
 import { afterRound, INITIAL_PLACEMENT, roundBatch, type PlacementState } from '../../lib/manager/index.js';
 import { isMessage, type ManagerContext, type SchedulerMessage } from './context.js';
+import { planted } from '../../lib/sim/planted.js';
 
 /** The scheduler's state. */
 export interface SchedulerState {
@@ -43,7 +44,7 @@ export function schedulerActor(mc: ManagerContext): ChildSpec<NactRef> {
         if (s.timer !== null) mc.clock.clearTimeout(s.timer);
         if (!s.requested) ctx.tell({ type: 'round' });
         // The backoff wake-up that fired is gone, even when the clock reads a little before its time (as Node's timers can).
-        const placeAt = s.placeAt !== null && msg.at === s.placeAt.at ? null : s.placeAt;
+        const placeAt = s.placeAt !== null && msg.at === s.placeAt.at && !planted.trustTimers ? null : s.placeAt;
         return { ...s, placement: { ...s.placement, idleRounds: 0 }, requested: true, timer: null, placeAt };
       }
       if (s.timer !== null) mc.clock.clearTimeout(s.timer);

@@ -17,6 +17,7 @@ import type { ServiceRecord, ServiceState as StoredServiceState } from '../../li
 import { initialServiceState, serviceStep, type ServiceState } from '../../lib/manager/index.js';
 import { isRolling, slotInfos } from '../../lib/model/index.js';
 import { isMessage, type ManagerContext, type ServiceMessage } from './context.js';
+import { planted } from '../../lib/sim/planted.js';
 
 /** A controller's state: its slots, and the wake-up it waits for. */
 interface ControllerState extends ServiceState {
@@ -56,7 +57,7 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
       if (effects.rollback !== undefined) mc.rollback(name, effects.rollback);
       // A wake-up that fired is gone, even when the clock reads a little before its time (as Node's timers can):
       // kept, it would stand for a timer that no longer exists, and the rollout would wait for it for good.
-      let wake = s.wake !== null && (msg.wake === s.wake.at || s.wake.at <= now) ? null : s.wake;
+      let wake = s.wake !== null && ((msg.wake === s.wake.at && !planted.trustTimers) || s.wake.at <= now) ? null : s.wake;
       if (effects.wakeAt !== undefined && (wake === null || effects.wakeAt < wake.at)) {
         if (wake) mc.clock.clearTimeout(wake.timer);
         const at = effects.wakeAt;

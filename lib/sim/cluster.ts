@@ -25,6 +25,8 @@ import { Manager } from '../../actors/manager/manager.js';
 import { joinCluster, memoryClusterIds, memoryEpochs, type ClusterIdStore, type EpochStore, type JoinedWorker } from '../../actors/worker/join.js';
 import { isLive, isRolling, type ClusterEvent } from '../model/index.js';
 import { specKey } from '../model/slots.js';
+import { planted } from './planted.js';
+import type { Clock } from '../supervision/index.js';
 import { openSqliteStore, type Store } from '../store/index.js';
 import { WorkerState } from '../store/worker-state.js';
 import type { SimConfig, SimOp, SimServiceSpec, StoreFaultMode } from './config.js';
@@ -97,7 +99,7 @@ export class SimCluster {
   ) {
     this.net = new SimNetwork(sched, rng.fork('net'), cfg.net);
     this.net.onDeliver = (from, to, text) => this.obs.delivered(from, to, text, this.workers.get(to)?.epochs.epoch ?? 0);
-    sched.addNode('manager', cfg.clocks[0] ?? { rate: 1, offset: 0 });
+    sched.addNode('manager', { ...(cfg.clocks[0] ?? { rate: 1, offset: 0 }), earlyMs: cfg.earlyTimersMs ?? 0 });
     // Group commit, as the real manager opens its store: its commits are events of the simulation.
     this.#db = openSqliteStore(':memory:', {
       groupCommit: true,
@@ -111,7 +113,7 @@ export class SimCluster {
     this.#ids = rng.fork('ids');
     for (let i = 1; i <= cfg.workers; i++) {
       const name = `w${i}`;
-      sched.addNode(name, cfg.clocks[i] ?? { rate: 1, offset: 0 });
+      sched.addNode(name, { ...(cfg.clocks[i] ?? { rate: 1, offset: 0 }), earlyMs: cfg.earlyTimersMs ?? 0 });
       const machine = new SimMachine(name, sched, rng.fork(`machine:${name}`), cfg.runtime, {
         started: (node, inst, adopted) => obs.started(node, inst, adopted),
         stopped: (node, inst, how) => obs.stopped(node, inst, how, this.#fenced.has(`${node} ${inst.task.taskId}@${inst.task.generation}`) || this.#mayFence(node, inst.task.taskId)),
@@ -309,6 +311,7 @@ export class SimCluster {
         newId: () => this.#newId(),
         // Each incarnation leads with a higher epoch (as an HA leader would): a worker refuses commands of an older one.
         epoch,
+        ...(planted.trustTimers ? { clock: bareTimers } : {}),
       });
       started.then((manager) => {
         if (!this.sched.alive(ctx)) return;
@@ -586,6 +589,13 @@ function matches(has: ServiceWrite | null, want: (Partial<ServiceWrite> & { repl
 function show(w: (Partial<ServiceWrite> & { replicas: number }) | null): string {
   return w === null ? 'no service' : `replicas ${w.replicas}${w.version === undefined ? '' : ` v${w.version}`}`;
 }
+
+/** The host's timers as they are (a timer may fire before its time on `Date.now()`): the planted bug `trustTimers`. */
+const bareTimers: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+};
 
 /** The service body for the API from a workload spec. */
 export function serviceBody(name: string, spec: SimServiceSpec): unknown {

@@ -66,6 +66,13 @@ export interface SimConfig {
   net: NetProfile;
   runtime: RuntimeProfile;
   clocks: { rate: number; offset: number }[];
+  /**
+   * Timers fire up to this many ms before their time against the node's
+   * `Date.now()`, as Node's do (a timer counts from the event loop's cached
+   * time, behind by however long the callback that set it had run); 0: on
+   * time. Absent (older replays): 0.
+   */
+  earlyTimersMs?: number;
   schedule: SimStep[];
 }
 
@@ -105,7 +112,9 @@ export function configFor(seed: number, o: SimOverrides = {}): SimConfig {
   const clocks = Array.from({ length: workers + 1 }, () => ({ rate: 1 + (rng.next() - 0.5) * 0.04, offset: rng.int(-3_600_000, 3_600_000) }));
   const nodes = Array.from({ length: workers }, (_, i) => `w${i + 1}`);
   const schedule = scheduleFor(rng.fork('schedule'), nodes, chaosMs, o.opsPerMinute ?? 12);
-  return { seed, workers, heartbeatMs: 1_000, downAfterMs: 4_000, chaosMs, settleMs, net, runtime, clocks, schedule };
+  // From a stream of its own, so that everything else a seed picks stays as it was before timers could fire early.
+  const earlyTimersMs = new Prng(seed).fork('timers').pick([0, 0, 2, 5]);
+  return { seed, workers, heartbeatMs: 1_000, downAfterMs: 4_000, chaosMs, settleMs, net, runtime, clocks, earlyTimersMs, schedule };
 }
 
 function scheduleFor(rng: Prng, nodes: string[], chaosMs: number, perMinute: number): SimStep[] {

@@ -10,6 +10,12 @@ export const planted = {
   skipRecoveryGrace: false,
   /** The manager re-places a node's tasks when it turns `suspect`, without waiting for `down`. */
   replaceBeforeDown: false,
+  /**
+   * The manager trusts its timers to fire on time: it runs on the host's bare timers (which may fire before their
+   * time, as Node's do), and its service controllers and scheduler keep a wake-up that fired early as pending — the
+   * bug behind issue 10's stalled rollout.
+   */
+  trustTimers: false,
 };
 
 /** The names of the planted bugs. */

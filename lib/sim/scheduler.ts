@@ -58,6 +58,10 @@ export interface SimNode {
   rate: number;
   /** Clock offset, ms. */
   offset: number;
+  /** A timer of at least 2 ms fires up to this many ms early (never sooner than 1 ms after it was set), as Node's can. */
+  earlyMs: number;
+  /** Draws how early. */
+  early: Prng;
   /** Paused until this global time (ms). */
   pausedUntil: number;
   /** Current process incarnation (bumped by a kill). */
@@ -121,8 +125,11 @@ export class SimScheduler {
   }
 
   /** Adds a node with its clock. */
-  addNode(name: string, clock: { rate: number; offset: number }): SimNode {
-    const node: SimNode = { name, rate: clock.rate, offset: clock.offset, pausedUntil: 0, inc: 0, up: true, rng: this.rng.fork(`node:${name}`) };
+  addNode(name: string, clock: { rate: number; offset: number; earlyMs?: number }): SimNode {
+    const node: SimNode = {
+      name, rate: clock.rate, offset: clock.offset, earlyMs: clock.earlyMs ?? 0, early: this.rng.fork(`early:${name}`),
+      pausedUntil: 0, inc: 0, up: true, rng: this.rng.fork(`node:${name}`),
+    };
     this.nodes.set(name, node);
     return node;
   }
@@ -172,9 +179,11 @@ export class SimScheduler {
   /** A timer of the current node: `ms` on its clock. */
   setTimer(fn: () => void, ms: number, repeat: boolean): SimTimer {
     const ctx = this.#current;
-    const rate = this.nodes.get(ctx.node)?.rate ?? 1;
+    const node = this.nodes.get(ctx.node);
+    const rate = node?.rate ?? 1;
     const delay = Math.max(repeat ? 1 : 0, Number.isFinite(ms) ? ms : 0);
-    const global = Math.ceil(delay / rate);
+    let global = Math.ceil(delay / rate);
+    if (node && node.earlyMs > 0 && !repeat && delay >= 2) global = Math.max(1, global - node.early.int(0, node.earlyMs));
     const timer = new SimTimer(undefined as unknown as SimEvent, repeat ? global : null);
     const fire = (): void => {
       if (timer.repeatMs !== null) timer.ev = this.post(ctx, timer.repeatMs, fire);
