@@ -67,11 +67,13 @@ export function nodeActor(mc: ManagerContext, id: string): ChildSpec<NactRef> {
       const record = mc.journal.store.getNode(id);
       const state: NodeState = {
         id, link: null, linkNo: 0, unlisten: null,
-        // Silence counts from the start during the grace; after it, from this actor's start: the heartbeat written last
+        // Silence counts from this actor's start, never from an older time: after the grace, the heartbeat written last
         // to the store lags (a flush a second, a failed one more), and judging by it declared nodes down before their
         // timeout of silence (found by the simulation, CI seeds 668 and 884: a store error restarted the store actor
-        // and, with it unopened, the node's actor).
-        liveness: inGrace ? recoveringLiveness(mc.startedAt, mc.settings.recoveryGraceMs) : { ...recoveringLiveness(Math.max(record?.lastSeenAt ?? now, now), 0), graceUntil: null },
+        // and, with it unopened, the node's actor). Within the grace, the manager's start is the same moment for the
+        // first actor; one restarted by a store error judged a node that had linked and beaten since as silent from the
+        // manager's start, and declared it down as the grace ended, before its timeout of silence (seeds 740, 745).
+        liveness: inGrace ? { ...recoveringLiveness(mc.startedAt, mc.settings.recoveryGraceMs), lastBeatAt: now } : { ...recoveringLiveness(Math.max(record?.lastSeenAt ?? now, now), 0), graceUntil: null },
         stopping: new Set(), checkTimer: null, loseTimers: new Map(), reports: [], reportSeq: new Map(),
       };
       // A node stored as down stays down (its unknown tasks wait to be lost); else it is suspect until its hello.
@@ -246,7 +248,9 @@ function setUnavailable(mc: ManagerContext, id: string, unavailable: string | un
 
 /** A worker linked (or re-linked): record the node, apply its hello, send what it misses. */
 function linked(mc: ManagerContext, s: NodeState, link: NodeLink, ctx: ActorContext): NodeState {
-  if (!link.open) return s;
+  // A link closed before this actor took it (a RESYNC after a lost group of writes): not taken, but its hello was heard,
+  // and silence counts from it (found by the simulation, seed 3194: declared down 3,997 ms after such a hello).
+  if (!link.open) return live(mc, s, { type: 'heartbeat', at: mc.clock.now() }, ctx);
   if (s.link === link) return s;
   if (helloApplied.has(link)) {
     link.close(LINK_CLOSE.RESYNC.code, LINK_CLOSE.RESYNC.meaning); // a restart's queued `linked`: its hello is stale

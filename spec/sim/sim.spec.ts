@@ -78,6 +78,8 @@ for (const [seed, bug] of [
   [158, 'a node actor restarted by a store error re-applied its link\'s old hello: a task running since was lost and its copy left running'],
   [21, 'a worker whose connection was accepted by a manager killed before answering waited forever (the handshake timeout)'],
   [52, 'a write committed just before the manager died, never answered, is not an acknowledged one'],
+  [740, 'a node actor restarted by a store error within the recovery grace counted silence from the manager\'s start: a node declared down early'],
+  [745, 'a node actor restarted by a store error within the recovery grace counted silence from the manager\'s start: a node declared down early'],
 ] as const) {
   test.serial(`regression seed ${seed}: ${bug}`, async (t) => {
     t.timeout(5 * 60_000);
@@ -132,6 +134,11 @@ for (const seed of [351, 475]) {
     t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
   });
 }
+
+test.serial('regression seed 3194 (CI budget): a hello on a link closed before its node\'s actor took it (a RESYNC) counts as heard', async (t) => {
+  const r = await runSim(configFor(3194, ci));
+  t.true(r.ok, r.violations.map((v) => `${v.invariant}: ${v.detail}`).join('\n'));
+});
 
 test.serial('regression seed 868 (CI budget): a worker re-linked as its node was declared down is not left linked to an ended actor', async (t) => {
   const r = await runSim(configFor(868, ci));
