@@ -14,7 +14,7 @@ import { isLive, type TaskRecord } from '../../lib/model/index.js';
 import { buildNodeTable, place } from '../../lib/scheduler/index.js';
 import { afterRound, INITIAL_PLACEMENT, roundBatch, type PlacementState } from '../../lib/manager/index.js';
 import { isMessage, type ManagerContext, type SchedulerMessage } from './context.js';
-import { planted } from '../../lib/sim/planted.js';
+import { pendingWake, wakeAt, type Wake } from './wake.js';
 
 /** The scheduler's state. */
 export interface SchedulerState {
@@ -24,7 +24,7 @@ export interface SchedulerState {
   /** The next round, when one waits (a backoff after idle rounds). */
   timer: TimerId | null;
   /** A round when the first slot in its reschedule backoff may go (a task's `notBefore`). */
-  placeAt: { at: number; timer: TimerId } | null;
+  placeAt: Wake | null;
 }
 
 const key = (t: TaskRecord): string => t.id;
@@ -43,21 +43,15 @@ export function schedulerActor(mc: ManagerContext): ChildSpec<NactRef> {
         // A change: the backoff is over; the changes already queued join one round (it is queued after them).
         if (s.timer !== null) mc.clock.clearTimeout(s.timer);
         if (!s.requested) ctx.tell({ type: 'round' });
-        // The backoff wake-up that fired is gone, even when the clock reads a little before its time (as Node's timers can).
-        const placeAt = s.placeAt !== null && msg.at === s.placeAt.at && !planted.trustTimers ? null : s.placeAt;
-        return { ...s, placement: { ...s.placement, idleRounds: 0 }, requested: true, timer: null, placeAt };
+        return { ...s, placement: { ...s.placement, idleRounds: 0 }, requested: true, timer: null, placeAt: pendingWake(s.placeAt, mc.clock.now(), msg.at) };
       }
       if (s.timer !== null) mc.clock.clearTimeout(s.timer);
       const now = mc.clock.now();
       const next = round(mc, s.placement);
       const timer = next.nextInMs === null ? null : mc.clock.setTimeout(() => ctx.tell({ type: 'round' }), next.nextInMs);
       // A slot in its reschedule backoff waits: a round is set for when the first of them may go (the earliest wins).
-      let placeAt = s.placeAt !== null && s.placeAt.at > now ? s.placeAt : null;
-      if (next.waitUntil !== null && (placeAt === null || next.waitUntil < placeAt.at)) {
-        if (placeAt) mc.clock.clearTimeout(placeAt.timer);
-        const at = next.waitUntil;
-        placeAt = { at, timer: mc.clock.setTimeout(() => ctx.tell({ type: 'place', at }), Math.max(0, at - now)) };
-      }
+      let placeAt = pendingWake(s.placeAt, now);
+      if (next.waitUntil !== null) placeAt = wakeAt(mc.clock, placeAt, next.waitUntil, now, (at) => ctx.tell({ type: 'place', at }));
       return { placement: next.state, requested: false, timer, placeAt };
     },
     terminate: (s) => {

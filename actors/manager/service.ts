@@ -12,16 +12,16 @@
  */
 import { nanoid } from 'nanoid';
 import { actorChild, type NactRef } from '../supervision/index.js';
-import type { ChildSpec, TimerId } from '../../lib/supervision/index.js';
+import type { ChildSpec } from '../../lib/supervision/index.js';
 import type { ServiceRecord, ServiceState as StoredServiceState } from '../../lib/model/index.js';
 import { initialServiceState, serviceStep, type ServiceState } from '../../lib/manager/index.js';
 import { isRolling, slotInfos } from '../../lib/model/index.js';
 import { isMessage, type ManagerContext, type ServiceMessage } from './context.js';
-import { planted } from '../../lib/sim/planted.js';
+import { pendingWake, wakeAt, type Wake } from './wake.js';
 
 /** A controller's state: its slots, and the wake-up it waits for. */
 interface ControllerState extends ServiceState {
-  wake: { at: number; timer: TimerId } | null;
+  wake: Wake | null;
 }
 
 /** The child spec of `services/<name>`. */
@@ -55,14 +55,8 @@ export function serviceActor(mc: ManagerContext, name: string): ChildSpec<NactRe
       for (const stop of effects.stops) mc.tell(`/cluster/manager/nodes/${stop.node}`, { type: 'stop', id: stop.id, generation: stop.generation });
       if (effects.place) mc.tell('/cluster/manager/scheduler', { type: 'place' });
       if (effects.rollback !== undefined) mc.rollback(name, effects.rollback);
-      // A wake-up that fired is gone, even when the clock reads a little before its time (as Node's timers can):
-      // kept, it would stand for a timer that no longer exists, and the rollout would wait for it for good.
-      let wake = s.wake !== null && ((msg.wake === s.wake.at && !planted.trustTimers) || s.wake.at <= now) ? null : s.wake;
-      if (effects.wakeAt !== undefined && (wake === null || effects.wakeAt < wake.at)) {
-        if (wake) mc.clock.clearTimeout(wake.timer);
-        const at = effects.wakeAt;
-        wake = { at, timer: mc.clock.setTimeout(() => ctx.tell({ type: 'reconcile', wake: at }), Math.max(0, at - now)) };
-      }
+      let wake = pendingWake(s.wake, now, msg.wake);
+      if (effects.wakeAt !== undefined) wake = wakeAt(mc.clock, wake, effects.wakeAt, now, (at) => ctx.tell({ type: 'reconcile', wake: at }));
       // A deleted service whose tasks are all stopped needs no controller any more.
       if (effects.done) ctx.exit();
       return { ...state, wake };

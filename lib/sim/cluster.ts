@@ -26,7 +26,7 @@ import { joinCluster, memoryClusterIds, memoryEpochs, type ClusterIdStore, type 
 import { isLive, isRolling, type ClusterEvent } from '../model/index.js';
 import { specKey } from '../model/slots.js';
 import { planted } from './planted.js';
-import type { Clock } from '../supervision/index.js';
+import { hostTimers } from '../supervision/index.js';
 import { openSqliteStore, type Store } from '../store/index.js';
 import { WorkerState } from '../store/worker-state.js';
 import type { SimConfig, SimOp, SimServiceSpec, StoreFaultMode } from './config.js';
@@ -311,7 +311,8 @@ export class SimCluster {
         newId: () => this.#newId(),
         // Each incarnation leads with a higher epoch (as an HA leader would): a worker refuses commands of an older one.
         epoch,
-        ...(planted.trustTimers ? { clock: bareTimers } : {}),
+        // The planted bug `trustTimers`: the host's timers as they are (a timer may fire before its time).
+        ...(planted.trustTimers ? { clock: hostTimers } : {}),
       });
       started.then((manager) => {
         if (!this.sched.alive(ctx)) return;
@@ -589,13 +590,6 @@ function matches(has: ServiceWrite | null, want: (Partial<ServiceWrite> & { repl
 function show(w: (Partial<ServiceWrite> & { replicas: number }) | null): string {
   return w === null ? 'no service' : `replicas ${w.replicas}${w.version === undefined ? '' : ` v${w.version}`}`;
 }
-
-/** The host's timers as they are (a timer may fire before its time on `Date.now()`): the planted bug `trustTimers`. */
-const bareTimers: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
-};
 
 /** The service body for the API from a workload spec. */
 export function serviceBody(name: string, spec: SimServiceSpec): unknown {

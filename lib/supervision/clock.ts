@@ -28,7 +28,8 @@ export interface HostTimers {
   clearTimeout(handle: unknown): void;
 }
 
-const nodeTimers: HostTimers = {
+/** Node's own timers and `Date.now()`, as they are: a timer may fire before its time (see {@link wallClock}). */
+export const hostTimers: HostTimers = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
@@ -49,7 +50,7 @@ interface WallTimer { handle: unknown; ref: boolean; unref(): WallTimer }
  * than `ms` (then it fires: waiting on would stretch it by the step).
  * Timers can be `unref()`ed, as Node's.
  */
-export function wallClock(host: HostTimers = nodeTimers): Clock {
+export function wallClock(host: HostTimers = hostTimers): Clock {
   return {
     now: () => host.now(),
     setTimeout: (fn, ms) => {

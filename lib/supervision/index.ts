@@ -10,7 +10,7 @@ export { normalizeChildOptions, normalizeSupervisorFlags, ID_PATTERN, type Child
 export { backoffDelay, baseDelay, nextAttempt, type Random } from './backoff.js';
 export { inWindow, countInWindow, recordIn, wouldExceed } from './budget.js';
 export { decide, type RestartAction, type RestartDecision, type RestartHistory } from './decide.js';
-export { systemClock, wallClock, SimulatedClock, sleep, settle, type Clock, type HostTimers, type TimerId } from './clock.js';
+export { systemClock, wallClock, hostTimers, SimulatedClock, sleep, settle, type Clock, type HostTimers, type TimerId } from './clock.js';
 export { EventBus, EVENT_TYPES, type SupervisorEvent, type SupervisorEventBody, type EventListener, type DeadLetterReason, type StopReason } from './events.js';
 export { Stash, type Stashed } from './stash.js';
 export type { ChildStatus, TreeNode } from './snapshot.js';
